@@ -1,0 +1,1 @@
+"""Helpers shared by every kfx component (no kfp imports here)."""

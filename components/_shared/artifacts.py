@@ -1,0 +1,93 @@
+"""The on-disk layout of every kfx artifact: the contract between components.
+
+Every artifact is a *directory* at the KFP artifact's ``.path``. Components find
+files inside it only through the names below, never by guessing another step's paths.
+
+examples (Dataset, from ingest; also transformed examples from transform)
+    <dir>/train/part-*.tfrecord      tf.Example records (uncompressed TFRecord)
+    <dir>/eval/part-*.tfrecord
+    <dir>/examples.json              {"columns": {name: "int"|"float"|"string"},
+                                      "splits": {"train": rows, "eval": rows}, "source": uri}
+statistics (Dataset)
+    <dir>/<split>/FeatureStats.pb    DatasetFeatureStatisticsList, binary proto
+schema (Dataset)
+    <dir>/schema.pbtxt               tensorflow_metadata Schema, text proto
+anomalies (Dataset)
+    <dir>/anomalies.pbtxt            tensorflow_metadata Anomalies, text proto
+    <dir>/report.json                kfx's flat list of findings (anomalies, drift, skew, PSI)
+transform_graph (Model)
+    <dir>/                           a TFTransformOutput directory (transform_fn/,
+                                     transformed_metadata/, metadata/ = raw schema)
+model (Model)
+    <dir>/saved_model/               Keras SavedModel; signatures below
+    <dir>/logs/                      TensorBoard logs
+    <dir>/model.json                 {"label_key", "task", "raw_label_keys", "version"}
+evaluation (Dataset)
+    <dir>/tfma/                      tfma.EvalResult output (tfma.load_eval_result)
+    <dir>/slices.json                [{"slice": "...", "metrics": {...}}]
+blessing (Dataset)
+    <dir>/blessing.json              {"blessed": bool, "reasons": [...], "baseline": uri|None}
+
+SavedModel signatures (raw features in; the TFT graph is inside the model):
+    serving_default     examples: tf.string [None] serialized tf.Example without label
+                        -> {"outputs": float32 [None, k]}  (binary: k=1 probability of class 1;
+                           multiclass: k=num classes, softmax; regression: k=1 value)
+    serving_raw         one tensor per raw feature, shape [None], dtype from the raw schema
+                        (int64 / float32 / string) -> same outputs as serving_default
+    transform_features  examples: tf.string [None] serialized raw tf.Example (label present)
+                        -> transformed features (used by TFMA for the label)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import tensorflow as tf  # noqa: F401  (gfile for every URI scheme)
+
+SPLITS = ("train", "eval")
+
+EXAMPLES_META = "examples.json"
+STATS_FILE = "FeatureStats.pb"
+SCHEMA_FILE = "schema.pbtxt"
+ANOMALIES_FILE = "anomalies.pbtxt"
+REPORT_FILE = "report.json"
+SAVED_MODEL_DIR = "saved_model"
+LOGS_DIR = "logs"
+MODEL_META = "model.json"
+TFMA_DIR = "tfma"
+SLICES_FILE = "slices.json"
+BLESSING_FILE = "blessing.json"
+
+SERVING_SIGNATURE = "serving_default"
+RAW_SIGNATURE = "serving_raw"
+TRANSFORM_SIGNATURE = "transform_features"
+OUTPUT_KEY = "outputs"
+
+
+def split_dir(root: str, split: str) -> str:
+    return os.path.join(root, split)
+
+
+def split_pattern(root: str, split: str) -> str:
+    """Glob of the TFRecord files of one split of an examples artifact."""
+    return os.path.join(root, split, "part-*.tfrecord")
+
+
+def split_files(root: str, split: str) -> list[str]:
+    files = sorted(tf.io.gfile.glob(split_pattern(root, split)))
+    if not files:
+        raise FileNotFoundError(f"no '{split}' examples under {root} (expected {split_pattern(root, split)})")
+    return files
+
+
+def write_json(path: str, obj: Any) -> None:
+    tf.io.gfile.makedirs(os.path.dirname(path) or ".")
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def read_json(path: str) -> Any:
+    with tf.io.gfile.GFile(path) as f:
+        return json.loads(f.read())
