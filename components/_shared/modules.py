@@ -29,12 +29,28 @@ def _local_copy(module_file: str) -> str:
     return local
 
 
+def _is_dotted_name(module_file: str) -> bool:
+    return (
+        "/" not in module_file
+        and not module_file.endswith(".py")
+        and all(part.isidentifier() for part in module_file.split("."))
+    )
+
+
 def load_module(module_file: str, required: tuple[str, ...] = ()) -> ModuleType:
-    """Import ``module_file`` (local path or any ``tf.io.gfile`` URI).
+    """Import ``module_file``: a local path, any ``tf.io.gfile`` URI, or an installed
+    module's dotted name (``pipelines.modules.fraud``: the built-in modules, present in the image).
 
     Raises ModuleFileError naming the file for a missing file, a syntax/import error,
     or a missing function listed in ``required``.
     """
+    if _is_dotted_name(module_file):
+        try:
+            module = importlib.import_module(module_file)
+        except ImportError as e:
+            raise ModuleFileError(f"module {module_file} cannot be imported: {e}") from e
+        _check_required(module, module_file, required)
+        return module
     path = _local_copy(module_file)
     name = "kfx_user_module_" + hashlib.sha1(path.encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(name, path)
@@ -50,7 +66,11 @@ def load_module(module_file: str, required: tuple[str, ...] = ()) -> ModuleType:
     except Exception as e:
         sys.modules.pop(name, None)
         raise ModuleFileError(f"module file {module_file} failed to import: {type(e).__name__}: {e}") from e
+    _check_required(module, module_file, required)
+    return module
+
+
+def _check_required(module: ModuleType, module_file: str, required: tuple[str, ...]) -> None:
     missing = [fn for fn in required if not callable(getattr(module, fn, None))]
     if missing:
         raise ModuleFileError(f"module file {module_file} does not define {', '.join(missing)}")
-    return module

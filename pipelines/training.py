@@ -1,0 +1,109 @@
+"""The kfx training pipeline: ingest → statistics → schema → validate → transform → train → evaluate.
+
+Nothing is read from the environment at import time: every knob is an explicit pipeline parameter.
+The validation gate is inside the validate component (it fails the run on anomalies), so the
+pipeline needs no ``dsl.If`` and runs unchanged on kfp.local and on a cluster.
+"""
+
+from typing import Dict, List
+
+from kfp import dsl
+
+from components._shared.version import __version__
+from components.evaluate.component import evaluate
+from components.ingest.component import ingest
+from components.schema.component import schema as schema_component
+from components.statistics.component import statistics as statistics_component
+from components.train.component import train
+from components.transform.component import transform
+from components.validate.component import validate
+
+PIPELINE_NAME = "kfx-training"
+DEFAULT_MODULE = "pipelines.modules.fraud"
+
+
+@dsl.pipeline(
+    name=PIPELINE_NAME,
+    description=f"kfx {__version__}: TFDV validation gate, TF Transform, Keras training, TFMA blessing.",
+)
+def training_pipeline(
+    data_uri: str,
+    module_file: str = DEFAULT_MODULE,
+    label_key: str = "is_fraud",
+    task: str = "binary",
+    schema_uri: str = "",
+    eval_fraction: float = 0.2,
+    slice_features: List[str] = [],  # KFP parameter defaults, never mutated
+    value_thresholds: Dict[str, float] = {},
+    change_thresholds: Dict[str, float] = {},
+    baseline_model_uri: str = "",
+    previous_statistics_uri: str = "",
+    serving_statistics_uri: str = "",
+    categorical_drift_threshold: float = 0.1,
+    numeric_drift_threshold: float = 0.1,
+    fail_on_anomalies: bool = True,
+    epochs: int = 5,
+    batch_size: int = 256,
+    learning_rate: float = 0.001,
+    num_classes: int = 0,
+    beam_pipeline_args: List[str] = [],
+) -> None:
+    examples_task = ingest(data_uri=data_uri, eval_fraction=eval_fraction)
+    examples_task.set_display_name("ingest")
+
+    stats_task = statistics_component(examples=examples_task.outputs["examples"], beam_pipeline_args=beam_pipeline_args)
+    stats_task.set_display_name("statistics")
+
+    schema_task = schema_component(statistics=stats_task.outputs["statistics"], schema_uri=schema_uri)
+    schema_task.set_display_name("schema")
+
+    validate_task = validate(
+        statistics=stats_task.outputs["statistics"],
+        schema=schema_task.outputs["schema"],
+        previous_statistics_uri=previous_statistics_uri,
+        serving_statistics_uri=serving_statistics_uri,
+        categorical_drift_threshold=categorical_drift_threshold,
+        numeric_drift_threshold=numeric_drift_threshold,
+        label_key=label_key,
+        fail_on_anomalies=fail_on_anomalies,
+    )
+    validate_task.set_display_name("validate")
+
+    transform_task = transform(
+        examples=examples_task.outputs["examples"],
+        schema=schema_task.outputs["schema"],
+        module_file=module_file,
+        beam_pipeline_args=beam_pipeline_args,
+    )
+    transform_task.set_display_name("transform")
+    transform_task.after(validate_task)  # the validation gate: nothing downstream runs on anomalies
+
+    train_task = train(
+        transformed_examples=transform_task.outputs["transformed_examples"],
+        transform_graph=transform_task.outputs["transform_graph"],
+        module_file=module_file,
+        label_key=label_key,
+        task=task,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        num_classes=num_classes,
+    )
+    train_task.set_display_name("train")
+
+    evaluate_task = evaluate(
+        model=train_task.outputs["model"],
+        examples=examples_task.outputs["examples"],
+        baseline_model_uri=baseline_model_uri,
+        label_key=label_key,
+        task=task,
+        slice_features=slice_features,
+        value_thresholds=value_thresholds,
+        change_thresholds=change_thresholds,
+        num_classes=num_classes,
+        beam_pipeline_args=beam_pipeline_args,
+    )
+    evaluate_task.set_display_name("evaluate")
+
+
+STEPS = ("ingest", "statistics", "schema", "validate", "transform", "train", "evaluate")
