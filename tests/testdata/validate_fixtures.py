@@ -1,0 +1,56 @@
+"""Small statistics/schema artifacts for the validate tests, built with real TFDV from pandas frames."""
+
+from __future__ import annotations
+
+import os
+
+import components  # noqa: F401  (TensorFlow environment first)
+
+# isort: split
+import numpy as np
+import pandas as pd
+import tensorflow_data_validation as tfdv
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+
+from components._shared import artifacts
+
+LABEL = "is_fraud"
+
+
+def transactions(n: int = 600, seed: int = 0, amount_shift: float = 0.0, channel_p=(0.5, 0.3, 0.2)) -> pd.DataFrame:
+    """Card transactions: numeric amount/hour, categorical channel/country, binary label."""
+    r = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "amount": r.lognormal(3.5, 0.6, n) + amount_shift,
+            "hour": r.integers(0, 24, n),
+            "channel": r.choice(["web", "pos", "atm"], n, p=list(channel_p)),
+            "country": r.choice(["US", "GB", "DE", "FR"], n),
+            LABEL: (r.random(n) < 0.1).astype(np.int64),
+        }
+    )
+
+
+def stats_of(df: pd.DataFrame) -> statistics_pb2.DatasetFeatureStatisticsList:
+    return tfdv.generate_statistics_from_dataframe(df)
+
+
+def write_stats_artifact(root: str, train: pd.DataFrame | None, eval_: pd.DataFrame | None) -> str:
+    """``<root>/<split>/FeatureStats.pb`` for the splits given."""
+    for split, df in (("train", train), ("eval", eval_)):
+        if df is None:
+            continue
+        os.makedirs(os.path.join(root, split), exist_ok=True)
+        with open(os.path.join(root, split, artifacts.STATS_FILE), "wb") as f:
+            f.write(stats_of(df).SerializeToString())
+    return root
+
+
+def write_schema_artifact(root: str, df: pd.DataFrame) -> schema_pb2.Schema:
+    """``<root>/schema.pbtxt`` inferred by TFDV from ``df``."""
+    schema = tfdv.infer_schema(stats_of(df))
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, artifacts.SCHEMA_FILE), "w") as f:
+        f.write(text_format.MessageToString(schema))
+    return schema
