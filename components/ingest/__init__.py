@@ -1,0 +1,1 @@
+"""Ingest: CSV -> tf.Example TFRecords (train/eval)."""

@@ -1,0 +1,1 @@
+"""Schema: infer from statistics or import a curated .pbtxt."""

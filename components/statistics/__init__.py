@@ -1,0 +1,1 @@
+"""Statistics: TFDV statistics per split + facets HTML."""

@@ -1,0 +1,33 @@
+"""KFP wrapper of statistics: examples -> TFDV statistics per split + facets HTML report."""
+
+from typing import List, Optional
+
+from kfp import dsl
+from kfp.dsl import HTML, Dataset, Input, Output
+
+from components._shared.image import runtime_image
+
+
+@dsl.component(base_image=runtime_image(), install_kfp_package=False)
+def statistics(
+    examples: Input[Dataset],
+    statistics: Output[Dataset],
+    report: Output[HTML],
+    beam_pipeline_args: Optional[List[str]] = None,  # noqa: UP045  (kfp reads typing.Optional)
+    in_memory_max_mb: int = 2048,
+) -> None:
+    """TFDV statistics of each split (in memory when the data fits and the runner is local, else Beam)."""
+    import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+    from components.statistics.logic import compute_statistics
+
+    counts = compute_statistics(
+        examples.path,
+        statistics.path,
+        html_path=report.path,
+        beam_pipeline_args=beam_pipeline_args or [],
+        in_memory_max_bytes=in_memory_max_mb << 20,
+    )
+    for split, n in counts.items():
+        statistics.metadata[f"num_examples_{split}"] = n
+    statistics.metadata["num_examples"] = sum(counts.values())
+    statistics.metadata["mode"] = counts.mode

@@ -1,0 +1,348 @@
+"""Statistics (TFDV) per split of an examples artifact, plus TFDV's facets HTML comparing the splits.
+
+Two paths, one result:
+
+* **in_memory** (default when the split files together are at most ``in_memory_max_bytes`` and no
+  distributed runner is named): tfx_bsl decodes the TFRecords chunk by chunk into Arrow RecordBatches that
+  are fed straight into TFDV's combiner statistics generators (the core of
+  ``tfdv.generate_statistics_from_dataframe`` / ``stats_impl.generate_statistics_in_memory``), without
+  Beam's per-bundle overhead.
+* **beam**: ``tfdv.GenerateStatistics`` in a Beam pipeline built from ``beam_pipeline_args`` (DirectRunner in
+  any running mode, Dataflow, Flink, Spark ...).
+
+Both paths run the *same* TFDV generators with the same options (``use_sketch_based_topk_uniques=True``, so
+Beam doesn't swap in its exact-but-shuffle-heavy top-k generator), so the statistics are the same in
+content. ``num_examples`` is checked against the number of records actually read (and against the row
+counts ingest recorded in ``examples.json``): a mismatch is an error, never a silent undercount.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+
+import pyarrow as pa
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+from tensorflow_data_validation.statistics import stats_impl
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+from tfx_bsl.public.tfxio import TFExampleRecord
+
+from components._shared import artifacts
+from components._shared.log import get_logger, timed
+
+log = get_logger("statistics")
+
+#: Beyond this many bytes of TFRecords the Beam path runs (the in-memory path holds one chunk at a time,
+#: but a single process reading terabytes should hand over to a distributed runner).
+DEFAULT_IN_MEMORY_MAX_BYTES = 2 << 30
+#: Records decoded and fed to the generators at a time on the in-memory path.
+CHUNK_ROWS = 100_000
+#: Runners that execute on this machine (the in-memory path is preferred for them).
+LOCAL_RUNNERS = {"", "direct", "directrunner", "bundlebaseddirectrunner", "switchingdirectrunner", "prismrunner"}
+MODES = ("auto", "in_memory", "beam")
+
+HTML_FILE_NAME = "statistics.html"
+
+
+class StatisticsError(RuntimeError):
+    """Statistics could not be computed faithfully (missing input, or rows lost on the way)."""
+
+
+class SplitCounts(dict):
+    """``{split: num_examples}``; ``.mode`` says which path computed them (``in_memory`` or ``beam``)."""
+
+    mode: str = ""
+
+    @property
+    def num_examples(self) -> int:
+        """Examples over all splits."""
+        return sum(self.values())
+
+
+def stats_options(schema: schema_pb2.Schema | None = None, **overrides) -> tfdv.StatsOptions:
+    """The one set of TFDV options both paths use."""
+    kwargs = {"use_sketch_based_topk_uniques": True}
+    kwargs.update(overrides)
+    if schema is not None:
+        kwargs["schema"] = schema
+    return tfdv.StatsOptions(**kwargs)
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+def _columns_schema(columns: dict[str, str]) -> schema_pb2.Schema:
+    from components.ingest.logic import columns_schema
+
+    return columns_schema(columns)
+
+
+def _examples_meta(examples_dir: str) -> dict:
+    path = os.path.join(examples_dir, artifacts.EXAMPLES_META)
+    return artifacts.read_json(path) if tf.io.gfile.exists(path) else {}
+
+
+def _splits(examples_dir: str, meta: dict) -> list[str]:
+    names = list(meta.get("splits") or artifacts.SPLITS)
+    names = [s for s in artifacts.SPLITS if s in names] + sorted(s for s in names if s not in artifacts.SPLITS)
+    found = [s for s in names if tf.io.gfile.glob(artifacts.split_pattern(examples_dir, s))]
+    if not found:
+        raise StatisticsError(
+            f"no examples under {examples_dir}: expected TFRecords at {artifacts.split_pattern(examples_dir, '<split>')}"
+        )
+    return found
+
+
+def _input_bytes(files: Iterable[str]) -> int:
+    return sum(tf.io.gfile.stat(f).length for f in files)
+
+
+def runner_of(beam_pipeline_args: Sequence[str]) -> str:
+    """The ``--runner`` named in Beam args ('' when none)."""
+    args = list(beam_pipeline_args)
+    for i, arg in enumerate(args):
+        if arg.startswith("--runner="):
+            return arg.split("=", 1)[1]
+        if arg == "--runner" and i + 1 < len(args):
+            return args[i + 1]
+    return ""
+
+
+def choose_mode(beam_pipeline_args: Sequence[str], input_bytes: int, in_memory_max_bytes: int) -> str:
+    runner = runner_of(beam_pipeline_args)
+    if runner.lower() not in LOCAL_RUNNERS:
+        return "beam"
+    return "in_memory" if input_bytes <= in_memory_max_bytes else "beam"
+
+
+# --------------------------------------------------------------------------------- in-memory core
+
+
+def statistics_from_batches(
+    batches: Iterable[pa.RecordBatch], options: tfdv.StatsOptions | None = None
+) -> tuple[statistics_pb2.DatasetFeatureStatisticsList, int]:
+    """TFDV statistics over a stream of RecordBatches (list-typed columns), one chunk in memory at a time.
+
+    Returns the statistics and the number of rows fed.
+    """
+    options = options or stats_options()
+    generators = stats_impl.get_generators(options, in_memory=True)
+    accumulators = [g.create_accumulator() for g in generators]
+    rows = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        rows += batch.num_rows
+        accumulators = [g.add_input(acc, batch) for g, acc in zip(generators, accumulators, strict=True)]
+    stats = stats_impl.extract_statistics_output(accumulators, generators)
+    return stats, rows
+
+
+def _record_batches(files: list[str], schema: schema_pb2.Schema | None, batch_size: int) -> Iterator[pa.RecordBatch]:
+    from components.ingest.logic import decode_batches
+
+    yield from decode_batches(files, schema, batch_size)
+
+
+def _num_examples(stats: statistics_pb2.DatasetFeatureStatisticsList) -> int:
+    return int(stats.datasets[0].num_examples) if stats.datasets else 0
+
+
+# ------------------------------------------------------------------------------------------- beam
+
+
+def _beam_statistics(
+    inputs: dict[str, list[str]],
+    schema: schema_pb2.Schema | None,
+    options: tfdv.StatsOptions,
+    beam_pipeline_args: Sequence[str],
+    output_dir: str,
+) -> tuple[dict[str, statistics_pb2.DatasetFeatureStatisticsList], dict[str, int]]:
+    """One Beam pipeline computing every split's statistics; also counts the rows Beam read per split.
+
+    Beam writes into a staging folder: a local temp dir for local runners, else ``<output_dir>/_staging``
+    (remote workers can't see this machine's disk). It is removed afterwards.
+    """
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    def count(batch: pa.RecordBatch, split: str) -> pa.RecordBatch:
+        beam.metrics.Metrics.counter("kfx", f"rows_{split}").inc(batch.num_rows)
+        return batch
+
+    remote = runner_of(beam_pipeline_args).lower() not in LOCAL_RUNNERS
+    created = remote and not tf.io.gfile.exists(output_dir)
+    tmp = os.path.join(output_dir, "_staging") if remote else tempfile.mkdtemp(prefix="kfx_stats_")
+    tf.io.gfile.makedirs(tmp)
+    try:
+        out_paths = {split: os.path.join(tmp, f"{split}.pb") for split in inputs}
+        pipeline = beam.Pipeline(options=PipelineOptions(list(beam_pipeline_args)))
+        for split, files in inputs.items():
+            tfxio = TFExampleRecord(file_pattern=files, schema=schema, telemetry_descriptors=["kfx", "statistics"])
+            _ = (
+                pipeline
+                | f"Read[{split}]" >> tfxio.BeamSource()
+                | f"Count[{split}]" >> beam.Map(count, split=split)
+                | f"Stats[{split}]" >> tfdv.GenerateStatistics(options)
+                | f"Write[{split}]" >> tfdv.WriteStatisticsToBinaryFile(out_paths[split])
+            )
+        result = pipeline.run()
+        result.wait_until_finish()
+        read: dict[str, int] = {}
+        for split in inputs:
+            query = beam.metrics.MetricsFilter().with_namespace("kfx").with_name(f"rows_{split}")
+            committed = [c.committed for c in result.metrics().query(query)["counters"] if c.committed is not None]
+            read[split] = int(sum(committed)) if committed else -1  # -1: the runner reports no metrics
+        stats = {split: tfdv.load_stats_binary(path) for split, path in out_paths.items()}
+    finally:
+        tf.io.gfile.rmtree(tmp)
+        if created and not tf.io.gfile.listdir(output_dir):
+            tf.io.gfile.rmtree(output_dir)
+    return stats, read
+
+
+# ----------------------------------------------------------------------------------------- public
+
+
+def compute_statistics(
+    examples_dir: str,
+    output_dir: str,
+    html_path: str | None = None,
+    beam_pipeline_args: Sequence[str] = (),
+    in_memory_max_bytes: int = DEFAULT_IN_MEMORY_MAX_BYTES,
+    mode: str = "auto",
+) -> SplitCounts:
+    """Statistics of every split of ``examples_dir`` into ``<output_dir>/<split>/FeatureStats.pb``.
+
+    ``html_path``: where to write TFDV's facets HTML (train vs eval). ``mode``: ``auto`` (in-memory when the
+    data is at most ``in_memory_max_bytes`` and the runner is local, else Beam), ``in_memory`` or ``beam``.
+    Returns ``{split: num_examples}`` (a ``SplitCounts`` whose ``.mode`` says which path ran).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    meta = _examples_meta(examples_dir)
+    splits = _splits(examples_dir, meta)
+    inputs = {split: artifacts.split_files(examples_dir, split) for split in splits}
+    schema = _columns_schema(meta["columns"]) if meta.get("columns") else None
+    options = stats_options(schema)
+    total_bytes = _input_bytes(f for files in inputs.values() for f in files)
+    chosen = mode if mode != "auto" else choose_mode(beam_pipeline_args, total_bytes, in_memory_max_bytes)
+    runner = runner_of(beam_pipeline_args) or "DirectRunner"
+    log.info(
+        "statistics of %s (%s, %.1f MB) via the %s path%s",
+        examples_dir,
+        ", ".join(splits),
+        total_bytes / 1e6,
+        chosen,
+        f" ({runner}, args {list(beam_pipeline_args)})" if chosen == "beam" else "",
+    )
+
+    results: dict[str, statistics_pb2.DatasetFeatureStatisticsList] = {}
+    read: dict[str, int] = {}
+    if chosen == "in_memory":
+        for split, files in inputs.items():
+            with timed(log, f"computing {split} statistics in memory") as t:
+                results[split], read[split] = statistics_from_batches(
+                    _record_batches(files, schema, CHUNK_ROWS), options
+                )
+                t["rows"] = read[split]
+    else:
+        with timed(log, f"computing statistics of {len(inputs)} split(s) with Beam ({runner})") as t:
+            results, read = _beam_statistics(inputs, schema, options, beam_pipeline_args, output_dir)
+            t["rows"] = sum(v for v in read.values() if v >= 0)
+
+    expected = meta.get("splits") or {}
+    for split, stats in results.items():
+        n = _num_examples(stats)
+        if read[split] >= 0 and n != read[split]:
+            raise StatisticsError(
+                f"statistics of split {split!r} count {n:,} examples but {read[split]:,} were read "
+                f"({chosen} path, args {list(beam_pipeline_args)}); refusing to write undercounted statistics"
+            )
+        if split in expected and n != int(expected[split]):
+            raise StatisticsError(
+                f"statistics of split {split!r} count {n:,} examples but ingest wrote {int(expected[split]):,} "
+                f"({chosen} path, args {list(beam_pipeline_args)}); refusing to write undercounted statistics"
+            )
+        stats.datasets[0].name = split
+
+    for split, stats in results.items():
+        path = os.path.join(output_dir, split, artifacts.STATS_FILE)
+        tf.io.gfile.makedirs(os.path.dirname(path))
+        with tf.io.gfile.GFile(path, "wb") as f:
+            f.write(stats.SerializeToString())
+        log.info(
+            "split %s: %s examples, %d features -> %s",
+            split,
+            f"{_num_examples(stats):,}",
+            len(stats.datasets[0].features),
+            path,
+        )
+    if html_path:
+        write_html(results, html_path)
+
+    counts = SplitCounts({split: _num_examples(stats) for split, stats in results.items()})
+    counts.mode = chosen
+    return counts
+
+
+def write_html(results: dict[str, statistics_pb2.DatasetFeatureStatisticsList], html_path: str) -> None:
+    """TFDV's facets overview: train (lhs) against eval (rhs) when both exist."""
+    from tensorflow_data_validation.utils import display_util
+
+    names = list(results)
+    lhs = results.get("train") or results[names[0]]
+    lhs_name = "train" if "train" in results else names[0]
+    others = [s for s in names if s != lhs_name]
+    rhs_name = "eval" if "eval" in others else (others[0] if others else None)
+    html = display_util.get_statistics_html(
+        lhs, results[rhs_name] if rhs_name else None, lhs_name=lhs_name, rhs_name=rhs_name or "rhs_statistics"
+    )
+    page = (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>kfx statistics</title></head><body>\n"
+        f"<h2>Statistics: {lhs_name}{' vs ' + rhs_name if rhs_name else ''}</h2>\n"
+        + "".join(
+            f"<p>{s}: {_num_examples(st):,} examples, {len(st.datasets[0].features)} features</p>\n"
+            for s, st in results.items()
+        )
+        + html
+        + "\n</body></html>\n"
+    )
+    tf.io.gfile.makedirs(os.path.dirname(html_path) or ".")
+    with tf.io.gfile.GFile(html_path, "w") as f:
+        f.write(page)
+
+
+def load_statistics(statistics_dir: str, split: str) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """Read ``<statistics_dir>/<split>/FeatureStats.pb``."""
+    path = os.path.join(statistics_dir, split, artifacts.STATS_FILE)
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"no statistics for split {split!r}: {path} does not exist")
+    return tfdv.load_stats_binary(path)
+
+
+def statistics_from_csv(
+    csv_path: str, options: tfdv.StatsOptions | None = None, chunk_rows: int = CHUNK_ROWS
+) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """TFDV statistics of a CSV through the same in-memory core (types as ingest would infer them)."""
+    from components.ingest.logic import _to_list_array, infer_types, read_csv_table
+
+    with timed(log, f"reading {csv_path}") as t:
+        text = read_csv_table(csv_path)
+        t["rows"] = text.num_rows
+    columns, typed = infer_types(text)
+    del text
+    schema = _columns_schema(columns)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for chunk in typed.to_batches(max_chunksize=chunk_rows):
+            yield pa.RecordBatch.from_arrays([_to_list_array(c) for c in chunk.columns], names=chunk.schema.names)
+
+    with timed(log, "computing statistics in memory") as t:
+        stats, rows = statistics_from_batches(batches(), options or stats_options(schema))
+        t["rows"] = rows
+    if _num_examples(stats) != typed.num_rows:
+        raise StatisticsError(f"statistics count {_num_examples(stats):,} rows but {csv_path} has {typed.num_rows:,}")
+    return stats

@@ -1,0 +1,95 @@
+"""Schema: infer from train statistics or import the curated fraud schema; the view; clear errors."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from components._shared import artifacts  # first: components/__init__ sets the TF env before TensorFlow loads
+from components.datagen.fraud import write_csv
+from components.ingest.logic import ingest_csv
+from components.schema.logic import SchemaError, load_schema, make_schema, read_schema
+from components.statistics.logic import compute_statistics, load_statistics
+
+pytestmark = pytest.mark.unit
+
+FRAUD_SCHEMA = os.path.join(os.path.dirname(__file__), "..", "..", "pipelines", "schemas", "fraud.pbtxt")
+
+
+def _stats(root, name: str, drift: bool, seed: int, rows: int = 1200) -> str:
+    csv = write_csv(str(root / f"{name}.csv"), rows, seed=seed, drift=drift)
+    ingest_csv(csv, str(root / f"{name}_ex"))
+    compute_statistics(str(root / f"{name}_ex"), str(root / f"{name}_st"))
+    return str(root / f"{name}_st")
+
+
+@pytest.fixture(scope="module")
+def fraud_stats(tmp_path_factory):
+    root = tmp_path_factory.mktemp("schema")
+    return {"clean": _stats(root, "clean", False, 1), "drift": _stats(root, "drift", True, 2)}
+
+
+def _anomalies(stats, schema, environment=None):
+    import tensorflow_data_validation as tfdv
+
+    result = tfdv.validate_statistics(stats, schema, environment=environment)
+    return {name: {r.type for r in info.reason} for name, info in result.anomaly_info.items()}
+
+
+def test_infer_writes_schema_and_view(fraud_stats, tmp_path):
+    view = str(tmp_path / "view.md")
+    schema = make_schema(fraud_stats["clean"], str(tmp_path / "schema"), view_path=view)
+    assert read_schema(str(tmp_path / "schema")) == schema
+    assert os.path.exists(tmp_path / "schema" / artifacts.SCHEMA_FILE)
+    names = {f.name for f in schema.feature}
+    assert {"amount", "merchant_category", "is_fraud", "device_type"} <= names
+    text = open(view).read()
+    assert "| feature | type | presence | values | domain |" in text
+    assert "| `channel` | BYTES | required | [1] | one of `atm`, `online`, `pos` |" in text
+    assert "| `device_type` | BYTES | optional |" in text
+    # the inferred schema accepts the statistics it came from
+    assert _anomalies(load_statistics(fraud_stats["clean"], "eval"), schema) == {}
+
+
+def test_curated_fraud_schema_accepts_clean_data_and_rejects_drift(fraud_stats, tmp_path):
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    view = str(tmp_path / "view.md")
+    schema = make_schema(fraud_stats["clean"], str(tmp_path / "s"), view_path=view, schema_uri=FRAUD_SCHEMA)
+    assert schema == load_schema(FRAUD_SCHEMA)
+    assert "imported from" in open(view).read() and "int in [0, 23]" in open(view).read()
+    for split in artifacts.SPLITS:
+        assert _anomalies(load_statistics(fraud_stats["clean"], split), schema) == {}, split
+    drifted = _anomalies(load_statistics(fraud_stats["drift"], "eval"), schema)
+    unexpected = anomalies_pb2.AnomalyInfo.ENUM_TYPE_UNEXPECTED_STRING_VALUES
+    assert unexpected in drifted["merchant_category"] and unexpected in drifted["country"]
+    # the label is required in training; serving data comes without it
+    label = next(f for f in schema.feature if f.name == "is_fraud")
+    assert label.presence.min_fraction == 1.0 and list(label.not_in_environment) == ["SERVING"]
+
+
+def test_bad_schema_files_are_clear_errors(fraud_stats, tmp_path):
+    broken = tmp_path / "broken.pbtxt"
+    broken.write_text('feature { name: "a" type: NOT_A_TYPE }\n')
+    with pytest.raises(SchemaError, match=r"broken.pbtxt is not a valid text-format Schema"):
+        make_schema(fraud_stats["clean"], str(tmp_path / "out"), schema_uri=str(broken))
+    with pytest.raises(SchemaError, match="does not exist"):
+        make_schema(fraud_stats["clean"], str(tmp_path / "out"), schema_uri=str(tmp_path / "nope.pbtxt"))
+    empty = tmp_path / "empty.pbtxt"
+    empty.write_text("# nothing\n")
+    with pytest.raises(SchemaError, match="declares no features"):
+        make_schema(fraud_stats["clean"], str(tmp_path / "out"), schema_uri=str(empty))
+    with pytest.raises(SchemaError, match="no train statistics"):
+        make_schema(str(tmp_path), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_schema_uri_via_gfile(fraud_stats, tmp_path):
+    import tensorflow as tf
+
+    uri = "ram://kfx-schema-test/fraud.pbtxt"
+    tf.io.gfile.makedirs("ram://kfx-schema-test")
+    tf.io.gfile.copy(FRAUD_SCHEMA, uri, overwrite=True)
+    schema = make_schema(fraud_stats["clean"], str(tmp_path / "s"), schema_uri=uri)
+    assert len(schema.feature) == 14

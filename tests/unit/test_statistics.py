@@ -1,0 +1,164 @@
+"""Statistics: TFDV per split, in-memory and Beam paths agree, row counts exact, HTML report."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+from google.protobuf import json_format
+
+from components._shared import artifacts
+from components.datagen.fraud import write_csv
+from components.ingest.logic import ingest_csv
+from components.statistics.logic import (
+    StatisticsError,
+    choose_mode,
+    compute_statistics,
+    load_statistics,
+    statistics_from_csv,
+)
+
+pytestmark = pytest.mark.unit
+
+#: Beam and the in-memory path feed the same generators in different batches; the only thing that can differ
+#: is the floating-point summation order inside mean/std_dev (last few bits). Everything else is compared exactly.
+REL_TOL = 1e-9
+
+
+def assert_same_statistics(a, b, path="stats"):
+    """Recursive comparison of two statistics protos: exact, except floats within REL_TOL."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), f"{path}: keys differ: {sorted(a.keys() ^ b.keys())}"
+        for k in a:
+            assert_same_statistics(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), f"{path}: {len(a)} != {len(b)} items"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_statistics(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-12), f"{path}: {a} != {b}"
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def _as_dict(stats):
+    return json_format.MessageToDict(stats, preserving_proto_field_name=True)
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stats")
+    csv = write_csv(str(root / "fraud.csv"), 1500, seed=3)
+    result = ingest_csv(csv, str(root / "examples"))
+    return {"csv": csv, "dir": str(root / "examples"), "splits": result.splits, "root": root}
+
+
+@pytest.fixture(scope="module")
+def in_memory(examples):
+    out = str(examples["root"] / "stats_mem")
+    html = str(examples["root"] / "report.html")
+    counts = compute_statistics(examples["dir"], out, html_path=html)
+    return {"dir": out, "html": html, "counts": counts}
+
+
+def test_in_memory_counts_files_and_html(examples, in_memory):
+    counts = in_memory["counts"]
+    assert counts.mode == "in_memory"
+    assert dict(counts) == examples["splits"]
+    assert counts.num_examples == sum(examples["splits"].values())
+    for split in artifacts.SPLITS:
+        stats = load_statistics(in_memory["dir"], split)
+        assert os.path.exists(os.path.join(in_memory["dir"], split, artifacts.STATS_FILE))
+        ds = stats.datasets[0]
+        assert ds.num_examples == examples["splits"][split] and ds.name == split
+        by_name = {f.path.step[0]: f for f in ds.features}
+        assert len(by_name) == 14
+        # missing values counted: account_age_days is sometimes empty, amount never
+        age = by_name["account_age_days"].num_stats.common_stats
+        assert 0 < age.num_missing < ds.num_examples
+        assert by_name["amount"].num_stats.common_stats.num_missing == 0
+        assert by_name["channel"].string_stats.unique == 3
+    html = open(in_memory["html"]).read()
+    assert "facets-overview" in html and "train" in html and "eval" in html
+
+
+def test_beam_path_gives_the_same_statistics(examples, in_memory, tmp_path):
+    """Beyond the in-memory bound, Beam (DirectRunner) runs: same statistics, same counts."""
+    counts = compute_statistics(examples["dir"], str(tmp_path / "beam"), in_memory_max_bytes=1)
+    assert counts.mode == "beam" and dict(counts) == examples["splits"]
+    for split in artifacts.SPLITS:
+        assert_same_statistics(
+            _as_dict(load_statistics(in_memory["dir"], split)), _as_dict(load_statistics(str(tmp_path / "beam"), split))
+        )
+
+
+@pytest.mark.slow  # ~25-65 s: each worker process imports TensorFlow
+def test_beam_multi_processing_same_statistics_and_row_counts(examples, in_memory, tmp_path):
+    """TFDV once silently dropped rows in multi_processing mode: counts and content must match in_memory."""
+    args = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    counts = compute_statistics(examples["dir"], str(tmp_path / "mp"), beam_pipeline_args=args, mode="beam")
+    assert dict(counts) == examples["splits"]
+    for split in artifacts.SPLITS:
+        assert_same_statistics(
+            _as_dict(load_statistics(in_memory["dir"], split)), _as_dict(load_statistics(str(tmp_path / "mp"), split))
+        )
+
+
+def test_mode_choice():
+    assert choose_mode([], 10, 100) == "in_memory"
+    assert choose_mode(["--direct_running_mode=multi_processing"], 10, 100) == "in_memory"
+    assert choose_mode(["--runner=DirectRunner"], 10, 100) == "in_memory"
+    assert choose_mode([], 1000, 100) == "beam"
+    assert choose_mode(["--runner=DataflowRunner", "--project=p"], 10, 100) == "beam"
+    assert choose_mode(["--runner", "FlinkRunner"], 10, 100) == "beam"
+
+
+def test_undercount_is_an_error_and_nothing_is_written(examples, tmp_path):
+    import shutil
+
+    bad = tmp_path / "examples"
+    shutil.copytree(examples["dir"], bad)
+    meta = artifacts.read_json(str(bad / artifacts.EXAMPLES_META))
+    meta["splits"]["eval"] += 1  # pretend ingest wrote one more row than the files hold
+    artifacts.write_json(str(bad / artifacts.EXAMPLES_META), meta)
+    with pytest.raises(StatisticsError, match="count .* examples but ingest wrote"):
+        compute_statistics(str(bad), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_examples_is_a_clear_error(tmp_path):
+    with pytest.raises(StatisticsError, match="no examples under"):
+        compute_statistics(str(tmp_path), str(tmp_path / "out"))
+
+
+def test_statistics_from_csv_matches_the_examples(examples, in_memory):
+    stats = statistics_from_csv(examples["csv"])
+    ds = stats.datasets[0]
+    assert ds.num_examples == sum(examples["splits"].values())
+    by_name = {f.path.step[0]: f for f in ds.features}
+    import pandas as pd
+
+    df = pd.read_csv(examples["csv"])
+    assert set(by_name) == set(df.columns)
+    amount = by_name["amount"].num_stats
+    assert amount.mean == pytest.approx(df["amount"].mean(), rel=1e-6)
+    assert amount.common_stats.num_missing == 0
+    assert (
+        by_name["distance_from_home_km"].num_stats.common_stats.num_missing == df["distance_from_home_km"].isna().sum()
+    )
+    assert by_name["account_age_days"].num_stats.common_stats.num_missing == df["account_age_days"].isna().sum()
+    top = {v.value: v.frequency for v in by_name["channel"].string_stats.top_values}
+    assert top == {k: float(v) for k, v in df["channel"].value_counts().items()}
+    # the CSV's statistics are the merge of the splits' (same generators): counts add up
+    train = {f.path.step[0]: f for f in load_statistics(in_memory["dir"], "train").datasets[0].features}
+    evals = {f.path.step[0]: f for f in load_statistics(in_memory["dir"], "eval").datasets[0].features}
+    for name in ("amount", "account_age_days"):
+        total = by_name[name].num_stats.common_stats.num_non_missing
+        assert (
+            total
+            == train[name].num_stats.common_stats.num_non_missing + evals[name].num_stats.common_stats.num_non_missing
+        )
+    import tensorflow_data_validation as tfdv
+
+    assert tfdv.infer_schema(stats).feature
