@@ -1,0 +1,1 @@
+"""Tests of the deploy component against the Kubernetes API test double."""

@@ -1,0 +1,127 @@
+"""Fixtures of the deploy tests: KServe's CRD schema, blessings, model dirs, the Kubernetes API test double."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+import components  # noqa: F401
+from tests.doubles.kube_api import SERVING_PYTHON, KubeApiTestDouble, crd_schema
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KSERVE = os.path.join(os.path.dirname(ROOT), "shared", "kserve")
+ISVC_CRD = os.path.join(KSERVE, "serving.kserve.io_inferenceservices.yaml")
+RUNTIME_CRD = os.path.join(KSERVE, "serving.kserve.io_servingruntimes.yaml")
+#: Reuse an already built serving model (the OUT_DIR of tests/testdata/build_serving_model.py) to iterate faster.
+PREBUILT_ENV = "KFX_DEPLOY_TEST_MODEL"
+
+
+def load_yaml(path: str) -> dict:
+    with open(path) as f:
+        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+@pytest.fixture(scope="session")
+def isvc_schema() -> dict:
+    if not os.path.exists(ISVC_CRD):
+        pytest.fail(f"KServe's InferenceService CRD is expected at {ISVC_CRD} (../shared/kserve/)")
+    return crd_schema(load_yaml(ISVC_CRD))
+
+
+def write_blessing(directory: str, blessed: bool, reasons: list[str] | None = None) -> str:
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "blessing.json"), "w") as f:
+        json.dump({"blessed": blessed, "reasons": reasons or [], "baseline": None}, f)
+    return directory
+
+
+@pytest.fixture
+def blessed(tmp_path) -> str:
+    return write_blessing(str(tmp_path / "blessing"), True)
+
+
+def fake_model(directory: str, content: bytes = b"not a real SavedModel") -> str:
+    """A model artifact's layout with a stand-in saved_model.pb: enough for digests, pushes and API calls (no
+    server ever loads it)."""
+    os.makedirs(os.path.join(directory, "saved_model", "variables"), exist_ok=True)
+    with open(os.path.join(directory, "saved_model", "saved_model.pb"), "wb") as f:
+        f.write(content)
+    with open(os.path.join(directory, "saved_model", "variables", "variables.index"), "wb") as f:
+        f.write(b"index")
+    with open(os.path.join(directory, "model.json"), "w") as f:
+        json.dump({"label_key": "is_fraud", "raw_label_keys": ["is_fraud"], "task": "binary"}, f)
+    os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
+    return directory
+
+
+@pytest.fixture
+def double(isvc_schema):
+    """A KubeApiTestDouble validating against KServe's CRD schema (fast tests start no model server in it)."""
+    with KubeApiTestDouble(schema=isvc_schema) as d:
+        yield d
+
+
+@pytest.fixture(scope="session")
+def serving_model(tmp_path_factory) -> dict:
+    """A REAL small trained kfx model (ingest -> TFT -> Keras) and raw eval rows, built once per session.
+
+    Returns {"model_dir", "instances", "predictions"} (expected.json of tests/testdata/build_serving_model.py).
+    """
+    out = os.environ.get(PREBUILT_ENV)
+    if not out:
+        out = str(tmp_path_factory.mktemp("serving_model"))
+        script = os.path.join(ROOT, "tests", "testdata", "build_serving_model.py")
+        proc = subprocess.run([sys.executable, script, out, "--rows", "1500", "--eval-rows", "16"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=900)  # fmt: skip
+        if proc.returncode != 0:
+            pytest.fail(f"building the serving model failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    with open(os.path.join(out, "expected.json")) as f:
+        expected = json.load(f)
+    expected["model_dir"] = os.path.join(out, "model")
+    return expected
+
+
+@pytest.fixture(scope="session")
+def live_double(isvc_schema):
+    """One KubeApiTestDouble for every live test: it starts REAL kfx model servers (shared per model dir and name).
+    At teardown it must have stopped every one of them."""
+    if not os.path.exists(SERVING_PYTHON):
+        pytest.skip(f"the serving environment is missing ({SERVING_PYTHON}): make install-serving")
+    d = KubeApiTestDouble(schema=isvc_schema).start()
+    try:
+        yield d
+    finally:
+        d.stop()
+        alive = [p.pid for p in d.processes() if p.poll() is None]
+        assert not alive, f"model servers still running after the double stopped: {alive}"
+
+
+def variant(model_dir: str, directory: str, tag: str) -> str:
+    """A copy of a real model with a different digest (model.json gains a field): loads and serves the same."""
+    if os.path.exists(directory):
+        shutil.rmtree(directory)
+    shutil.copytree(model_dir, directory, ignore=shutil.ignore_patterns("logs"))
+    path = os.path.join(directory, "model.json")
+    with open(path) as f:
+        meta = json.load(f)
+    meta["kfx_test_variant"] = tag
+    with open(path, "w") as f:
+        json.dump(meta, f)
+    return directory
+
+
+def corrupt(model_dir: str, directory: str) -> str:
+    """A copy of a real model whose saved_model.pb is truncated: the real server fails to load it and exits."""
+    variant(model_dir, directory, "corrupt")
+    pb = os.path.join(directory, "saved_model", "saved_model.pb")
+    with open(pb, "rb") as f:
+        head = f.read(1000)
+    with open(pb, "wb") as f:
+        f.write(head)
+    return directory

@@ -1,0 +1,1 @@
+"""Test doubles (stand-ins for services the tests cannot have, named as such)."""
