@@ -21,6 +21,7 @@ from typing import Any
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 
 LATEST = "latest.json"
+DEFAULT_MODULE = "pipelines.modules.fraud"
 LAST_BLESSED = "last_blessed.json"
 
 
@@ -208,8 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=20000, help="rows of synthetic data when --data is not given")
     p.add_argument("--seed", type=int, default=7, help="seed of the synthetic data")
     p.add_argument("--drift", action="store_true", help="generate a drifted synthetic batch")
-    p.add_argument("--module", default="pipelines.modules.fraud", help="module file (path, URI or dotted name)")
+    p.add_argument("--module", default=DEFAULT_MODULE, help="module file (path, URI or dotted name)")
     p.add_argument("--label", default="is_fraud", help="label key (as produced by preprocessing_fn)")
+    p.add_argument(
+        "--raw-label",
+        default=None,
+        help="raw column the label comes from, absent at serving (default: --label for the built-in module, else none)",
+    )
     p.add_argument("--task", default="binary", choices=["binary", "multiclass", "regression"])
     p.add_argument("--num-classes", type=int, default=0)
     p.add_argument("--schema", default="", help="curated schema .pbtxt (default: infer from statistics)")
@@ -235,12 +241,13 @@ def arguments_from(ns: argparse.Namespace) -> dict[str, Any]:
         if not baseline:
             print("no blessed run yet under", ns.root, "- evaluating without a baseline", file=sys.stderr)
     slices = ns.slices
-    if not ns.slices and ns.module == "pipelines.modules.fraud":
+    if not ns.slices and ns.module == DEFAULT_MODULE:
         slices = ["channel"]
     return dict(
         data_uri=data,
         module_file=ns.module,
         label_key=ns.label,
+        raw_label_key=ns.raw_label if ns.raw_label is not None else (ns.label if ns.module == DEFAULT_MODULE else ""),
         task=ns.task,
         num_classes=ns.num_classes,
         schema_uri=ns.schema,

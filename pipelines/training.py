@@ -30,6 +30,7 @@ def training_pipeline(
     data_uri: str,
     module_file: str = DEFAULT_MODULE,
     label_key: str = "is_fraud",
+    raw_label_key: str = "is_fraud",
     task: str = "binary",
     schema_uri: str = "",
     eval_fraction: float = 0.2,
@@ -64,7 +65,7 @@ def training_pipeline(
         serving_statistics_uri=serving_statistics_uri,
         categorical_drift_threshold=categorical_drift_threshold,
         numeric_drift_threshold=numeric_drift_threshold,
-        label_key=label_key,
+        label_key=raw_label_key,
         fail_on_anomalies=fail_on_anomalies,
     )
     validate_task.set_display_name("validate")

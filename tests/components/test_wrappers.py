@@ -73,9 +73,13 @@ def test_wrapper_compiles_with_typed_artifacts_and_versioned_image(name, tmp_pat
     fn, inputs, outputs = _wrappers()[name]
     spec = _compile(fn, tmp_path)
     component = next(iter(spec["components"].values()))
-    got_in = {k: v["artifactType"]["schemaTitle"] for k, v in component.get("inputDefinitions", {}).get("artifacts", {}).items()}
+    got_in = {
+        k: v["artifactType"]["schemaTitle"]
+        for k, v in component.get("inputDefinitions", {}).get("artifacts", {}).items()
+    }
     got_out = {
-        k: v["artifactType"]["schemaTitle"] for k, v in component.get("outputDefinitions", {}).get("artifacts", {}).items()
+        k: v["artifactType"]["schemaTitle"]
+        for k, v in component.get("outputDefinitions", {}).get("artifacts", {}).items()
     }
     for key, title in inputs.items():
         assert got_in.get(key) == title, f"{name}: input artifact {key}"

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from pipelines.run import build_parser, print_summary, run_local
 from pipelines.run import arguments_from as _arguments_from
+from pipelines.run import build_parser, print_summary, run_local
 
 pytestmark = pytest.mark.local
 
@@ -34,9 +34,18 @@ def test_make_run_path_blesses_a_model_and_reports_everything(first_run, capsys)
     model = s.model_dir
     assert os.path.isfile(os.path.join(model, "saved_model", "saved_model.pb"))
     assert os.path.isdir(os.path.join(model, "logs"))
-    for key in ("ingest/examples", "statistics/statistics", "statistics/report", "schema/schema",
-                "validate/anomalies", "transform/transform_graph", "train/model", "evaluate/blessing",
-                "evaluate/evaluation", "evaluate/classification_metrics"):
+    for key in (
+        "ingest/examples",
+        "statistics/statistics",
+        "statistics/report",
+        "schema/schema",
+        "validate/anomalies",
+        "transform/transform_graph",
+        "train/model",
+        "evaluate/blessing",
+        "evaluate/evaluation",
+        "evaluate/classification_metrics",
+    ):
         assert key in s.artifacts, key
     overall = next(x for x in s.slices if x["slice"] in ("Overall", "overall", ""))
     assert 0.8 <= overall["metrics"]["auc"] <= 1.0
