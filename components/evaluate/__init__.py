@@ -1,0 +1,1 @@
+"""Evaluate: TFMA metrics overall and per slice, thresholds vs a baseline model, blessing."""
