@@ -66,6 +66,13 @@ TRANSFORM_SIGNATURE = "transform_features"
 OUTPUT_KEY = "outputs"
 
 
+def register_filesystem(uri: str) -> None:
+    """Make ``tf.io.gfile`` understand ``uri``'s scheme: TensorFlow has gs:// built in; s3:// (also MinIO)
+    comes from tensorflow-io, registered on import (configured by S3_ENDPOINT, AWS_* variables)."""
+    if uri.startswith("s3://"):
+        import tensorflow_io  # noqa: F401
+
+
 def split_dir(root: str, split: str) -> str:
     return os.path.join(root, split)
 

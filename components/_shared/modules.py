@@ -11,6 +11,8 @@ from types import ModuleType
 
 import tensorflow as tf
 
+from components._shared.artifacts import register_filesystem
+
 
 class ModuleFileError(ValueError):
     """The user's module file is missing, broken, or lacks a required function."""
@@ -21,6 +23,7 @@ def _local_copy(module_file: str) -> str:
         if not os.path.isfile(module_file):
             raise ModuleFileError(f"module file {module_file} does not exist")
         return os.path.abspath(module_file)
+    register_filesystem(module_file)
     if not tf.io.gfile.exists(module_file):
         raise ModuleFileError(f"module file {module_file} does not exist")
     digest = hashlib.sha1(module_file.encode()).hexdigest()[:12]

@@ -75,6 +75,7 @@ def _open_source(data_uri: str) -> pa.NativeFile | str:
         if os.path.getsize(path) == 0:
             raise IngestError(f"CSV file {data_uri} is empty (0 bytes); expected a header line and data rows")
         return path
+    artifacts.register_filesystem(data_uri)
     if not tf.io.gfile.exists(data_uri):
         raise IngestError(f"CSV file {data_uri} does not exist")
     with tf.io.gfile.GFile(data_uri, "rb") as f:

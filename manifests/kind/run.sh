@@ -27,7 +27,7 @@ kubectl -n kubeflow port-forward svc/minio-service "$MINIO_PORT:9000" >/dev/null
 sleep 3
 
 say "compile the pipeline"
-"$PY" "$ROOT/manifests/kind/train_and_deploy.py" "$WORK/train_and_deploy.yaml"
+(cd "$ROOT" && "$PY" -m pipelines.compile --out "$WORK")
 
 say "sample data -> s3://mlpipeline/kfx-data/fraud.csv"
 "$PY" - "$WORK" "$MINIO_PORT" <<'PYEOF'

@@ -171,17 +171,12 @@ def test_kind_scripts_are_valid_bash():
 
 
 def test_kind_pipeline_compiles_with_deploy_after_evaluate(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "kfx_kind_pipeline", os.path.join(MANIFESTS, "kind", "train_and_deploy.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     from kfp import compiler
 
+    from pipelines.train_and_deploy import train_and_deploy
+
     out = tmp_path / "p.yaml"
-    compiler.Compiler().compile(module.train_and_deploy, str(out))
+    compiler.Compiler().compile(train_and_deploy, str(out))
     tasks = yaml.safe_load(open(out))["root"]["dag"]["tasks"]
     assert tasks["deploy"]["inputs"]["artifacts"]["blessing"]["taskOutputArtifact"]["producerTask"] == "evaluate"
     assert tasks["evaluate"]["inputs"]["parameters"]["baseline_model_uri"]["taskOutputParameter"]["producerTask"] == (

@@ -3,28 +3,23 @@
 resolve_baseline -> ingest -> statistics -> schema -> validate -> transform -> train -> evaluate (against the
 served model, when there is one) -> deploy (canary, smoke test on eval rows, promote or roll back).
 
-    python manifests/kind/train_and_deploy.py OUT.yaml     # compile (run.sh does this)
+Compiled by ``make compile`` to ``pipelines/compiled/<version>/train_and_deploy.yaml``; manifests/kind/run.sh
+submits it to a kind cluster.
 """
 
-import os
-import sys
-from typing import Dict, List  # noqa: UP035  (KFP reads typing generics, not dict[...])
+from typing import Dict, List
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from kfp import dsl
 
-from kfp import compiler, dsl  # noqa: E402
-
-from components._shared.version import __version__  # noqa: E402
-from components.deploy.component import deploy, resolve_baseline  # noqa: E402
-from components.evaluate.component import evaluate  # noqa: E402
-from components.ingest.component import ingest  # noqa: E402
-from components.schema.component import schema as schema_component  # noqa: E402
-from components.statistics.component import statistics as statistics_component  # noqa: E402
-from components.train.component import train  # noqa: E402
-from components.transform.component import transform  # noqa: E402
-from components.validate.component import validate  # noqa: E402
+from components._shared.version import __version__
+from components.deploy.component import deploy, resolve_baseline
+from components.evaluate.component import evaluate
+from components.ingest.component import ingest
+from components.schema.component import schema as schema_component
+from components.statistics.component import statistics as statistics_component
+from components.train.component import train
+from components.transform.component import transform
+from components.validate.component import validate
 
 MINIO_ENV = {
     "S3_ENDPOINT": "minio-service.kubeflow.svc.cluster.local:9000",
@@ -44,11 +39,12 @@ def train_and_deploy(
     storage_uri: str = "s3://mlpipeline/kfx-models",
     module_file: str = "pipelines.modules.fraud",
     label_key: str = "is_fraud",
+    raw_label_key: str = "is_fraud",
     task: str = "binary",
     epochs: int = 5,
-    value_thresholds: Dict[str, float] = {"auc": 0.7},  # noqa: B006, UP006  (KFP parameter defaults, never mutated)
-    change_thresholds: Dict[str, float] = {},  # noqa: B006, UP006  (KFP parameter defaults, never mutated)
-    slice_features: List[str] = [],  # noqa: B006, UP006  (KFP parameter defaults, never mutated)
+    value_thresholds: Dict[str, float] = {"auc": 0.7},  # KFP parameter default, never mutated
+    change_thresholds: Dict[str, float] = {},  # KFP parameter default, never mutated
+    slice_features: List[str] = [],  # KFP parameter default, never mutated
     canary_traffic_percent: int = 10,
     runtime: str = "kfx",
     rollout: str = "canary",
@@ -58,7 +54,7 @@ def train_and_deploy(
     examples = ingest(data_uri=data_uri).set_display_name("ingest")
     stats = statistics_component(examples=examples.outputs["examples"]).set_display_name("statistics")
     schema = schema_component(statistics=stats.outputs["statistics"]).set_display_name("schema")
-    gate = validate(statistics=stats.outputs["statistics"], schema=schema.outputs["schema"], label_key=label_key)
+    gate = validate(statistics=stats.outputs["statistics"], schema=schema.outputs["schema"], label_key=raw_label_key)
     gate.set_display_name("validate")
     tft = transform(examples=examples.outputs["examples"], schema=schema.outputs["schema"], module_file=module_file)
     tft.set_display_name("transform").after(gate)
@@ -94,15 +90,7 @@ def train_and_deploy(
     ).set_display_name("deploy")
     # The deploy step writes to the in-cluster MinIO of KFP standalone through tensorflow-io's s3:// filesystem.
     # Local-cluster defaults only: on a real cluster inject credentials from a Secret (kfp-kubernetes).
-    for key, value in MINIO_ENV.items():
-        pushed.set_env_variable(key, value)
-
-
-def main() -> None:
-    out = sys.argv[1] if len(sys.argv) > 1 else "train_and_deploy.yaml"
-    compiler.Compiler().compile(train_and_deploy, package_path=out)
-    print(out)
-
-
-if __name__ == "__main__":
-    main()
+    # ingest reads the s3:// data the same way.
+    for task in (examples, pushed):
+        for key, value in MINIO_ENV.items():
+            task.set_env_variable(key, value)
