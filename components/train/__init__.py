@@ -1,0 +1,1 @@
+"""Train: Keras model on transformed examples -> SavedModel with raw-feature signatures."""

@@ -1,0 +1,52 @@
+"""KFP wrapper of train: transformed examples + transform graph + module_file -> model + metrics."""
+
+from typing import Dict, List, Optional
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Metrics, Model, Output
+
+from components._shared.image import runtime_image
+
+
+@dsl.component(base_image=runtime_image(), install_kfp_package=False)
+def train(
+    transformed_examples: Input[Dataset],
+    transform_graph: Input[Model],
+    module_file: str,
+    label_key: str,
+    model: Output[Model],
+    metrics: Output[Metrics],
+    task: str = "binary",
+    epochs: int = 5,
+    batch_size: int = 256,
+    learning_rate: float = 0.001,
+    hidden_units: Optional[List[int]] = None,  # noqa: UP045  (kfp reads typing.Optional)
+    num_classes: int = 0,
+    seed: int = 0,
+    hyperparameters: Optional[Dict[str, float]] = None,  # noqa: UP045  (module-specific, e.g. {"dropout": 0.2})
+) -> None:
+    """Train the module file's Keras model; export a SavedModel serving raw features (TFT graph inside)."""
+    import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+    from components.train.logic import run_training
+
+    result = run_training(
+        transformed_examples.path,
+        transform_graph.path,
+        module_file,
+        model.path,
+        label_key=label_key,
+        task=task,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        hidden_units=hidden_units or [64, 32],
+        num_classes=num_classes,
+        hyperparameters=hyperparameters or {},
+        seed=seed,
+    )
+    model.metadata.update({"label_key": label_key, "task": task, "module_file": module_file})
+    metrics.log_metric("loss", result.loss)
+    for name, value in result.metrics.items():
+        metrics.log_metric(name, value)
+    metrics.log_metric("train_rows", float(result.train_rows))
+    metrics.log_metric("eval_rows", float(result.eval_rows))

@@ -1,0 +1,1 @@
+"""Transform: TF Transform preprocessing_fn on Beam -> transform graph + transformed examples."""

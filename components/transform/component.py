@@ -1,0 +1,36 @@
+"""KFP wrapper of transform: examples + schema + module_file -> transform graph + transformed examples."""
+
+from typing import List, Optional
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+
+from components._shared.image import runtime_image
+
+
+@dsl.component(base_image=runtime_image(), install_kfp_package=False)
+def transform(
+    examples: Input[Dataset],
+    schema: Input[Dataset],
+    module_file: str,
+    transform_graph: Output[Model],
+    transformed_examples: Output[Dataset],
+    beam_pipeline_args: Optional[List[str]] = None,  # noqa: UP045  (kfp reads typing.Optional)
+) -> None:
+    """Run the module file's TF Transform preprocessing_fn (analyze on train, transform train and eval)."""
+    import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+    from components.transform.logic import run_transform
+
+    result = run_transform(
+        examples.path,
+        schema.path,
+        module_file,
+        transform_graph.path,
+        transformed_examples.path,
+        beam_pipeline_args or [],
+    )
+    transform_graph.metadata["module_file"] = module_file
+    transform_graph.metadata["transformed_features"] = len(result.transformed_features)
+    for split, rows in result.rows.items():
+        transformed_examples.metadata[f"rows_{split}"] = rows
+    transformed_examples.metadata["seconds"] = round(result.seconds, 1)

@@ -1,0 +1,270 @@
+"""Train: real Keras training on real TF Transform output, exported with raw-feature signatures."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import components  # noqa: F401
+from components._shared import artifacts
+from components._shared.modules import ModuleFileError
+from components.train.logic import INT_MISSING, run_training
+from components.transform.logic import run_transform
+from tests.testdata.chain import FRAUD_MODULE, infer_schema
+
+pytestmark = pytest.mark.unit
+
+# One transform serves the three task types: the fraud features plus a 3-class label (channel id)
+# and a regression target (log amount). No build_model/run_fn: kfx's default model is used.
+TASKS_MODULE = f"""
+import tensorflow as tf
+import tensorflow_transform as tft
+import importlib.util
+
+_spec = importlib.util.spec_from_file_location("kfx_fraud_module", {FRAUD_MODULE!r})
+_fraud = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_fraud)
+
+RAW_LABEL_KEYS = ["is_fraud"]
+
+
+def preprocessing_fn(inputs):
+    out = _fraud.preprocessing_fn(inputs)
+    channel = _fraud._fill(inputs["channel"], "")
+    out["channel_class"] = tft.compute_and_apply_vocabulary(channel, vocab_filename="channel_class")
+    out["log_amount"] = tf.math.log1p(tf.cast(_fraud._fill(inputs["amount"], 0.0), tf.float32))
+    return out
+"""
+
+
+def auc(scores, labels) -> float:
+    """ROC AUC by rank statistics (Mann-Whitney U), ties averaged."""
+    scores, labels = np.asarray(scores, float), np.asarray(labels, int)
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    i = 0
+    while i < len(scores):
+        j = i
+        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    pos, neg = labels.sum(), len(labels) - labels.sum()
+    return float((ranks[labels == 1].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
+
+
+def _raw_eval(examples_dir: str, limit: int | None = None):
+    import tensorflow as tf
+
+    records = [r.numpy() for r in tf.data.TFRecordDataset(artifacts.split_files(examples_dir, "eval"))]
+    return records[:limit] if limit else records
+
+
+def _without(record: bytes, keys) -> bytes:
+    import tensorflow as tf
+
+    ex = tf.train.Example.FromString(record)
+    for k in keys:
+        if k in ex.features.feature:
+            del ex.features.feature[k]
+    return ex.SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """500 generated fraud rows -> ingest -> TFDV schema -> transform with TASKS_MODULE."""
+    from components.datagen import fraud
+    from components.ingest.logic import ingest_csv
+
+    root = tmp_path_factory.mktemp("train")
+    module = root / "tasks_module.py"
+    module.write_text(TASKS_MODULE)
+    csv = fraud.write_csv(str(root / "fraud.csv"), 500, seed=2)
+    ingest_csv(csv, str(root / "examples"))
+    infer_schema(str(root / "examples"), str(root / "statistics"), str(root / "schema"))
+    run_transform(str(root / "examples"), str(root / "schema"), str(module), str(root / "tg"), str(root / "te"))
+    return {
+        "root": root,
+        "module": str(module),
+        "examples": str(root / "examples"),
+        "tg": str(root / "tg"),
+        "te": str(root / "te"),
+    }
+
+
+@pytest.fixture(scope="module")
+def binary_model(data):
+    model_dir = str(data["root"] / "model_binary")
+    result = run_training(
+        data["te"], data["tg"], data["module"], model_dir, label_key="is_fraud", epochs=1, batch_size=64
+    )
+    return model_dir, result
+
+
+def test_binary_export_layout_and_signatures(data, binary_model):
+    import tensorflow as tf
+
+    model_dir, result = binary_model
+    assert result.train_rows > 0 and result.eval_rows > 0 and np.isfinite(result.loss)
+    assert {"accuracy", "auc"} <= set(result.metrics)
+    meta = artifacts.read_json(os.path.join(model_dir, artifacts.MODEL_META))
+    assert meta["label_key"] == "is_fraud" and meta["task"] == "binary" and meta["raw_label_keys"] == ["is_fraud"]
+    assert "is_fraud" not in meta["features"] and meta["features"]["amount"] == "float32"
+    assert meta["features"]["merchant_category"] == "string" and meta["features"]["hour"] == "int64"
+    assert os.listdir(os.path.join(model_dir, artifacts.LOGS_DIR))  # TensorBoard logs
+
+    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    assert {artifacts.SERVING_SIGNATURE, artifacts.RAW_SIGNATURE, artifacts.TRANSFORM_SIGNATURE} <= set(
+        loaded.signatures
+    )
+    records = [_without(r, ["is_fraud"]) for r in _raw_eval(data["examples"], 50)]
+    out = loaded.signatures[artifacts.SERVING_SIGNATURE](examples=tf.constant(records))[artifacts.OUTPUT_KEY]
+    assert out.dtype == tf.float32 and out.shape == (len(records), 1)
+    assert np.all((out.numpy() >= 0) & (out.numpy() <= 1))
+
+    transformed = loaded.signatures[artifacts.TRANSFORM_SIGNATURE](examples=tf.constant(_raw_eval(data["examples"], 5)))
+    assert transformed["is_fraud"].shape == (5,) and "amount_xf" in transformed
+
+
+def test_serving_raw_equals_serving_default(data, binary_model):
+    """The same rows through the dense raw-tensor signature and the tf.Example one: same predictions,
+    missing values (absent from the tf.Example; '' / NaN in serving_raw) included."""
+    import tensorflow as tf
+
+    model_dir, _ = binary_model
+    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    raw_sig = loaded.signatures[artifacts.RAW_SIGNATURE]
+    records = [_without(r, ["is_fraud"]) for r in _raw_eval(data["examples"], 60)]
+    columns: dict[str, list] = {}
+    specs = raw_sig.structured_input_signature[1]
+    assert "is_fraud" not in specs and all(s.shape.as_list() == [None] for s in specs.values())
+    n_missing = 0
+    for rec in records:
+        feats = tf.train.Example.FromString(rec).features.feature
+        for name, spec in specs.items():
+            f = feats.get(name)
+            kind = f.WhichOneof("kind") if f is not None else None
+            if kind is None or not getattr(f, kind).value:
+                n_missing += 1
+                value = {tf.string: "", tf.float32: float("nan"), tf.int64: INT_MISSING}[spec.dtype]
+            else:
+                value = getattr(f, kind).value[0]
+                value = value.decode() if isinstance(value, bytes) else value
+            columns.setdefault(name, []).append(value)
+    assert n_missing > 0  # device_type is absent for in-person transactions; account_age_days (int) sometimes
+    meta = artifacts.read_json(os.path.join(model_dir, artifacts.MODEL_META))
+    assert {"device_type", "account_age_days", "distance_from_home_km"} <= set(meta["optional_features"])
+    raw = {name: tf.constant(values, dtype=specs[name].dtype) for name, values in columns.items()}
+    by_raw = raw_sig(**raw)[artifacts.OUTPUT_KEY].numpy()
+    by_example = loaded.signatures[artifacts.SERVING_SIGNATURE](examples=tf.constant(records))[
+        artifacts.OUTPUT_KEY
+    ].numpy()
+    np.testing.assert_allclose(by_raw, by_example, rtol=1e-5, atol=1e-6)
+
+
+def test_multiclass(data):
+    import tensorflow as tf
+
+    model_dir = str(data["root"] / "model_mc")
+    result = run_training(
+        data["te"],
+        data["tg"],
+        data["module"],
+        model_dir,
+        label_key="channel_class",
+        task="multiclass",
+        num_classes=3,
+        epochs=1,
+        batch_size=64,
+    )
+    assert "accuracy" in result.metrics
+    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    records = [_without(r, ["is_fraud"]) for r in _raw_eval(data["examples"], 20)]
+    out = loaded.signatures[artifacts.SERVING_SIGNATURE](examples=tf.constant(records))[artifacts.OUTPUT_KEY].numpy()
+    assert out.shape == (20, 3)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+    assert artifacts.read_json(os.path.join(model_dir, artifacts.MODEL_META))["num_classes"] == 3
+
+
+def test_regression(data):
+    import tensorflow as tf
+
+    model_dir = str(data["root"] / "model_reg")
+    result = run_training(
+        data["te"],
+        data["tg"],
+        data["module"],
+        model_dir,
+        label_key="log_amount",
+        task="regression",
+        epochs=2,
+        batch_size=32,
+        learning_rate=1e-2,
+    )
+    assert {"mae", "rmse"} <= set(result.metrics) and np.isfinite(result.loss)
+    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    records = [_without(r, ["is_fraud"]) for r in _raw_eval(data["examples"], 20)]
+    out = loaded.signatures[artifacts.SERVING_SIGNATURE](examples=tf.constant(records))[artifacts.OUTPUT_KEY].numpy()
+    assert out.shape == (20, 1) and np.all(np.isfinite(out))
+
+
+def test_bad_parameters_are_clear_errors(data, tmp_path):
+    te, tg, module = data["te"], data["tg"], data["module"]
+    with pytest.raises(ValueError, match="label 'nope' is not a transformed feature"):
+        run_training(te, tg, module, str(tmp_path / "m"), label_key="nope")
+    with pytest.raises(ValueError, match="task must be one of"):
+        run_training(te, tg, module, str(tmp_path / "m"), label_key="is_fraud", task="ranking")
+    with pytest.raises(ValueError, match="num_classes"):
+        run_training(te, tg, module, str(tmp_path / "m"), label_key="channel_class", task="multiclass")
+    broken = tmp_path / "broken.py"
+    broken.write_text("def build_model(args:\n")
+    with pytest.raises(ModuleFileError, match="syntax error") as e:
+        run_training(te, tg, str(broken), str(tmp_path / "m"), label_key="is_fraud")
+    assert str(broken) in str(e.value)
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_fraud_module_reaches_auc_above_0_8(tmp_path):
+    """The shipped fraud module (its build_model) on 3,000 generated rows: eval AUC > 0.8 by rank statistics."""
+    import tensorflow as tf
+
+    from tests.testdata.chain import build_chain
+
+    dirs = build_chain(str(tmp_path / "chain"), n_rows=3000)
+    loaded = tf.saved_model.load(os.path.join(dirs["model"], artifacts.SAVED_MODEL_DIR))
+    records = _raw_eval(dirs["examples"])
+    labels = [tf.train.Example.FromString(r).features.feature["is_fraud"].int64_list.value[0] for r in records]
+    scores = loaded.signatures[artifacts.SERVING_SIGNATURE](
+        examples=tf.constant([_without(r, ["is_fraud"]) for r in records])
+    )
+    assert auc(scores[artifacts.OUTPUT_KEY].numpy()[:, 0], labels) > 0.8
+
+
+@pytest.mark.slow
+def test_taxi_module_run_fn(tmp_path, taxi_csv):
+    """The shipped taxi module (run_fn path) on the real table: tips > 20% of fare, AUC well above chance."""
+    import tensorflow as tf
+
+    from tests.testdata.chain import TAXI_MODULE, build_chain
+
+    dirs = build_chain(
+        str(tmp_path / "taxi"),
+        module_file=TAXI_MODULE,
+        data_uri=taxi_csv,
+        label_key="big_tipper",
+        epochs=3,
+        batch_size=256,
+    )
+    meta = artifacts.read_json(os.path.join(dirs["model"], artifacts.MODEL_META))
+    assert meta["raw_label_keys"] == ["tips"] and "tips" not in meta["features"]
+    loaded = tf.saved_model.load(os.path.join(dirs["model"], artifacts.SAVED_MODEL_DIR))
+    records = _raw_eval(dirs["examples"], 2000)
+    labels = loaded.signatures[artifacts.TRANSFORM_SIGNATURE](examples=tf.constant(records))["big_tipper"].numpy()
+    scores = loaded.signatures[artifacts.SERVING_SIGNATURE](
+        examples=tf.constant([_without(r, ["tips"]) for r in records])
+    )
+    assert auc(scores[artifacts.OUTPUT_KEY].numpy()[:, 0], labels) > 0.75

@@ -1,0 +1,137 @@
+"""Transform: real TF Transform on Beam (DirectRunner) over real ingested examples and a TFDV schema."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import components  # noqa: F401
+from components._shared import artifacts
+from components._shared.modules import ModuleFileError
+from components.transform.logic import count_records, is_distributed, run_transform
+from tests.testdata.chain import FRAUD_MODULE, infer_schema
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory):
+    """400 generated fraud rows -> ingest -> TFDV schema (the real upstream steps)."""
+    from components.datagen import fraud
+    from components.ingest.logic import ingest_csv
+
+    root = tmp_path_factory.mktemp("transform_raw")
+    csv = fraud.write_csv(str(root / "fraud.csv"), 400, seed=1)
+    ingest_csv(csv, str(root / "examples"))
+    infer_schema(str(root / "examples"), str(root / "statistics"), str(root / "schema"))
+    return {"examples": str(root / "examples"), "schema": str(root / "schema"), "root": root}
+
+
+@pytest.fixture(scope="module")
+def transformed(raw):
+    out = raw["root"] / "out"
+    result = run_transform(raw["examples"], raw["schema"], FRAUD_MODULE, str(out / "tg"), str(out / "te"))
+    return {"result": result, "tg": str(out / "tg"), "te": str(out / "te")}
+
+
+def _parsed_rows(examples_dir: str, split: str, spec: dict) -> list[tuple]:
+    """Each transformed example as a sorted tuple of (feature, values): order-free comparison."""
+    import tensorflow as tf
+
+    rows = []
+    for rec in tf.data.TFRecordDataset(artifacts.split_files(examples_dir, split)):
+        ex = tf.train.Example.FromString(rec.numpy())
+        row = []
+        for name in sorted(spec):
+            f = ex.features.feature[name]
+            kind = f.WhichOneof("kind")
+            row.append((name, tuple(getattr(f, kind).value) if kind else ()))
+        rows.append(tuple(row))
+    return sorted(rows)
+
+
+def test_transform_writes_graph_with_raw_schema_and_every_row(raw, transformed):
+    import tensorflow_transform as tft
+
+    tg, te, result = transformed["tg"], transformed["te"], transformed["result"]
+    out = tft.TFTransformOutput(tg)
+    raw_spec = out.raw_feature_spec()  # needs metadata/ (the raw schema) next to the transform graph
+    assert {"amount", "merchant_category", "is_fraud", "device_type"} <= set(raw_spec)
+    assert os.path.isdir(os.path.join(tg, tft.TFTransformOutput.RAW_METADATA_DIR))
+    spec = out.transformed_feature_spec()
+    assert {"amount_xf", "merchant_category_xf", "is_fraud", "account_age_days_missing"} <= set(spec)
+    assert out.num_buckets_for_transformed_feature("channel_xf") == 4  # pos, online, atm + 1 OOV bucket
+
+    for split in artifacts.SPLITS:
+        n_in = count_records(artifacts.split_files(raw["examples"], split))
+        n_out = count_records(artifacts.split_files(te, split))
+        assert n_in == n_out == result.rows[split] > 0
+    meta = artifacts.read_json(os.path.join(te, artifacts.EXAMPLES_META))
+    assert meta["splits"] == result.rows
+    assert meta["columns"]["amount_xf"] == "float" and meta["columns"]["channel_xf"] == "int"
+    # no scratch space left in the artifact
+    assert not [p for p in os.listdir(tg) if p.startswith(".")]
+
+
+def test_in_process_apply_equals_beam_apply(raw, transformed, tmp_path):
+    """Applying the analyzed graph in process (the default without a distributed runner) = Beam's output."""
+    import tensorflow_transform as tft
+
+    beam_te = str(tmp_path / "te")
+    result = run_transform(
+        raw["examples"], raw["schema"], FRAUD_MODULE, str(tmp_path / "tg"), beam_te, in_process_apply=False
+    )
+    assert result.rows == transformed["result"].rows
+    spec = tft.TFTransformOutput(transformed["tg"]).transformed_feature_spec()
+    for split in artifacts.SPLITS:
+        assert _parsed_rows(beam_te, split, spec) == _parsed_rows(transformed["te"], split, spec)
+
+
+def test_module_errors_name_the_file_and_write_nothing(raw, tmp_path):
+    no_fn = tmp_path / "no_fn.py"
+    no_fn.write_text("import tensorflow as tf\n\ndef build_model(args):\n    return None\n")
+    broken = tmp_path / "broken.py"
+    broken.write_text("def preprocessing_fn(inputs):\n    return {\n")
+    for module, message in [
+        (no_fn, "does not define preprocessing_fn"),
+        (broken, "syntax error"),
+        (tmp_path / "absent.py", "does not exist"),
+    ]:
+        out = tmp_path / f"out_{module.stem}"
+        with pytest.raises(ModuleFileError, match=message) as e:
+            run_transform(raw["examples"], raw["schema"], str(module), str(out / "tg"), str(out / "te"))
+        assert str(module) in str(e.value)
+        assert not out.exists()
+
+
+def test_missing_inputs_are_clear_errors(raw, tmp_path):
+    with pytest.raises(FileNotFoundError, match="schema.pbtxt"):
+        run_transform(raw["examples"], str(tmp_path), FRAUD_MODULE, str(tmp_path / "tg"), str(tmp_path / "te"))
+    with pytest.raises(FileNotFoundError, match="no 'train' examples"):
+        run_transform(str(tmp_path), raw["schema"], FRAUD_MODULE, str(tmp_path / "tg"), str(tmp_path / "te"))
+    assert not (tmp_path / "tg").exists()
+
+
+def test_runner_detection():
+    assert not is_distributed([])
+    assert not is_distributed(["--direct_running_mode=multi_processing", "--direct_num_workers=0"])
+    assert is_distributed(["--runner=DataflowRunner", "--project=p"])
+    assert is_distributed(["--runner", "FlinkRunner"])
+
+
+@pytest.mark.slow
+def test_multi_processing_runner_gives_the_same_rows(raw, transformed, tmp_path):
+    """Beam workers in other processes can run the user's preprocessing_fn (its module is pickled by
+    value) and transform every row, with the same content as the in-memory run."""
+    import tensorflow_transform as tft
+
+    te = str(tmp_path / "te")
+    args = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    result = run_transform(
+        raw["examples"], raw["schema"], FRAUD_MODULE, str(tmp_path / "tg"), te, args, in_process_apply=False
+    )
+    assert result.rows == transformed["result"].rows
+    spec = tft.TFTransformOutput(transformed["tg"]).transformed_feature_spec()
+    for split in artifacts.SPLITS:
+        assert _parsed_rows(te, split, spec) == _parsed_rows(transformed["te"], split, spec)
