@@ -1,0 +1,30 @@
+# kfx serving image: KServe 0.15.2 + tensorflow-cpu (requirements/serving.lock) + kfx's predictor.
+# No TFT/TFDV here: the exported SavedModel carries the transform graph and loads with plain TensorFlow.
+# Build from the project root:  docker build -f components/serving.Dockerfile -t <repo>/kfx-serving:<version> .
+# Run (a pod; KServe mounts the model at /mnt/models):
+#   python -m components.serving --model-dir /mnt/models --model-name <name> --host 0.0.0.0 --http-port 8080
+FROM python:3.11-slim-bookworm
+
+ARG UV_VERSION=0.13.9
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    TF_CPP_MIN_LOG_LEVEL=2
+
+RUN pip install --no-cache-dir "uv==${UV_VERSION}"
+
+WORKDIR /opt/kfx
+COPY requirements/serving.lock requirements/serving.lock
+RUN uv pip install --system --no-cache -r requirements/serving.lock
+
+COPY pyproject.toml README.md ./
+COPY components ./components
+RUN uv pip install --system --no-cache --no-deps . \
+    && useradd --uid 1000 --create-home --shell /usr/sbin/nologin kfx
+
+USER 1000
+WORKDIR /home/kfx
+EXPOSE 8080
+# In a pod the server must listen on every interface; locally the CLI defaults to 127.0.0.1.
+ENTRYPOINT ["python", "-m", "components.serving", "--host", "0.0.0.0"]
+CMD ["--model-dir", "/mnt/models", "--model-name", "model", "--http-port", "8080"]

@@ -1,0 +1,67 @@
+"""``python -m components.serving --model-dir DIR --model-name NAME``: serve a kfx model with KServe."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import components  # noqa: F401  (sets TensorFlow's environment before it loads)
+from components._shared.log import get_logger
+
+SAVED_MODEL_DIR = "saved_model"  # components._shared.artifacts.SAVED_MODEL_DIR, without importing TensorFlow
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m components.serving", description=__doc__)
+    p.add_argument(
+        "--model-dir", required=True, help="kfx model artifact directory (holds saved_model/ and model.json)"
+    )
+    p.add_argument(
+        "--model-name", required=True, help="name in the URL: /v1/models/<name>:predict, /v2/models/<name>/infer"
+    )
+    p.add_argument(
+        "--model-version", default="1", help="version reported in V2 metadata and accepted in versioned paths"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (use 0.0.0.0 in a pod)")
+    p.add_argument("--http-port", type=int, default=8080)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes; only 1 is supported (see README)")
+    p.add_argument("--max-batch-size", type=int, default=1024, help="largest request (rows) accepted; larger gets 400")
+    p.add_argument("--no-micro-batching", action="store_true", help="one TensorFlow call per request")
+    p.add_argument("--tf-intra-op-threads", type=int, default=0, help="0 = TensorFlow's default")
+    p.add_argument("--tf-inter-op-threads", type=int, default=0, help="0 = TensorFlow's default")
+    args = p.parse_args(argv)
+    if args.max_batch_size < 1:
+        p.error("--max-batch-size must be >= 1")
+    if args.workers != 1:
+        p.error(
+            "--workers must be 1: KServe 0.15's multi-process server kills a worker that doesn't answer its ping"
+            " within 5 s, and loading TensorFlow and the model takes longer; scale with more replicas instead"
+        )
+    local = "://" not in args.model_dir
+    if local and not os.path.isdir(os.path.join(args.model_dir, SAVED_MODEL_DIR)):  # fail before TensorFlow loads
+        p.error(f"no SavedModel at {os.path.join(args.model_dir, SAVED_MODEL_DIR)}: --model-dir must be a kfx model")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    # kserve.model_server parses sys.argv with its own flags when imported: give it nothing to misread.
+    sys.argv = sys.argv[:1]
+    log = get_logger("serving")
+    from components.serving.predictor import KfxModel, KfxModelServer, configure_tf_threads
+
+    configure_tf_threads(args.tf_intra_op_threads, args.tf_inter_op_threads)
+    model = KfxModel(
+        args.model_name,
+        args.model_dir,
+        model_version=args.model_version,
+        max_batch_size=args.max_batch_size,
+        micro_batching=not args.no_micro_batching,
+    )
+    log.info("serving %s as '%s' on http://%s:%d", args.model_dir, args.model_name, args.host, args.http_port)
+    KfxModelServer(host=args.host, http_port=args.http_port, workers=args.workers).start([model])
+
+
+if __name__ == "__main__":
+    main()
