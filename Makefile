@@ -51,7 +51,7 @@ run: install
 	$(PY) -m pipelines.run --root $(RUN_ROOT)
 
 serve: install-serving
-	$(SPY) -m components.serving --latest-run $(RUN_ROOT) --host $${HOST:-127.0.0.1} --http-port $${PORT:-8080}
+	$(SPY) -m pipelines.serve --root $(RUN_ROOT) --host $${HOST:-127.0.0.1} --http-port $${PORT:-8080}
 
 compile: install
 	$(PY) -m pipelines.compile

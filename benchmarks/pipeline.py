@@ -45,7 +45,10 @@ def direct(data: str, work: str) -> dict[str, float]:
     from components.transform.logic import run_transform
     from components.validate.logic import validate
 
-    d = {k: os.path.join(work, k) for k in ("examples", "stats", "schema", "anomalies", "graph", "tx", "model", "eval", "bless")}
+    d = {
+        k: os.path.join(work, k)
+        for k in ("examples", "stats", "schema", "anomalies", "graph", "tx", "model", "eval", "bless")
+    }
     t: dict[str, float] = {}
 
     def step(name, fn, *a, **kw):
@@ -56,13 +59,37 @@ def direct(data: str, work: str) -> dict[str, float]:
     step("ingest", ingest_csv, data, d["examples"])
     step("statistics", compute_statistics, d["examples"], d["stats"], os.path.join(work, "stats.html"))
     step("schema", make_schema, d["stats"], d["schema"], os.path.join(work, "schema.md"))
-    step("validate", validate, d["stats"], d["schema"], d["anomalies"], os.path.join(work, "anomalies.html"),
-         label_key=TAXI_ARGS["label_key"])
+    step(
+        "validate",
+        validate,
+        d["stats"],
+        d["schema"],
+        d["anomalies"],
+        os.path.join(work, "anomalies.html"),
+        label_key=TAXI_ARGS["label_key"],
+    )
     step("transform", run_transform, d["examples"], d["schema"], TAXI_ARGS["module_file"], d["graph"], d["tx"])
-    step("train", run_training, d["tx"], d["graph"], TAXI_ARGS["module_file"], d["model"],
-         label_key=TAXI_ARGS["label_key"], task="binary", epochs=TAXI_ARGS["epochs"])
-    step("evaluate", evaluate_model, d["model"], d["examples"], d["eval"], d["bless"], os.path.join(work, "eval.html"),
-         slice_features=TAXI_ARGS["slice_features"])
+    step(
+        "train",
+        run_training,
+        d["tx"],
+        d["graph"],
+        TAXI_ARGS["module_file"],
+        d["model"],
+        label_key=TAXI_ARGS["label_key"],
+        task="binary",
+        epochs=TAXI_ARGS["epochs"],
+    )
+    step(
+        "evaluate",
+        evaluate_model,
+        d["model"],
+        d["examples"],
+        d["eval"],
+        d["bless"],
+        os.path.join(work, "eval.html"),
+        slice_features=TAXI_ARGS["slice_features"],
+    )
     return t
 
 
@@ -104,8 +131,11 @@ def main() -> int:
     print("pipeline succeeded:", ok)
     if ns.json:
         with open(ns.json, "w") as f:
-            json.dump({"direct": d, "direct_total": direct_total, "pipeline": steps, "pipeline_total": total,
-                       "ratio": ratio}, f, indent=2)
+            json.dump(
+                {"direct": d, "direct_total": direct_total, "pipeline": steps, "pipeline_total": total, "ratio": ratio},
+                f,
+                indent=2,
+            )
     return 0 if ok else 1
 
 
