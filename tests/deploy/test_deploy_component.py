@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tests.deploy.conftest import fake_model, write_blessing
 
-pytestmark = [pytest.mark.local, pytest.mark.slow]
+pytestmark = pytest.mark.local
 
 
 def _examples(root: str) -> str:

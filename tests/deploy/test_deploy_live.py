@@ -19,7 +19,7 @@ from components.deploy import logic
 from components.deploy.logic import DeployError, deploy_model, resolve_baseline
 from tests.deploy.conftest import corrupt, variant
 
-pytestmark = [pytest.mark.unit, pytest.mark.slow]
+pytestmark = pytest.mark.unit
 
 NAME = "fraud"
 FAST = {"poll_seconds": 0.2, "timeout_seconds": 240}

@@ -175,7 +175,6 @@ def _train(chain: dict, model_dir: str, **kwargs) -> str:
     return model_dir
 
 
-@pytest.mark.slow
 def test_multiclass_evaluates_with_confusion_matrix(multitask, tmp_path):
     model = _train(multitask, str(tmp_path / "model"), label_key="channel_id", task="multiclass", num_classes=3)
     r = _run(multitask, tmp_path, model_dir=model, slice_features=["device_type"])
@@ -194,7 +193,6 @@ def test_multiclass_evaluates_with_confusion_matrix(multitask, tmp_path):
     assert any(s["slice"].startswith("device_type=") for s in r.slices)
 
 
-@pytest.mark.slow
 def test_regression_evaluates_and_passes_against_itself(multitask, tmp_path):
     model = _train(multitask, str(tmp_path / "model"), label_key="log_amount", task="regression")
     r = _run(multitask, tmp_path, model_dir=model, baseline_model_dir=model)

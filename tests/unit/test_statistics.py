@@ -93,7 +93,6 @@ def test_beam_path_gives_the_same_statistics(examples, in_memory, tmp_path):
         )
 
 
-@pytest.mark.slow  # ~25-65 s: each worker process imports TensorFlow
 def test_beam_multi_processing_same_statistics_and_row_counts(examples, in_memory, tmp_path):
     """TFDV once silently dropped rows in multi_processing mode: counts and content must match in_memory."""
     args = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
