@@ -26,11 +26,14 @@ TAXI_MODULE = os.path.join(ROOT, "pipelines", "modules", "taxi.py")
 
 from pipelines.modules import taxi as taxi_module  # noqa: E402
 
+TAXI_SCHEMA = os.path.join(ROOT, "pipelines", "schemas", "taxi.pbtxt")
 TAXI_ARGS = dict(
     module_file=TAXI_MODULE,
+    schema_uri=TAXI_SCHEMA,
     label_key=taxi_module.LABEL_KEY,
+    raw_label_key="tips",
     task="binary",
-    slice_features=["trip_start_hour"],
+    slice_features=["payment_type"],
     epochs=5,
 )
 
@@ -58,7 +61,7 @@ def direct(data: str, work: str) -> dict[str, float]:
 
     step("ingest", ingest_csv, data, d["examples"])
     step("statistics", compute_statistics, d["examples"], d["stats"], os.path.join(work, "stats.html"))
-    step("schema", make_schema, d["stats"], d["schema"], os.path.join(work, "schema.md"))
+    step("schema", make_schema, d["stats"], d["schema"], os.path.join(work, "schema.md"), schema_uri=TAXI_SCHEMA)
     step(
         "validate",
         validate,
@@ -66,7 +69,7 @@ def direct(data: str, work: str) -> dict[str, float]:
         d["schema"],
         d["anomalies"],
         os.path.join(work, "anomalies.html"),
-        label_key=TAXI_ARGS["label_key"],
+        label_key=TAXI_ARGS["raw_label_key"],
     )
     step("transform", run_transform, d["examples"], d["schema"], TAXI_ARGS["module_file"], d["graph"], d["tx"])
     step(

@@ -119,8 +119,8 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def print_summary(summary: RunSummary, out=sys.stdout) -> None:
-    w = out.write
+def print_summary(summary: RunSummary, out=None) -> None:
+    w = (out or sys.stdout).write
     w("\n" + "=" * 72 + "\n")
     status = "SUCCEEDED" if summary.succeeded else f"FAILED at step '{summary.failed_step}'"
     w(f"kfx training pipeline {status} in {summary.seconds:.0f}s\n")
@@ -168,8 +168,11 @@ def run_local(
     before = set(glob.glob(os.path.join(pipeline_root, f"{PIPELINE_NAME}-*")))
     start = time.perf_counter()
     error = None
+    from pipelines.zygote import warm_executable
+
     try:
-        training_pipeline(**arguments)
+        with warm_executable():  # steps fork from one process that imported TF & co. once
+            training_pipeline(**arguments)
         succeeded = True
     except RuntimeError as e:
         succeeded, error = False, str(e)
