@@ -13,13 +13,7 @@ from kfp import dsl
 
 from components._shared.version import __version__
 from components.deploy.component import deploy, resolve_baseline
-from components.evaluate.component import evaluate
-from components.ingest.component import ingest
-from components.schema.component import schema as schema_component
-from components.statistics.component import statistics as statistics_component
-from components.train.component import train
-from components.transform.component import transform
-from components.validate.component import validate
+from pipelines.training import training_steps
 
 MINIO_ENV = {
     "S3_ENDPOINT": "minio-service.kubeflow.svc.cluster.local:9000",
@@ -51,31 +45,19 @@ def train_and_deploy(
     service_account: str = "kfx-models",
 ) -> None:
     baseline = resolve_baseline(name=model_name, namespace=namespace).set_display_name("resolve baseline")
-    examples = ingest(data_uri=data_uri).set_display_name("ingest")
-    stats = statistics_component(examples=examples.outputs["examples"]).set_display_name("statistics")
-    schema = schema_component(statistics=stats.outputs["statistics"]).set_display_name("schema")
-    gate = validate(statistics=stats.outputs["statistics"], schema=schema.outputs["schema"], label_key=raw_label_key)
-    gate.set_display_name("validate")
-    tft = transform(examples=examples.outputs["examples"], schema=schema.outputs["schema"], module_file=module_file)
-    tft.set_display_name("transform").after(gate)
-    trained = train(
-        transformed_examples=tft.outputs["transformed_examples"],
-        transform_graph=tft.outputs["transform_graph"],
+    steps = training_steps(
+        data_uri=data_uri,
         module_file=module_file,
         label_key=label_key,
-        task=task,
-        epochs=epochs,
-    ).set_display_name("train")
-    evaluation = evaluate(
-        model=trained.outputs["model"],
-        examples=examples.outputs["examples"],
-        baseline_model_uri=baseline.output,
-        label_key=label_key,
+        raw_label_key=raw_label_key,
         task=task,
         slice_features=slice_features,
         value_thresholds=value_thresholds,
         change_thresholds=change_thresholds,
-    ).set_display_name("evaluate")
+        baseline_model_uri=baseline.output,
+        epochs=epochs,
+    )
+    examples, trained, evaluation = steps["ingest"], steps["train"], steps["evaluate"]
     pushed = deploy(
         model=trained.outputs["model"],
         blessing=evaluation.outputs["blessing"],
