@@ -31,6 +31,7 @@ from tfx_bsl.public.tfxio import TFExampleRecord
 
 from components._shared import artifacts
 from components._shared.log import get_logger, timed
+from components._shared.runner import is_distributed, is_local, runner_of
 
 log = get_logger("statistics")
 
@@ -40,7 +41,6 @@ DEFAULT_IN_MEMORY_MAX_BYTES = 2 << 30
 #: Records decoded and fed to the generators at a time on the in-memory path.
 CHUNK_ROWS = 100_000
 #: Runners that execute on this machine (the in-memory path is preferred for them).
-LOCAL_RUNNERS = {"", "direct", "directrunner", "bundlebaseddirectrunner", "switchingdirectrunner", "prismrunner"}
 MODES = ("auto", "in_memory", "beam")
 
 HTML_FILE_NAME = "statistics.html"
@@ -99,20 +99,8 @@ def _input_bytes(files: Iterable[str]) -> int:
     return sum(tf.io.gfile.stat(f).length for f in files)
 
 
-def runner_of(beam_pipeline_args: Sequence[str]) -> str:
-    """The ``--runner`` named in Beam args ('' when none)."""
-    args = list(beam_pipeline_args)
-    for i, arg in enumerate(args):
-        if arg.startswith("--runner="):
-            return arg.split("=", 1)[1]
-        if arg == "--runner" and i + 1 < len(args):
-            return args[i + 1]
-    return ""
-
-
 def choose_mode(beam_pipeline_args: Sequence[str], input_bytes: int, in_memory_max_bytes: int) -> str:
-    runner = runner_of(beam_pipeline_args)
-    if runner.lower() not in LOCAL_RUNNERS:
+    if not is_local(beam_pipeline_args):
         return "beam"
     return "in_memory" if input_bytes <= in_memory_max_bytes else "beam"
 
@@ -172,7 +160,7 @@ def _beam_statistics(
         beam.metrics.Metrics.counter("kfx", f"rows_{split}").inc(batch.num_rows)
         return batch
 
-    remote = runner_of(beam_pipeline_args).lower() not in LOCAL_RUNNERS
+    remote = is_distributed(beam_pipeline_args)
     created = remote and not tf.io.gfile.exists(output_dir)
     tmp = os.path.join(output_dir, "_staging") if remote else tempfile.mkdtemp(prefix="kfx_stats_")
     tf.io.gfile.makedirs(tmp)

@@ -19,6 +19,7 @@ import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loa
 from components._shared import artifacts
 from components._shared.log import get_logger, timed
 from components._shared.modules import load_module
+from components._shared.runner import is_distributed
 
 log = get_logger("transform")
 
@@ -28,7 +29,6 @@ log = get_logger("transform")
 BATCH_SIZE = 1024
 
 #: Runners that run Beam work somewhere other than this process/machine.
-DISTRIBUTED_RUNNERS = ("dataflow", "flink", "spark", "portable", "prism")
 
 
 @dataclass
@@ -51,22 +51,6 @@ def read_schema(schema_dir: str):
         raise FileNotFoundError(f"schema artifact {schema_dir} has no {artifacts.SCHEMA_FILE} (expected {path})")
     with tf.io.gfile.GFile(path) as f:
         return text_format.Parse(f.read(), schema_pb2.Schema())
-
-
-def named_runner(beam_pipeline_args: Sequence[str]) -> str:
-    """The ``--runner`` named in ``beam_pipeline_args`` (lower case), or "" when none is."""
-    args = list(beam_pipeline_args)
-    for i, a in enumerate(args):
-        if a.startswith("--runner="):
-            return a.split("=", 1)[1].lower()
-        if a == "--runner" and i + 1 < len(args):
-            return args[i + 1].lower()
-    return ""
-
-
-def is_distributed(beam_pipeline_args: Sequence[str]) -> bool:
-    runner = named_runner(beam_pipeline_args)
-    return any(r in runner for r in DISTRIBUTED_RUNNERS)
 
 
 def _dtype_name(spec) -> str:

@@ -9,7 +9,8 @@ import pytest
 import components  # noqa: F401
 from components._shared import artifacts
 from components._shared.modules import ModuleFileError
-from components.transform.logic import count_records, is_distributed, run_transform
+from components._shared.runner import is_distributed
+from components.transform.logic import count_records, run_transform
 from tests.testdata.chain import FRAUD_MODULE, infer_schema
 
 pytestmark = pytest.mark.unit

@@ -1,0 +1,110 @@
+"""What kind of kfx artifact each component input and output is, and the check every wrapper makes.
+
+kfp 2.13 accepts only ``system.``/``google.`` schema titles, so an examples artifact and a statistics artifact are
+both ``system.Dataset`` on the wire and a miswiring compiles. kfx makes the kind explicit instead:
+
+* every producer stamps ``metadata["kfx_kind"]`` on its outputs (:func:`stamp_outputs`);
+* every wrapper checks the kinds of its inputs first (:func:`check_inputs`) and fails naming the wrong wiring;
+* ``tests/components/test_kinds.py`` walks each compiled pipeline's IR with :data:`COMPONENT_IO` so a miswiring in
+  kfx's own pipelines fails in the test suite before anything runs.
+
+:data:`COMPONENT_IO` is the one table of these facts; the artifact contract (``components/_shared/artifacts``) uses
+the same kind names. No kfp import here: artifacts are duck-typed (``.metadata``, ``.uri``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+KIND_KEY = "kfx_kind"
+
+EXAMPLES = "examples"
+TRANSFORMED_EXAMPLES = "transformed_examples"
+STATISTICS = "statistics"
+SCHEMA = "schema"
+ANOMALIES = "anomalies"
+TRANSFORM_GRAPH = "transform_graph"
+MODEL = "model"
+EVALUATION = "evaluation"
+BLESSING = "blessing"
+
+KINDS = (EXAMPLES, TRANSFORMED_EXAMPLES, STATISTICS, SCHEMA, ANOMALIES, TRANSFORM_GRAPH, MODEL, EVALUATION, BLESSING)
+
+#: component name -> {"inputs": {input name: kind}, "outputs": {output name: kind}}. Only kfx-kind artifacts are
+#: listed (HTML, Markdown, Metrics and ClassificationMetrics outputs are KFP's own kinds and carry no kfx_kind).
+COMPONENT_IO: dict[str, dict[str, dict[str, str]]] = {
+    "ingest": {"inputs": {}, "outputs": {"examples": EXAMPLES}},
+    "statistics": {"inputs": {"examples": EXAMPLES}, "outputs": {"statistics": STATISTICS}},
+    "schema": {"inputs": {"statistics": STATISTICS}, "outputs": {"schema": SCHEMA}},
+    "validate": {"inputs": {"statistics": STATISTICS, "schema": SCHEMA}, "outputs": {"anomalies": ANOMALIES}},
+    "transform": {
+        "inputs": {"examples": EXAMPLES, "schema": SCHEMA},
+        "outputs": {"transform_graph": TRANSFORM_GRAPH, "transformed_examples": TRANSFORMED_EXAMPLES},
+    },
+    "train": {
+        "inputs": {"transformed_examples": TRANSFORMED_EXAMPLES, "transform_graph": TRANSFORM_GRAPH},
+        "outputs": {"model": MODEL},
+    },
+    "evaluate": {
+        "inputs": {"model": MODEL, "examples": EXAMPLES},
+        "outputs": {"evaluation": EVALUATION, "blessing": BLESSING},
+    },
+    "deploy": {"inputs": {"model": MODEL, "blessing": BLESSING, "examples": EXAMPLES}, "outputs": {}},
+}
+
+#: Where each kind comes from, for error messages: kind -> "step.outputs['name']".
+PRODUCED_BY: dict[str, str] = {}
+for _component, _io in COMPONENT_IO.items():
+    for _output, _kind in _io["outputs"].items():
+        PRODUCED_BY.setdefault(_kind, f"{_component}.outputs['{_output}']")
+
+
+class ArtifactKindError(TypeError):
+    """An input artifact of the wrong kind: the pipeline connects the wrong output to this input."""
+
+
+def kind_of(artifact: Any) -> str | None:
+    """The kfx kind an artifact was stamped with, or None (an artifact kfx did not produce, e.g. an importer's)."""
+    metadata = getattr(artifact, "metadata", None) or {}
+    kind = metadata.get(KIND_KEY)
+    return str(kind) if kind else None
+
+
+def check_inputs(component: str, **artifacts: Any) -> None:
+    """Fail before any work when an input artifact was produced as another kind than ``component`` needs.
+
+    Artifacts without a stamp (imported with ``dsl.importer``, or made by another tool) are accepted: only a stamp
+    that contradicts the expected kind is wrong wiring.
+    """
+    expected = COMPONENT_IO[component]["inputs"]
+    for name, artifact in artifacts.items():
+        if artifact is None:
+            continue
+        want = expected[name]
+        got = kind_of(artifact)
+        if got is not None and got != want:
+            raise ArtifactKindError(
+                f"{component}: input '{name}' needs a '{want}' artifact but was given a '{got}' artifact "
+                f"({getattr(artifact, 'uri', '?')}). The pipeline wires the wrong output here: connect "
+                f"'{name}' to {PRODUCED_BY.get(want, 'a ' + want + ' output')}."
+            )
+
+
+def stamp_outputs(component: str, **artifacts: Any) -> None:
+    """Record each output's kfx kind in its metadata (call before the component returns, even on a failed check)."""
+    expected = COMPONENT_IO[component]["outputs"]
+    for name, artifact in artifacts.items():
+        artifact.metadata[KIND_KEY] = expected[name]
+
+
+def stamp(artifact: Any, kind: str) -> None:
+    """Stamp one artifact with ``kind`` (for producers outside :data:`COMPONENT_IO`, e.g. a resolved baseline)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kfx artifact kind {kind!r}; known: {', '.join(KINDS)}")
+    artifact.metadata[KIND_KEY] = kind
+
+
+def expected_kinds(component: str) -> Mapping[str, Mapping[str, str]]:
+    """The input and output kinds of ``component`` (for the IR wiring test)."""
+    return COMPONENT_IO[component]
