@@ -34,7 +34,8 @@ from components._shared.log import get_logger, timed
 
 log = get_logger("evaluate")
 
-TASKS = ("binary", "multiclass", "regression")
+from components._shared.tasks import TASKS  # noqa: E402
+
 CANDIDATE = "candidate"
 BASELINE = "baseline"
 #: Extra file in the evaluation artifact: the whole EvaluationResult as JSON.

@@ -52,7 +52,7 @@ def _autograph_skip_tf_keras() -> None:
         pass
 
 
-TASKS = ("binary", "multiclass", "regression")
+from components._shared.tasks import TASKS  # noqa: E402
 
 #: ``serving_raw``: the value meaning "missing" in an int64 column of an optional (VarLen) raw feature
 INT_MISSING = -(2**63)
