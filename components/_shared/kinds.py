@@ -108,3 +108,67 @@ def stamp(artifact: Any, kind: str) -> None:
 def expected_kinds(component: str) -> Mapping[str, Mapping[str, str]]:
     """The input and output kinds of ``component`` (for the IR wiring test)."""
     return COMPONENT_IO[component]
+
+
+def component_of(component_ref: str) -> str:
+    """The kfx component a compiled IR component name refers to: ``comp-resolve-baseline-2`` -> ``resolve_baseline``."""
+    name = component_ref.removeprefix("comp-")
+    head, _, tail = name.rpartition("-")
+    if head and tail.isdigit():
+        name = head
+    return name.replace("-", "_")
+
+
+def _dag_tasks(ir: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(dag name, task name, task) for the root DAG and every sub-DAG of a compiled pipeline spec."""
+    dags = [("root", ir["root"].get("dag", {}))]
+    for comp_name, comp in ir.get("components", {}).items():
+        if "dag" in comp:
+            dags.append((comp_name, comp["dag"]))
+    return [(dag_name, name, task) for dag_name, dag in dags for name, task in dag.get("tasks", {}).items()]
+
+
+def wiring_errors(ir: Mapping[str, Any]) -> list[str]:
+    """Every artifact input of a compiled pipeline (IR as a dict) fed by an output of another kfx kind.
+
+    A producer task + output key gives the kind (from :data:`COMPONENT_IO`); the consumer's input name gives the kind
+    it needs. Components that take or give kfx artifacts but are missing from the table are errors too, so the table
+    cannot fall behind the code.
+    """
+    errors: list[str] = []
+    tasks = {(dag, name): task for dag, name, task in _dag_tasks(ir)}
+    components = ir.get("components", {})
+
+    def io_of(task: Mapping[str, Any]) -> tuple[str, Mapping[str, Mapping[str, str]] | None]:
+        ref = task["componentRef"]["name"]
+        return component_of(ref), COMPONENT_IO.get(component_of(ref))
+
+    for (dag, name), task in tasks.items():
+        component, io = io_of(task)
+        spec = components.get(task["componentRef"]["name"], {})
+        if "dag" in spec:
+            continue
+        declared_in = set(spec.get("inputDefinitions", {}).get("artifacts", {}))
+        declared_out = set(spec.get("outputDefinitions", {}).get("artifacts", {}))
+        if io is None:
+            if declared_in or declared_out:
+                errors.append(
+                    f"task '{name}': component '{component}' has artifacts but no entry in kinds.COMPONENT_IO"
+                )
+            continue
+        for key, source in task.get("inputs", {}).get("artifacts", {}).items():
+            want = io["inputs"].get(key)
+            producer = source.get("taskOutputArtifact")
+            if want is None or producer is None:
+                continue
+            producer_task = tasks.get((dag, producer["producerTask"]))
+            if producer_task is None:
+                continue
+            producer_component, producer_io = io_of(producer_task)
+            got = (producer_io or {}).get("outputs", {}).get(producer["outputArtifactKey"])
+            if got is not None and got != want:
+                errors.append(
+                    f"task '{name}' ({component}) input '{key}' needs '{want}' but is wired to "
+                    f"{producer['producerTask']}.outputs['{producer['outputArtifactKey']}'], a '{got}' artifact"
+                )
+    return errors
