@@ -1,0 +1,1 @@
+"""monitor: what the served model's prediction log says about its health, and whether to retrain."""
