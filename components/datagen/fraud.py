@@ -106,14 +106,29 @@ def _mix(rng: np.random.Generator, take_a: np.ndarray, a: np.ndarray, b: np.ndar
     return np.where(take_a, a, b)
 
 
-def generate(n_rows: int, seed: int = 0, drift: bool = False, fraud_rate: float | None = None) -> pd.DataFrame:
-    """``n_rows`` transactions, reproducible for a given ``seed`` (and ``drift``).
+PATTERNS = ("classic", "skimming")
+#: ``skimming`` is the concept drift of the continuous-training demo: fraud moves to cloned cards used in person
+#: (card present, daytime, local, ordinary amounts, established accounts) at fuel stations and retail, in bursts of
+#: many transactions by older customers. The classic signals (online, night, far, young account, large amount) stop
+#: working and new ones (velocity, category, age) appear: P(label | features) changes.
+_CHAN_SKIM = [0.85, 0.10, 0.05]
+_CAT_SKIM = [0.15, 0.04, 0.35, 0.20, 0.10, 0.03, 0.01, 0.01, 0.04, 0.03, 0.02, 0.02]
 
-    ``fraud_rate`` defaults to 5% (8% with ``drift``).
+
+def generate(
+    n_rows: int, seed: int = 0, drift: bool = False, fraud_rate: float | None = None, pattern: str = "classic"
+) -> pd.DataFrame:
+    """``n_rows`` transactions, reproducible for a given ``seed`` (and ``drift``, ``pattern``).
+
+    ``fraud_rate`` defaults to 5% (8% with ``drift``). ``pattern`` is how fraud looks: ``classic`` (the default) or
+    ``skimming`` (see :data:`PATTERNS`).
     """
     if n_rows <= 0:
         raise ValueError(f"n_rows must be positive, got {n_rows}")
-    rng = np.random.default_rng([seed, int(drift)])
+    if pattern not in PATTERNS:
+        raise ValueError(f"pattern must be one of {', '.join(PATTERNS)}, got {pattern!r}")
+    skim = pattern == "skimming"
+    rng = np.random.default_rng([seed, int(drift)] + ([1] if skim else []))
     n = n_rows
     rate = fraud_rate if fraud_rate is not None else (0.08 if drift else 0.05)
     fraud = rng.random(n) < rate
@@ -126,6 +141,8 @@ def generate(n_rows: int, seed: int = 0, drift: bool = False, fraud_rate: float 
     chan_legit, chan_fraud = list(_CHAN_LEGIT), list(_CHAN_FRAUD)
     if drift:  # online everywhere
         chan_legit, chan_fraud = [0.38, 0.55, 0.07], [0.10, 0.85, 0.05]
+    if skim:
+        chan_fraud = list(_CHAN_SKIM)
     channel = _mix(rng, looks_fraud, _choice(rng, CHANNELS, chan_fraud, n), _choice(rng, CHANNELS, chan_legit, n))
     online = channel == "online"
     card_present = np.where(online, 0, (rng.random(n) < 0.97).astype(int))
@@ -133,7 +150,7 @@ def generate(n_rows: int, seed: int = 0, drift: bool = False, fraud_rate: float 
     device = np.where(online, device, None)
 
     # merchant category
-    categories, cat_legit, cat_fraud = list(CATEGORIES), list(_CAT_LEGIT), list(_CAT_FRAUD)
+    categories, cat_legit, cat_fraud = list(CATEGORIES), list(_CAT_LEGIT), list(_CAT_SKIM if skim else _CAT_FRAUD)
     if drift:
         categories += DRIFT_CATEGORIES
         cat_legit += [0.02, 0.05, 0.12]
@@ -141,7 +158,7 @@ def generate(n_rows: int, seed: int = 0, drift: bool = False, fraud_rate: float 
     category = _mix(rng, looks_fraud, _choice(rng, categories, cat_fraud, n), _choice(rng, categories, cat_legit, n))
 
     # country (travellers spend abroad)
-    countries, ctry_legit, ctry_fraud = list(COUNTRIES), list(_CTRY_LEGIT), list(_CTRY_FRAUD)
+    countries, ctry_legit, ctry_fraud = list(COUNTRIES), list(_CTRY_LEGIT), list(_CTRY_LEGIT if skim else _CTRY_FRAUD)
     if drift:
         countries += DRIFT_COUNTRIES
         ctry_legit += [0.01, 0.01, 0.01, 0.01]
@@ -156,8 +173,8 @@ def generate(n_rows: int, seed: int = 0, drift: bool = False, fraud_rate: float 
     amount = median * np.exp(rng.normal(0.0, sigma, n))
     if drift:
         amount *= 1.9
-    inflate = np.exp(rng.normal(0.9, 0.7, n))
-    testing = looks_fraud & (rng.random(n) < 0.15)
+    inflate = np.exp(rng.normal(0.0 if skim else 0.9, 0.7, n))
+    testing = looks_fraud & (rng.random(n) < (0.0 if skim else 0.15))
     amount = np.where(looks_fraud, amount * inflate, amount)
     amount = np.where(testing, rng.uniform(0.5, 4.0, n), amount)
     amount = np.round(np.clip(amount, 0.5, 25_000.0), 2)
@@ -169,7 +186,7 @@ def generate(n_rows: int, seed: int = 0, drift: bool = False, fraud_rate: float 
     day_hours = np.clip(np.round(rng.normal(14.0, 4.0, n)), 0, 23)
     night_hours = rng.integers(0, 24, n)
     night_hours = np.where(rng.random(n) < 0.5, rng.integers(0, 6, n), night_hours)
-    hour = np.where(looks_fraud, night_hours, day_hours).astype(int) % 24
+    hour = np.where(looks_fraud & ~skim, night_hours, day_hours).astype(int) % 24
     day_of_week = rng.integers(0, 7, n)
 
     # account age (days): young accounts are riskier
@@ -177,14 +194,15 @@ def generate(n_rows: int, seed: int = 0, drift: bool = False, fraud_rate: float 
     age_fraud = np.exp(rng.normal(np.log(90.0), 1.2, n))
     if drift:
         age_legit /= 2.0
-    account_age = np.round(np.clip(np.where(looks_fraud, age_fraud, age_legit), 0, 365 * 40)).astype(int)
-    customer_age = np.clip(np.round(rng.normal(np.where(looks_fraud, 38.0, 46.0), 14.0)), 18, 95).astype(int)
+    account_age = np.round(np.clip(np.where(looks_fraud & ~skim, age_fraud, age_legit), 0, 365 * 40)).astype(int)
+    fraud_age = 64.0 if skim else 38.0
+    customer_age = np.clip(np.round(rng.normal(np.where(looks_fraud, fraud_age, 46.0), 14.0)), 18, 95).astype(int)
 
     # velocity and distance
-    tx_24h = np.where(looks_fraud, rng.poisson(5.0, n) + 1, rng.poisson(2.5 if not drift else 4.0, n))
+    tx_24h = np.where(looks_fraud, rng.poisson(8.0 if skim else 5.0, n) + 1, rng.poisson(2.5 if not drift else 4.0, n))
     dist_legit = np.exp(rng.normal(np.log(8.0), 1.1, n))
     dist_far = np.exp(rng.normal(np.log(400.0), 1.2, n))
-    distance = np.where(looks_fraud | traveller, dist_far, dist_legit)
+    distance = np.where((looks_fraud & ~skim) | traveller, dist_far, dist_legit)
     distance = np.where(online & ~looks_fraud, np.exp(rng.normal(np.log(15.0), 1.3, n)), distance)
     distance = np.round(np.clip(distance, 0.0, 20_000.0), 1)
 
