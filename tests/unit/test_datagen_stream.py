@@ -37,6 +37,7 @@ def test_covariate_drift_moves_the_mix_but_not_the_relation():
     after = stream.day_table(9, ROWS, "covariate", shift_day=5)
     share = lambda df: (df["channel"] == "online").mean()  # noqa: E731
     assert share(after) > share(before) + 0.15
+
     # the weight is constant within each (online, young account) cell, so P(fraud | cell) must not move
     def rate(df, online, young):
         cell = ((df["channel"] == "online") == online) & ((df["account_age_days"].fillna(10_000) < 180) == young)
