@@ -85,3 +85,27 @@ def test_decision_rules():
     assert drift.retrain and "input drift 0.350 > 0.200" in drift.reasons
     quiet = decide(Thresholds(retrain_on_drift=False), _q(0.9), None, max_drift=0.35, anomalies=2)
     assert not quiet.retrain and any("anomalies" in o for o in quiet.observations)
+
+
+def test_window_assessment_overall_and_per_slice():
+    from components._shared.artifacts import prediction_log as plog
+    from components.monitor.assess import assess
+    from components.monitor.window import from_records
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    p = rng.beta(1, 5, n)
+    y = (rng.random(n) < p).astype(int)
+    channel = np.where(rng.random(n) < 0.3, "online", "pos")
+    records = [{plog.REQUEST_ID: f"r{i}", plog.PREDICTION: [p[i]], "channel": channel[i]} for i in range(n)]
+    labels = {f"r{i}": int(y[i]) for i in range(0, n, 2)}  # half the labels have arrived
+    window = from_records(records, labels, ["channel"])
+    assert window.labelled.sum() == n // 2
+    result = assess(window, slice_features=["channel"])
+    assert result.overall.rows == n and result.overall.labelled == n // 2
+    assert result.overall.estimated.auc == pytest.approx(result.overall.realised.auc, abs=0.04)
+    assert [s.slice for s in result.slices] == ["channel=online", "channel=pos"]
+    assert sum(s.rows for s in result.slices) == n
+    assert result.slices[0].as_dict()["realised"]["auc"] > 0.5
+    with pytest.raises(ValueError, match="not 0 or 1"):
+        from_records(records[:1], {"r0": 3})
