@@ -116,9 +116,9 @@ def _finite(x: object) -> float:
     return v if math.isfinite(v) else 0.0
 
 
-def _text(x: float, y: float, label: object, anchor: str = "start", extra: str = "") -> str:
-    """An SVG <text> with the label shortened and the full label as its tooltip."""
-    full, short = str(label), _short(label)
+def _text(x: float, y: float, label: object, anchor: str = "start", extra: str = "", limit: int = MAX_LABEL) -> str:
+    """An SVG <text> with the label shortened to ``limit`` characters and the full label as its tooltip."""
+    full, short = str(label), _short(label, limit)
     title = f"<title>{esc(full)}</title>" if short != full else ""
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{extra}>{title}{esc(short)}</text>'
 
@@ -199,7 +199,7 @@ def _svg(kind: str, width: int, height: int, body: list[str], title: str = "") -
         + (f' aria-label="{esc(title)}"' if title else "")
         + ">"
     )
-    caption = _text(width / 2, 13, title, "middle", ' font-weight="600"') if title else ""
+    caption = _text(width / 2, 13, title, "middle", ' font-weight="600"', limit=max(12, width // 7)) if title else ""
     return head + caption + "".join(body) + "</svg>"
 
 
@@ -255,7 +255,7 @@ def bars(
             f'fill="{BAD if over else OK}"><title>{esc(it[0])}: {esc(fmt(v))}</title></rect>'
         )
         body.append(_text(x(v) + 4, y + bar_h - 3, fmt(v)))
-        if len(it) > 2 and it[2] is not None:  # type: ignore[misc]
+        if len(it) > 2 and it[2] is not None and it[2] != threshold:  # type: ignore[misc]
             tx = x(_finite(it[2]))  # type: ignore[misc]
             body.append(
                 f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{y - 2}" y2="{y + bar_h + 2}" stroke="{THRESHOLD}" stroke-width="2"/>'
@@ -265,7 +265,7 @@ def bars(
     body.append(_text(lefts, axis_y + 13, "0", "middle"))
     body.append(_text(lefts + plot_w, axis_y + 13, fmt(vmax), "middle"))
     if value_label:
-        body.append(_text(lefts + plot_w / 2, axis_y + 26, value_label, "middle"))
+        body.append(_text(lefts + plot_w / 2, axis_y + 26, value_label, "middle", limit=80))
     if threshold is not None:
         tx = x(_finite(threshold))
         body.append(
@@ -294,7 +294,7 @@ def histograms_side_by_side(
     """
     cats = list(categories[:max_categories])
     names = list(series)
-    top, left, bottom = 22 if title else 8, 38, 46
+    top, left, bottom = 22 if title else 8, 46, 46
     plot_w, plot_h = width - left - 8, height - top - bottom - 14
     vmax = max([_finite(v) for vs in series.values() for v in list(vs)[: len(cats)]] + [1e-12]) * 1.05
     group_w = plot_w / max(1, len(cats))
@@ -379,8 +379,8 @@ def line_chart(
         _text(left + pw, top + ph + 13, fmt(x1, 3), "middle"),
         _text(left - 3, top + ph, fmt(y0, 3), "end"),
         _text(left - 3, top + 9, fmt(y1, 3), "end"),
-        _text(left + pw / 2, top + ph + 26, x_label, "middle"),
-        _text(10, top + ph / 2, y_label, "middle", f' transform="rotate(-90 10 {top + ph / 2:.1f})"'),
+        _text(left + pw / 2, top + ph + 26, x_label, "middle", limit=60),
+        _text(10, top + ph / 2, y_label, "middle", f' transform="rotate(-90 10 {top + ph / 2:.1f})"', limit=40),
     ]
     if diagonal:
         lo, hi = max(x0, y0), min(x1, y1)

@@ -145,8 +145,10 @@ def render_html(
 ) -> str:
     """The page: status, anomalies with advice, drift/skew/PSI charts with thresholds, flagged distributions."""
     psi_threshold = float(context.get("thresholds", {}).get("psi_threshold", 0.0))
-    status = result.summary() + (f"\n\n{result.message}" if result.message else "")
-    sections = [r.banner(status, ok=result.passed), _anomalies(result)]
+    sections = [r.banner(result.summary(), ok=result.passed)]
+    if result.message:
+        sections.append(f"<div class='card'>{r.esc(result.message)}</div>")
+    sections.append(_anomalies(result))
     if result.drift or result.psi:
         sections.append(
             _comparison_charts("Drift: current train vs previous train", result.drift, result.psi, psi_threshold)
