@@ -109,9 +109,9 @@ def _numeric(view: FeatureView, by_dataset: Mapping[str, statistics_pb2.FeatureN
     for name, fs in by_dataset.items():
         ns = fs.num_stats
         view.summary[name] = {"mean": ns.mean, "std": ns.std_dev, "min": ns.min, "max": ns.max}
-        if cuts:
-            h = histogram(fs)
-            view.shares[name] = rebin(h, cuts) if h else [0.0] * len(view.categories)
+        h = histogram(fs)
+        if cuts and h:  # a dataset without values has no distribution (its missing share says so)
+            view.shares[name] = rebin(h, cuts)
 
 
 def _short_num(x: float) -> str:
@@ -167,7 +167,7 @@ def feature_views(datasets: Mapping[str, statistics_pb2.DatasetFeatureStatistics
 def _difference(view: FeatureView) -> float:
     missing = list(view.missing.values())
     out = max(missing) - min(missing) if missing else 0.0
-    shares = list(view.shares.values())
+    shares = [s for s in view.shares.values() if sum(s) > 0]
     for other in shares[1:]:
         out = max(out, max((abs(a - b) for a, b in zip(shares[0], other, strict=False)), default=0.0))
     return out

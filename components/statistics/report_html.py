@@ -26,6 +26,10 @@ DIFFERENCE_NOTE = (
 
 
 def _pct(x: float) -> str:
+    if 0 < x < 0.001:
+        return "<0.1%"
+    if 0.999 < x < 1:
+        return ">99.9%"
     return f"{100 * x:.1f}%"
 
 
