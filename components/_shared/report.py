@@ -76,7 +76,7 @@ th{background:#f1f3f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.bad td{background:#fce8e6}tr.warn td{background:#fef7e0}code{background:#f1f3f4;padding:1px 4px;border-radius:3px}
 .muted{color:#5f6368;font-size:12px}.row{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
 .card{border:1px solid #dadce0;border-radius:6px;padding:8px 10px;margin:8px 0}
-svg.kfx-chart{font-size:11px;overflow:visible}svg.kfx-chart text{fill:#202124}
+svg.kfx-chart{font-size:11px;overflow:visible;vertical-align:top;margin:2px 8px 6px 0}svg.kfx-chart text{fill:#202124}
 """
 
 
@@ -222,10 +222,12 @@ def bars(
     value_label: str = "",
     width: int = 560,
     max_bars: int = MAX_BARS,
+    higher_is_better: bool = False,
 ) -> str:
     """Horizontal bars, one per ``(label, value[, item threshold])``, with a dashed threshold line.
 
-    A bar above its threshold (the item's own, else ``threshold``) is red, others blue. An item threshold is drawn
+    A bar on the wrong side of its threshold (the item's own, else ``threshold``) is red, others blue: above it
+    for distances (drift, skew, PSI), below it with ``higher_is_better`` (metrics such as AUC or accuracy). An item threshold is drawn
     as a short tick on its bar; ``threshold`` as one dashed line across all bars. Items beyond ``max_bars`` are
     dropped with a note (sort the items first: most important on top).
     """
@@ -248,7 +250,7 @@ def bars(
         v = values[i]
         limit = it[2] if len(it) > 2 else None  # type: ignore[misc]
         limit = threshold if limit is None else limit
-        over = limit is not None and v > _finite(limit)
+        over = limit is not None and (v < _finite(limit) if higher_is_better else v > _finite(limit))
         body.append(_text(lefts - 6, y + bar_h - 3, it[0], "end"))
         body.append(
             f'<rect x="{lefts}" y="{y}" width="{max(1.0, x(v) - lefts):.1f}" height="{bar_h}" '
@@ -439,7 +441,7 @@ def heatmap(
             ink = "#fff" if share > 0.55 else "#202124"
             x, y = left + j * size, top + i * size
             body.append(
-                f'<rect x="{x}" y="{y}" width="{size}" height="{size}" fill="{fill}" stroke="#fff">'
+                f'<rect x="{x}" y="{y}" width="{size}" height="{size}" fill="{fill}" stroke="#e8eaed">'
                 f"<title>{esc(rows[i])} → {esc(cols[j])}: {esc(fmt(v))}</title></rect>"
             )
             if size >= 22:
@@ -450,7 +452,7 @@ def heatmap(
     if x_label:
         body.append(_text(left + size * len(cols) / 2, top + size * len(rows) + 16, x_label, "middle"))
     if y_label:
-        body.append(_text(4, top + size * len(rows) + 16, y_label))
+        body.append(_text(left - 4, top - 4, f"{y_label} ↓", "end"))
     if len(labels) > max_size or (col_labels is not None and len(col_labels) > max_size):
         body.append(_text(left, height - 6, f"only the first {max_size} rows/columns are shown"))
     return _svg("heatmap", width, height, body, title)
