@@ -70,10 +70,10 @@ def advice(kind: str) -> str:
     for prefix, text in _ADVICE:
         if kind.startswith(prefix):
             return text
-    if "TYPE" in kind:
-        return _TYPE_ADVICE
     if "PRESENT" in kind or "MISSING" in kind or "VALENCY" in kind:
         return _PRESENCE_ADVICE
+    if "TYPE" in kind:
+        return _TYPE_ADVICE
     return "check the data at its source; " + _SCHEMA_HINT
 
 

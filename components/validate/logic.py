@@ -101,7 +101,9 @@ class ValidationResult:
             "max_skew": self.max_skew,
             "max_psi": self.max_psi,
             "num_examples": self.num_examples,
-            "findings": [asdict(f) for f in self.findings],
+            "findings": [
+                {**asdict(f), "where": F.SOURCE_LABELS.get(f.source, f.source), "line": f.line()} for f in self.findings
+            ],
             "drift": [asdict(c) for c in self.drift],
             "skew": [asdict(c) for c in self.skew],
             "psi": self.psi,

@@ -75,3 +75,11 @@ def test_training_pipeline_runs_transform_after_the_gate(tmp_path):
     assert inputs["passed"]["taskOutputParameter"] == {"producerTask": "validate", "outputParameterKey": "passed"}
     assert inputs["message"]["taskOutputParameter"] == {"producerTask": "validate", "outputParameterKey": "message"}
     assert inputs["fail_on_anomalies"]["componentInputParameter"] == "fail_on_anomalies"
+
+
+def test_train_and_deploy_gates_transform_too(tmp_path):
+    from pipelines.train_and_deploy import train_and_deploy
+
+    tasks = _compile(train_and_deploy, tmp_path)["root"]["dag"]["tasks"]
+    assert "gate" in tasks["transform"]["dependentTasks"]
+    assert tasks["gate"]["inputs"]["parameters"]["passed"]["taskOutputParameter"]["producerTask"] == "validate"
