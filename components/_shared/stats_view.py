@@ -16,6 +16,9 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 DEFAULT_SLICE = "All Examples"
 #: Categories shown per categorical feature (most frequent in the reference first).
 TOP_VALUES = 12
+#: When the equal-width histogram puts more than this share of the examples in one bucket it cannot resolve the
+#: distribution (long tails): quantile buckets are read instead (validate's drift JSD and PSI, the reports' bins).
+CONCENTRATED_BUCKET_SHARE = 0.6
 
 Buckets = list[tuple[float, float, float]]  # (low, high, count)
 
@@ -87,6 +90,7 @@ class FeatureView:
     missing: dict[str, float] = field(default_factory=dict)  # dataset -> share of examples missing the feature
     summary: dict[str, dict[str, float]] = field(default_factory=dict)  # dataset -> mean/std/min/max or unique
     difference: float = 0.0  # max over datasets of L-inf of shares vs the first, or of missing share
+    binning: str = ""  # numeric: "equal-width buckets" or "quantile buckets" (of the first dataset)
 
 
 def _missing_share(fs: statistics_pb2.FeatureNameStatistics, n: int) -> float:
@@ -96,9 +100,33 @@ def _missing_share(fs: statistics_pb2.FeatureNameStatistics, n: int) -> float:
     return max(0.0, min(1.0, (n - common.num_non_missing) / n))
 
 
+def is_concentrated(fs: statistics_pb2.FeatureNameStatistics) -> bool | None:
+    """Whether a numeric feature's equal-width histogram holds more than :data:`CONCENTRATED_BUCKET_SHARE` of the
+    examples in one bucket (None when it has no such histogram)."""
+    if not fs.HasField("num_stats"):
+        return None
+    standard = next((h for h in fs.num_stats.histograms if h.type == statistics_pb2.Histogram.STANDARD), None)
+    total = sum(b.sample_count for b in standard.buckets) if standard else 0
+    if total <= 0:
+        return None
+    return max(b.sample_count for b in standard.buckets) / total > CONCENTRATED_BUCKET_SHARE
+
+
+def _reference_buckets(by_dataset: Mapping[str, statistics_pb2.FeatureNameStatistics]) -> tuple[Buckets, str]:
+    """The buckets all datasets are re-binned onto: the first dataset's equal-width histogram, or its quantiles
+    when the equal-width one is concentrated in one bucket."""
+    ref = next((fs for fs in by_dataset.values() if histogram(fs)), None)
+    if ref is None:
+        return [], ""
+    if is_concentrated(ref):
+        quantiles = histogram(ref, statistics_pb2.Histogram.QUANTILES)
+        if len({e for low, high, _ in quantiles for e in (low, high)}) > 2:
+            return quantiles, "quantile buckets"
+    return histogram(ref), "equal-width buckets"
+
+
 def _numeric(view: FeatureView, by_dataset: Mapping[str, statistics_pb2.FeatureNameStatistics]) -> None:
-    ref = next(iter(by_dataset.values()))
-    buckets = histogram(ref) or next((histogram(fs) for fs in by_dataset.values() if histogram(fs)), [])
+    buckets, view.binning = _reference_buckets(by_dataset)
     edges = sorted({e for low, high, _ in buckets for e in (low, high)})
     cuts = edges[1:-1] if len(edges) > 2 else edges[:1]
     if cuts:

@@ -55,7 +55,9 @@ def feature_card(view: FeatureView, note: str = "") -> str:
         r.histograms_side_by_side(
             view.categories,
             view.shares,
-            title=f"{view.name}: {'histogram' if view.kind == 'numeric' else 'top values'}",
+            title=f"{view.name}: {view.binning or 'histogram'}"
+            if view.kind == "numeric"
+            else f"{view.name}: top values",
         )
         if view.categories
         else r.muted("no distribution to draw")
