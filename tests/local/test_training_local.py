@@ -85,7 +85,7 @@ def _assert_stopped_at_the_gate_with_evidence(s):
     assert report["passed"] is False and report["findings"]
     with open(s.artifacts["validate/report"]) as f:
         page = f.read()
-    assert "FAILED" in page and "<svg" in page or "Anomalies" in page
+    assert "FAILED" in page and "Anomalies (" in page and "what to do" in page
     with open(os.path.join(s.run_dir, "validate", "executor_output.json")) as f:
         outputs = json.load(f)
     assert outputs["parameterValues"]["passed"] is False
