@@ -1,1 +1,1 @@
-"""Statistics: TFDV statistics per split + facets HTML."""
+"""Statistics: TFDV statistics per split + a self-contained HTML report (report_html.py)."""

@@ -1,1 +1,2 @@
-"""Validate: TFDV anomalies of the data against the schema, drift, skew and PSI, with a gate."""
+"""Validate: TFDV anomalies of the data against the schema, drift, skew and PSI; always publishes its evidence.
+The gate (component.gate, rule in gate.py) stops the run."""
