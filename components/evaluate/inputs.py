@@ -70,6 +70,22 @@ def load_model_info(model_dir: str, what: str) -> ModelInfo:
     return ModelInfo(model_dir, saved, model_layout.read_model_meta(model_dir), _signatures(saved, what))
 
 
+#: Metadata key of a baseline model artifact: False when the producer found no baseline (KFP has no optional output,
+#: so "no baseline" is an artifact marked absent). An artifact without the key (e.g. from dsl.importer) is present.
+PRESENT_KEY = "present"
+#: URI schemes read directly through tf.io.gfile (the object store), not through the launcher's local copy.
+_REMOTE = ("s3://", "gs://")
+
+
+def baseline_location(uri: str, path: str, metadata: dict[str, Any] | None) -> str | None:
+    """Where to read a baseline model artifact: None when marked absent; its object-store URI (s3://, gs://),
+    which the step reads with the storage configuration it is given; else its local path."""
+    if (metadata or {}).get(PRESENT_KEY, True) is False:
+        return None
+    uri = uri or ""
+    return uri if uri.startswith(_REMOTE) else (path or uri or None)
+
+
 def _agree(name: str, given: Any, recorded: Any, model_dir: str) -> Any:
     """The recorded value, checked against an override; an error naming both values and what to do."""
     if given in (None, "", 0) or recorded in (None, "", 0):
