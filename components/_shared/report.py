@@ -222,12 +222,10 @@ def bars(
     value_label: str = "",
     width: int = 560,
     max_bars: int = MAX_BARS,
-    higher_is_better: bool = False,
 ) -> str:
     """Horizontal bars, one per ``(label, value[, item threshold])``, with a dashed threshold line.
 
-    A bar above its threshold (the item's own, else ``threshold``) is red, others blue; with ``higher_is_better``
-    (e.g. AUC against a minimum) a bar *below* its threshold is red. An item threshold is drawn
+    A bar above its threshold (the item's own, else ``threshold``) is red, others blue. An item threshold is drawn
     as a short tick on its bar; ``threshold`` as one dashed line across all bars. Items beyond ``max_bars`` are
     dropped with a note (sort the items first: most important on top).
     """
@@ -250,7 +248,7 @@ def bars(
         v = values[i]
         limit = it[2] if len(it) > 2 else None  # type: ignore[misc]
         limit = threshold if limit is None else limit
-        over = limit is not None and (v < _finite(limit) if higher_is_better else v > _finite(limit))
+        over = limit is not None and v > _finite(limit)
         body.append(_text(lefts - 6, y + bar_h - 3, it[0], "end"))
         body.append(
             f'<rect x="{lefts}" y="{y}" width="{max(1.0, x(v) - lefts):.1f}" height="{bar_h}" '
