@@ -76,7 +76,7 @@ th{background:#f1f3f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.bad td{background:#fce8e6}tr.warn td{background:#fef7e0}code{background:#f1f3f4;padding:1px 4px;border-radius:3px}
 .muted{color:#5f6368;font-size:12px}.row{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
 .card{border:1px solid #dadce0;border-radius:6px;padding:8px 10px;margin:8px 0}
-svg.kfx-chart{font-size:11px;overflow:visible}svg.kfx-chart text{fill:#202124}
+svg.kfx-chart{font-size:11px;overflow:visible;vertical-align:top;margin:2px 8px 6px 0}svg.kfx-chart text{fill:#202124}
 """
 
 
@@ -116,9 +116,9 @@ def _finite(x: object) -> float:
     return v if math.isfinite(v) else 0.0
 
 
-def _text(x: float, y: float, label: object, anchor: str = "start", extra: str = "") -> str:
-    """An SVG <text> with the label shortened and the full label as its tooltip."""
-    full, short = str(label), _short(label)
+def _text(x: float, y: float, label: object, anchor: str = "start", extra: str = "", limit: int = MAX_LABEL) -> str:
+    """An SVG <text> with the label shortened to ``limit`` characters and the full label as its tooltip."""
+    full, short = str(label), _short(label, limit)
     title = f"<title>{esc(full)}</title>" if short != full else ""
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{extra}>{title}{esc(short)}</text>'
 
@@ -199,7 +199,7 @@ def _svg(kind: str, width: int, height: int, body: list[str], title: str = "") -
         + (f' aria-label="{esc(title)}"' if title else "")
         + ">"
     )
-    caption = _text(width / 2, 13, title, "middle", ' font-weight="600"') if title else ""
+    caption = _text(width / 2, 13, title, "middle", ' font-weight="600"', limit=max(12, width // 7)) if title else ""
     return head + caption + "".join(body) + "</svg>"
 
 
@@ -222,10 +222,12 @@ def bars(
     value_label: str = "",
     width: int = 560,
     max_bars: int = MAX_BARS,
+    higher_is_better: bool = False,
 ) -> str:
     """Horizontal bars, one per ``(label, value[, item threshold])``, with a dashed threshold line.
 
-    A bar above its threshold (the item's own, else ``threshold``) is red, others blue. An item threshold is drawn
+    A bar on the wrong side of its threshold (the item's own, else ``threshold``) is red, others blue: above it
+    for distances (drift, skew, PSI), below it with ``higher_is_better`` (metrics such as AUC or accuracy). An item threshold is drawn
     as a short tick on its bar; ``threshold`` as one dashed line across all bars. Items beyond ``max_bars`` are
     dropped with a note (sort the items first: most important on top).
     """
@@ -248,14 +250,14 @@ def bars(
         v = values[i]
         limit = it[2] if len(it) > 2 else None  # type: ignore[misc]
         limit = threshold if limit is None else limit
-        over = limit is not None and v > _finite(limit)
+        over = limit is not None and (v < _finite(limit) if higher_is_better else v > _finite(limit))
         body.append(_text(lefts - 6, y + bar_h - 3, it[0], "end"))
         body.append(
             f'<rect x="{lefts}" y="{y}" width="{max(1.0, x(v) - lefts):.1f}" height="{bar_h}" '
             f'fill="{BAD if over else OK}"><title>{esc(it[0])}: {esc(fmt(v))}</title></rect>'
         )
         body.append(_text(x(v) + 4, y + bar_h - 3, fmt(v)))
-        if len(it) > 2 and it[2] is not None:  # type: ignore[misc]
+        if len(it) > 2 and it[2] is not None and it[2] != threshold:  # type: ignore[misc]
             tx = x(_finite(it[2]))  # type: ignore[misc]
             body.append(
                 f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{y - 2}" y2="{y + bar_h + 2}" stroke="{THRESHOLD}" stroke-width="2"/>'
@@ -265,7 +267,7 @@ def bars(
     body.append(_text(lefts, axis_y + 13, "0", "middle"))
     body.append(_text(lefts + plot_w, axis_y + 13, fmt(vmax), "middle"))
     if value_label:
-        body.append(_text(lefts + plot_w / 2, axis_y + 26, value_label, "middle"))
+        body.append(_text(lefts + plot_w / 2, axis_y + 26, value_label, "middle", limit=80))
     if threshold is not None:
         tx = x(_finite(threshold))
         body.append(
@@ -294,7 +296,7 @@ def histograms_side_by_side(
     """
     cats = list(categories[:max_categories])
     names = list(series)
-    top, left, bottom = 22 if title else 8, 38, 46
+    top, left, bottom = 22 if title else 8, 46, 46
     plot_w, plot_h = width - left - 8, height - top - bottom - 14
     vmax = max([_finite(v) for vs in series.values() for v in list(vs)[: len(cats)]] + [1e-12]) * 1.05
     group_w = plot_w / max(1, len(cats))
@@ -379,8 +381,8 @@ def line_chart(
         _text(left + pw, top + ph + 13, fmt(x1, 3), "middle"),
         _text(left - 3, top + ph, fmt(y0, 3), "end"),
         _text(left - 3, top + 9, fmt(y1, 3), "end"),
-        _text(left + pw / 2, top + ph + 26, x_label, "middle"),
-        _text(10, top + ph / 2, y_label, "middle", f' transform="rotate(-90 10 {top + ph / 2:.1f})"'),
+        _text(left + pw / 2, top + ph + 26, x_label, "middle", limit=60),
+        _text(10, top + ph / 2, y_label, "middle", f' transform="rotate(-90 10 {top + ph / 2:.1f})"', limit=40),
     ]
     if diagonal:
         lo, hi = max(x0, y0), min(x1, y1)
@@ -439,7 +441,7 @@ def heatmap(
             ink = "#fff" if share > 0.55 else "#202124"
             x, y = left + j * size, top + i * size
             body.append(
-                f'<rect x="{x}" y="{y}" width="{size}" height="{size}" fill="{fill}" stroke="#fff">'
+                f'<rect x="{x}" y="{y}" width="{size}" height="{size}" fill="{fill}" stroke="#e8eaed">'
                 f"<title>{esc(rows[i])} → {esc(cols[j])}: {esc(fmt(v))}</title></rect>"
             )
             if size >= 22:
@@ -450,7 +452,7 @@ def heatmap(
     if x_label:
         body.append(_text(left + size * len(cols) / 2, top + size * len(rows) + 16, x_label, "middle"))
     if y_label:
-        body.append(_text(4, top + size * len(rows) + 16, y_label))
+        body.append(_text(left - 4, top - 4, f"{y_label} ↓", "end"))
     if len(labels) > max_size or (col_labels is not None and len(col_labels) > max_size):
         body.append(_text(left, height - 6, f"only the first {max_size} rows/columns are shown"))
     return _svg("heatmap", width, height, body, title)

@@ -107,9 +107,9 @@ def test_pipeline_gates_transform_on_validation(tmp_path):
 
     spec = _compile(training_pipeline, tmp_path)
     tasks = spec["root"]["dag"]["tasks"]
-    steps = {"ingest", "statistics", "schema", "validate", "transform", "train", "evaluate"}
+    steps = {"ingest", "statistics", "schema", "validate", "gate", "transform", "train", "evaluate"}
     assert set(tasks) == steps | {"import-baseline"}
-    assert "validate" in tasks["transform"].get("dependentTasks", [])
+    assert "gate" in tasks["transform"].get("dependentTasks", [])
     assert tasks["evaluate"]["inputs"]["artifacts"]["baseline_model"]["taskOutputArtifact"]["producerTask"] == (
         "import-baseline"
     )

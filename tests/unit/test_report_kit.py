@@ -113,3 +113,8 @@ def test_a_large_report_stays_small():
     ]
     html = r.page("big", sections)
     assert len(html.encode()) < 1_000_000
+
+
+def test_bars_higher_is_better_flags_values_below_the_threshold():
+    root = _svg(r.bars([("Overall", 0.91), ("atm", 0.62)], threshold=0.7, higher_is_better=True))
+    assert [x.get("fill") for x in root.findall(f"{SVG}rect")] == [r.OK, r.BAD]

@@ -14,7 +14,8 @@ schema (Dataset)
     <dir>/schema.pbtxt               tensorflow_metadata Schema, text proto
 anomalies (Dataset)
     <dir>/anomalies.pbtxt            tensorflow_metadata Anomalies, text proto
-    <dir>/report.json                kfx's flat list of findings (anomalies, drift, skew, PSI)
+    <dir>/report.json                kfx's flat list of findings (anomalies, drift, skew, PSI), passed, message
+    <dir>/report.html                the self-contained validation report (layout: artifacts/anomalies.py)
 transform_graph (Model)
     <dir>/                           a TFTransformOutput directory (transform_fn/,
                                      transformed_metadata/, metadata/ = raw schema)
