@@ -178,6 +178,31 @@ def _verdict(plan: _Plan, out: tfma_read.TfmaOutput, tfma_dir: str, predictions:
     return rules.decide(plan.task, checks, tfma_failures, validation_ok, other, naive)
 
 
+def _result(
+    plan: _Plan, out: tfma_read.TfmaOutput, verdict: rules.Verdict, predictions: dict | None
+) -> EvaluationResult:
+    cand_curves = out.curves.get("candidate", {})
+    return EvaluationResult(
+        task=plan.task,
+        label_key=plan.label_key,
+        overall=out.overall,
+        slices=out.slices,
+        blessed=verdict.blessed,
+        reasons=verdict.reasons,
+        checks=verdict.checks,
+        baseline=plan.baseline.location if plan.baseline else None,
+        baseline_overall=out.baseline_overall,
+        roc=cand_curves.get("roc"),
+        confusion_matrix=cand_curves.get("confusion"),
+        example_count=int(out.overall.get("example_count", 0)),
+        label_from=plan.label_from,
+        notes=verdict.notes,
+        naive=verdict.naive,
+        curves=out.curves,
+        predictions=predictions,
+    )
+
+
 def _write(result: EvaluationResult, evaluation_dir: str, blessing_dir: str, html_path: str | None) -> None:
     import tensorflow as tf
 
@@ -240,26 +265,7 @@ def evaluate_model(
 
         predictions = regression_sample(plan.candidate.saved_model, examples_dir, plan.label_key, plan.label_from)
     verdict = _verdict(plan, out, tfma_dir, predictions)
-    cand_curves = out.curves.get("candidate", {})
-    result = EvaluationResult(
-        task=plan.task,
-        label_key=plan.label_key,
-        overall=out.overall,
-        slices=out.slices,
-        blessed=verdict.blessed,
-        reasons=verdict.reasons,
-        checks=verdict.checks,
-        baseline=plan.baseline.location if plan.baseline else None,
-        baseline_overall=out.baseline_overall,
-        roc=cand_curves.get("roc"),
-        confusion_matrix=cand_curves.get("confusion"),
-        example_count=int(out.overall.get("example_count", 0)),
-        label_from=plan.label_from,
-        notes=verdict.notes,
-        naive=verdict.naive,
-        curves=out.curves,
-        predictions=predictions,
-    )
+    result = _result(plan, out, verdict, predictions)
     _write(result, evaluation_dir, blessing_dir, html_path)
     summary = "; ".join(result.reasons) if result.reasons else "; ".join(c["text"] for c in result.checks)
     log.info("%s: %s", "BLESSED" if result.blessed else "NOT BLESSED", summary or "no thresholds configured")
