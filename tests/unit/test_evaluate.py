@@ -272,3 +272,17 @@ def test_report_draws_binary_curves_side_by_side_and_stays_small(vs_itself):
 def test_baseline_trained_for_another_label_is_refused(fraud, regression_model, tmp_path):
     with pytest.raises(EvaluationError, match="trained with label_key='log_amount'.*can't be compared"):
         _run(fraud, tmp_path, baseline_model_dir=regression_model)
+
+
+def test_every_file_evaluate_writes_is_named_in_its_layout(vs_itself):
+    from components._shared.artifacts import blessing as blessing_layout
+    from components._shared.artifacts import evaluation as evaluation_layout
+
+    out, _ = vs_itself
+    written = {p.name + ("/" if p.is_dir() else "") for p in (out / "evaluation").iterdir()}
+    assert written == set(evaluation_layout.FILES)
+    assert {p.name for p in (out / "blessing").iterdir()} == set(blessing_layout.FILES)
+    assert blessing_layout.read_blessing(str(out / "blessing"))["blessed"] is True
+    assert evaluation_layout.read_slices(str(out / "evaluation")) == json.loads(
+        (out / "evaluation" / artifacts.SLICES_FILE).read_text()
+    )

@@ -51,3 +51,16 @@ def test_notes_do_not_block_the_blessing():
     naive = rules.naive_baseline("regression", {"mean_squared_error": 1.2}, None, 1.0)
     verdict = rules.decide("regression", [], [], True, [], naive)
     assert verdict.blessed and verdict.notes and "does NOT beat" in verdict.notes[0]
+
+
+def test_blessing_layout_round_trip_and_clear_errors(tmp_path):
+    from components._shared.artifacts.blessing import BlessingError, read_blessing, write_blessing
+
+    written = write_blessing(str(tmp_path / "b"), False, ["auc 0.5 < 0.6 (overall)"], None, ["auc 0.5 < 0.6 (overall)"])
+    assert read_blessing(str(tmp_path / "b")) == written and written["notes"] == []
+    with pytest.raises(BlessingError, match="cannot read the blessing .*blessing.json.*evaluate step"):
+        read_blessing(str(tmp_path / "nowhere"))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "blessing.json").write_text('{"blessed": "yes"}')
+    with pytest.raises(BlessingError, match="no boolean 'blessed'"):
+        read_blessing(str(tmp_path / "bad"))
