@@ -11,6 +11,7 @@ from kfp import dsl
 
 from components._shared.version import __version__
 from components.evaluate.component import evaluate
+from components.evaluate.import_baseline import import_baseline
 from components.ingest.component import ingest
 from components.schema.component import schema as schema_component
 from components.statistics.component import statistics as statistics_component
@@ -39,6 +40,7 @@ def training_steps(
     value_thresholds: Any = None,
     change_thresholds: Any = None,
     baseline_model_uri: Any = "",
+    baseline_model: Any = None,
     previous_statistics_uri: Any = "",
     serving_statistics_uri: Any = "",
     categorical_drift_threshold: Any = 0.1,
@@ -102,10 +104,14 @@ def training_steps(
     )
     train_task.set_display_name("train")
 
+    if baseline_model is None:  # a Model artifact from a resolver step wins; else import the URI ("" = none)
+        baseline_task = import_baseline(uri=baseline_model_uri)
+        baseline_task.set_display_name("baseline")
+        baseline_model = baseline_task.outputs["baseline"]
     evaluate_task = evaluate(
         model=train_task.outputs["model"],
         examples=examples_task.outputs["examples"],
-        baseline_model_uri=baseline_model_uri,
+        baseline_model=baseline_model,
         label_key=label_key,
         task=task,
         num_classes=num_classes,

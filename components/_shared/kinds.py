@@ -46,8 +46,9 @@ COMPONENT_IO: dict[str, dict[str, dict[str, str]]] = {
         "inputs": {"transformed_examples": TRANSFORMED_EXAMPLES, "transform_graph": TRANSFORM_GRAPH},
         "outputs": {"model": MODEL},
     },
+    "import_baseline": {"inputs": {}, "outputs": {"baseline": MODEL}},
     "evaluate": {
-        "inputs": {"model": MODEL, "examples": EXAMPLES},
+        "inputs": {"model": MODEL, "examples": EXAMPLES, "baseline_model": MODEL},
         "outputs": {"evaluation": EVALUATION, "blessing": BLESSING},
     },
     "deploy": {"inputs": {"model": MODEL, "blessing": BLESSING, "examples": EXAMPLES}, "outputs": {}},

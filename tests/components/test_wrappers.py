@@ -56,7 +56,7 @@ def _wrappers():
         ),
         "evaluate": (
             evaluate,
-            {"model": "system.Model", "examples": "system.Dataset"},
+            {"model": "system.Model", "examples": "system.Dataset", "baseline_model": "system.Model"},
             {
                 "evaluation": "system.Dataset",
                 "blessing": "system.Dataset",
@@ -107,8 +107,12 @@ def test_pipeline_gates_transform_on_validation(tmp_path):
 
     spec = _compile(training_pipeline, tmp_path)
     tasks = spec["root"]["dag"]["tasks"]
-    assert set(tasks) == {"ingest", "statistics", "schema", "validate", "gate", "transform", "train", "evaluate"}
+    steps = {"ingest", "statistics", "schema", "validate", "gate", "transform", "train", "evaluate"}
+    assert set(tasks) == steps | {"import-baseline"}
     assert "gate" in tasks["transform"].get("dependentTasks", [])
+    assert tasks["evaluate"]["inputs"]["artifacts"]["baseline_model"]["taskOutputArtifact"]["producerTask"] == (
+        "import-baseline"
+    )
     params = spec["root"]["inputDefinitions"]["parameters"]
     for p in (
         "data_uri",

@@ -113,7 +113,7 @@ def test_impossible_thresholds_are_not_blessed_and_named(fraud, tmp_path):
     # lower-is-better metrics take an upper bound
     assert any(x.startswith("binary_crossentropy ") and "> 1e-06 (overall)" in x for x in r.reasons), r.reasons
     blessing = json.loads((tmp_path / "blessing" / artifacts.BLESSING_FILE).read_text())
-    assert blessing == {"blessed": False, "reasons": r.reasons, "baseline": None, "checks": r.reasons}
+    assert blessing == {"blessed": False, "reasons": r.reasons, "baseline": None, "checks": r.reasons, "notes": r.notes}
     assert "NOT BLESSED" in (tmp_path / "report.html").read_text()
 
 
@@ -123,8 +123,14 @@ def test_impossible_thresholds_are_not_blessed_and_named(fraud, tmp_path):
         ({"value_thresholds": {"accuracy_typo": 0.5}}, "unknown metric 'accuracy_typo'"),
         ({"change_thresholds": {"auc": -0.1}}, "must be >= 0"),
         ({"slice_features": ["no_such_column"]}, "slice feature 'no_such_column'"),
-        ({"task": "ranking"}, "task must be one of"),
-        ({"label_key": "no_such_label"}, "label 'no_such_label'"),
+        (
+            {"label_key": "no_such_label"},
+            "label_key='no_such_label' was given to evaluate, but the model was trained with label_key='is_fraud'",
+        ),
+        (
+            {"task": "regression"},
+            "task='regression' was given to evaluate, but the model was trained with task='binary'",
+        ),
         ({"baseline_model_dir": "/nonexistent/baseline"}, "baseline model /nonexistent/baseline does not exist"),
     ],
 )
@@ -191,10 +197,22 @@ def test_multiclass_evaluates_with_confusion_matrix(multitask, tmp_path):
     assert check["kind"] == "naive" and check["bound"] == pytest.approx(max(map(sum, cm["matrix"])) / n_eval)
     assert r.blessed == check["passed"]
     assert any(s["slice"].startswith("device_type=") for s in r.slices)
+    # the naive baseline is stated, and the report has the heat map and per-class metrics
+    assert r.naive["naive"] == pytest.approx(check["bound"]) and "majority class" in r.naive["naive_text"]
+    assert bool(r.notes) == r.naive["barely"]
+    page = (tmp_path / "report.html").read_text()
+    assert 'data-chart="heatmap"' in page and "Per-class metrics" in page and "<script" not in page
 
 
-def test_regression_evaluates_and_passes_against_itself(multitask, tmp_path):
-    model = _train(multitask, str(tmp_path / "model"), label_key="log_amount", task="regression")
+@pytest.fixture(scope="module")
+def regression_model(multitask, tmp_path_factory) -> str:
+    return _train(
+        multitask, str(tmp_path_factory.mktemp("regression") / "model"), label_key="log_amount", task="regression"
+    )
+
+
+def test_regression_evaluates_and_passes_against_itself(multitask, regression_model, tmp_path):
+    model = regression_model
     r = _run(multitask, tmp_path, model_dir=model, baseline_model_dir=model)
     assert r.task == "regression" and r.example_count == _eval_rows(multitask["examples"])
     mse = r.overall["mean_squared_error"]
@@ -205,3 +223,66 @@ def test_regression_evaluates_and_passes_against_itself(multitask, tmp_path):
     (check,) = r.checks
     assert check["kind"] == "change" and check["metric"] == "mean_squared_error" and check["passed"]
     assert r.blessed
+    # predicted vs actual from real predictions; the naive baseline is predicting the mean (MSE = label variance)
+    sample = r.predictions
+    assert 0 < len(sample["label"]) == len(sample["prediction"]) <= 250 and sample["label_variance"] > 0
+    assert r.naive["metric"] == "mean_squared_error" and r.naive["naive"] == sample["label_variance"]
+    page = (tmp_path / "report.html").read_text()
+    assert "Predicted vs actual" in page and "Residuals" in page and page.count("<circle") == 2 * len(sample["label"])
+
+
+def _tf_serving_copy(model_dir: str, dest) -> str:
+    """The model pushed in KServe's TF Serving layout: <dest>/1/ = the SavedModel, model.json beside it."""
+    import shutil
+
+    from components._shared.artifacts import model as model_layout
+
+    shutil.copytree(model_layout.saved_model_dir(model_dir), dest / model_layout.TF_SERVING_VERSION)
+    shutil.copy(os.path.join(model_dir, model_layout.MODEL_META), dest / model_layout.MODEL_META)
+    assert model_layout.layout_of(str(dest)) == model_layout.TF_SERVING_LAYOUT
+    return str(dest)
+
+
+def test_baseline_in_tf_serving_layout_is_evaluated(fraud, vs_itself, tmp_path):
+    """A baseline pushed for runtime='tensorflow' (<uri>/1/) loads like a kfx model artifact (was 'no SavedModel')."""
+    baseline = _tf_serving_copy(fraud["model"], tmp_path / "served")
+    r = _run(fraud, tmp_path, baseline_model_dir=baseline, value_thresholds={}, change_thresholds={"auc": 0.0})
+    assert r.baseline == baseline and r.blessed, r.reasons
+    assert r.baseline_overall["auc"] == pytest.approx(vs_itself[1].baseline_overall["auc"])
+    summary = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())
+    assert summary["curves"]["baseline"]["roc"]["fpr"], "the baseline's curves are kept for the side-by-side report"
+
+
+def test_report_draws_binary_curves_side_by_side_and_stays_small(vs_itself):
+    out, r = vs_itself
+    page = (out / "report.html").read_text()
+    assert len(page.encode()) < 300_000
+    assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    for title in ("ROC", "Precision-recall", "Calibration", "Metrics per slice"):
+        assert title in page, title
+    assert page.count('data-chart="heatmap"') == 2  # candidate and baseline confusion matrices
+    assert page.count('data-chart="line"') == 3
+    # the KFP UI gets a bounded ROC curve
+    roc = r.kfp_roc()
+    assert 10 < len(roc["fpr"]) <= 50 and roc["fpr"][0] == r.roc["fpr"][0] and roc["fpr"][-1] == r.roc["fpr"][-1]
+    cal = r.curves["candidate"]["calibration"]
+    assert cal["count"] and sum(cal["count"]) == r.example_count
+
+
+def test_baseline_trained_for_another_label_is_refused(fraud, regression_model, tmp_path):
+    with pytest.raises(EvaluationError, match="trained with label_key='log_amount'.*can't be compared"):
+        _run(fraud, tmp_path, baseline_model_dir=regression_model)
+
+
+def test_every_file_evaluate_writes_is_named_in_its_layout(vs_itself):
+    from components._shared.artifacts import blessing as blessing_layout
+    from components._shared.artifacts import evaluation as evaluation_layout
+
+    out, _ = vs_itself
+    written = {p.name + ("/" if p.is_dir() else "") for p in (out / "evaluation").iterdir()}
+    assert written == set(evaluation_layout.FILES)
+    assert {p.name for p in (out / "blessing").iterdir()} == set(blessing_layout.FILES)
+    assert blessing_layout.read_blessing(str(out / "blessing"))["blessed"] is True
+    assert evaluation_layout.read_slices(str(out / "evaluation")) == json.loads(
+        (out / "evaluation" / artifacts.SLICES_FILE).read_text()
+    )

@@ -23,11 +23,13 @@ model (Model)
     <dir>/saved_model/               Keras SavedModel; signatures below
     <dir>/logs/                      TensorBoard logs
     <dir>/model.json                 {"label_key", "task", "raw_label_keys", "version"}
-evaluation (Dataset)
+evaluation (Dataset; layout: artifacts/evaluation.py)
     <dir>/tfma/                      tfma.EvalResult output (tfma.load_eval_result)
-    <dir>/slices.json                [{"slice": "...", "metrics": {...}}]
-blessing (Dataset)
-    <dir>/blessing.json              {"blessed": bool, "reasons": [...], "baseline": uri|None}
+    <dir>/slices.json                [{"slice": "...", "features": {...}, "metrics": {...}}]
+    <dir>/evaluation.json            the whole evaluation: checks, reasons, notes, naive baseline, curves
+blessing (Dataset; layout: artifacts/blessing.py)
+    <dir>/blessing.json              {"blessed": bool, "reasons": [...], "baseline": uri|None,
+                                      "checks": [...], "notes": [...]}
 
 SavedModel signatures (raw features in; the TFT graph is inside the model):
     serving_default     examples: tf.string [None] serialized tf.Example without label
