@@ -73,7 +73,9 @@ def register_filesystem(uri: str) -> None:
     """Make ``tf.io.gfile`` understand ``uri``'s scheme: TensorFlow has gs:// built in; s3:// (also MinIO)
     comes from tensorflow-io, registered on import (configured by S3_ENDPOINT, AWS_* variables)."""
     if uri.startswith("s3://"):
-        import tensorflow_io  # noqa: F401
+        from components._shared._compat.tensorflow_io import register_s3
+
+        register_s3()
 
 
 def split_dir(root: str, split: str) -> str:
