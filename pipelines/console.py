@@ -26,7 +26,7 @@ _START = re.compile(r"Executing task '([\w-]+)'")
 _END = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
 _RUN_DIR = re.compile(r"Running pipeline: '([\w-]+)'")
 _ERROR = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)):\s?(.*)$")
-_WARNING = re.compile(r"\bkfx\.\w+ (?:WARNING|ERROR) (.*)$")
+_WARNING = re.compile(r"\bkfx\.\w+ WARNING (.*)$")
 #: executor-output metadata worth one word on a step's line, in this order
 _FACTS = (
     ("rows", "{:,} rows"),
@@ -91,13 +91,16 @@ class StepWatcher:
         run_dir = self.run_dir_of()
         if not run_dir:
             return ""
+        outputs = [o["metadata"] for o in rundir.output_artifacts(run_dir, task).values()]
         words = []
-        for output in rundir.output_artifacts(run_dir, task).values():
-            meta = output["metadata"]
-            words += [fmt.format(meta[key]) for key, fmt in _FACTS if isinstance(meta.get(key), int | float)]
-            if "blessed" in meta and task == "evaluate":
-                words.append("BLESSED" if meta["blessed"] else "NOT BLESSED")
-        return ", ".join(dict.fromkeys(words))
+        for key, fmt in _FACTS:
+            value = next((m[key] for m in outputs if isinstance(m.get(key), int | float)), None)
+            if value is not None:
+                words.append(fmt.format(int(value)))
+        blessed = next((m["blessed"] for m in outputs if "blessed" in m), None)
+        if blessed is not None:
+            words.append("BLESSED" if blessed else "NOT BLESSED")
+        return ", ".join(words)
 
     def _say(self, text: str, end: str = "\n") -> None:
         if self.out is None or (end == "\r" and not self.out.isatty()):

@@ -13,10 +13,12 @@ per step; the full log goes to ``<run directory>/kfx-run.log`` (pipelines.rundir
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -91,7 +93,22 @@ def summarize(run_dir: str, succeeded: bool, error: str | None = None, failed_st
     return summary
 
 
+#: the metrics a slice line shows (the report and evaluation.json have them all)
+_SLICE_METRICS = (
+    "example_count",
+    "auc",
+    "binary_accuracy",
+    "precision",
+    "recall",
+    "sparse_categorical_accuracy",
+    "root_mean_squared_error",
+    "mean_absolute_error",
+)
+
+
 def _fmt(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
@@ -116,10 +133,11 @@ def print_summary(summary: RunSummary, out: TextIO | None = None, *, artifacts: 
         if len(summary.findings) > 12:
             w(f"  ... {len(summary.findings) - 12} more in {summary.artifacts.get('validate/report', 'the report')}\n")
     if summary.slices:
-        w("\nEvaluation (per slice):\n")
+        w("\nEvaluation (per slice; all metrics in the evaluate report):\n")
         for s in summary.slices[:12]:
-            metrics = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(s.get("metrics", {}).items()))
-            w(f"  {s.get('slice', 'Overall'):<32} {metrics}\n")
+            shown = {k: v for k, v in s.get("metrics", {}).items() if k in _SLICE_METRICS}
+            metrics = ", ".join(f"{k}={_fmt(shown[k])}" for k in _SLICE_METRICS if k in shown)
+            w(f"  {s.get('slice', 'Overall'):<24} {metrics}\n")
     if summary.blessed is not None:
         w(f"\nModel {'BLESSED' if summary.blessed else 'NOT BLESSED'}\n")
         for r in summary.reasons:
@@ -161,18 +179,23 @@ def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = No
     partial_log = os.path.join(os.path.abspath(root), f".{rundir.LOG_FILE}.{os.getpid()}")
     start = time.perf_counter()
     error = None
-    with captured(partial_log, watcher):
+    with captured(partial_log, watcher) as terminal:
+        if progress in (sys.stdout, sys.__stdout__):
+            watcher.out = terminal  # fd 1 goes to the log now; the terminal is a saved copy of it
+        # the summary reads artifacts with components._shared.artifacts, which imports TensorFlow (~10 s):
+        # load it while the steps run rather than after them
+        threading.Thread(target=importlib.import_module, args=("components._shared.artifacts",), daemon=True).start()
         try:
             with warm_executable():  # steps fork from one process that imported TF & co. once
                 training_pipeline(**arguments)
             succeeded = True
         except RuntimeError as e:
             succeeded, error = False, str(e)
-    run_dir = rundir.newest_since(pipeline_root, PIPELINE_NAME, before) or pipeline_root
-    failed = watcher.failed
-    if failed is not None and failed.error:
-        error = f"step '{failed.name}' failed: {failed.error}"
-    summary = summarize(run_dir, succeeded, error, failed.name if failed else None)
+        run_dir = rundir.newest_since(pipeline_root, PIPELINE_NAME, before) or pipeline_root
+        failed = watcher.failed
+        if failed is not None and failed.error:
+            error = f"step '{failed.name}' failed: {failed.error}"
+        summary = summarize(run_dir, succeeded, error, failed.name if failed else None)  # imports TF: keep it quiet
     summary.seconds = time.perf_counter() - start
     summary.log_file = rundir.log_file(run_dir) if run_dir != pipeline_root else partial_log
     shutil.move(partial_log, summary.log_file)

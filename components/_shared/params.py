@@ -180,9 +180,10 @@ class TrainingParams:
     )
     beam_pipeline_args: list[str] = param(
         [],
-        help="Apache Beam pipeline option (repeatable), e.g. --beam-arg=--direct_num_workers=2",
+        help="Apache Beam pipeline option, e.g. --direct_num_workers=2 (repeatable)",
         to={"statistics": "beam_pipeline_args", "transform": "beam_pipeline_args", "evaluate": "beam_pipeline_args"},
         flag="--beam-arg",
+        cli_note="write it as --beam-arg=--direct_num_workers=2",
     )
 
 
