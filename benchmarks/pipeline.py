@@ -24,6 +24,7 @@ sys.path.insert(0, ROOT)
 TAXI = os.path.join(os.path.dirname(ROOT), "shared", "data", "chicago_taxi", "data.csv")
 TAXI_MODULE = os.path.join(ROOT, "pipelines", "modules", "taxi.py")
 
+from pipelines import rundir  # noqa: E402  (kfp.local's run-directory layout)
 from pipelines.modules import taxi as taxi_module  # noqa: E402
 
 TAXI_SCHEMA = os.path.join(ROOT, "pipelines", "schemas", "taxi.pbtxt")
@@ -107,9 +108,8 @@ def pipeline(data: str, work: str) -> tuple[dict[str, float], float, bool]:
     steps: dict[str, float] = {}
     prev = start
     for name in ("ingest", "statistics", "schema", "validate", "transform", "train", "evaluate"):
-        marker = os.path.join(s.run_dir, name, "executor_output.json")
-        if os.path.exists(marker):
-            end = os.path.getmtime(marker)
+        end = rundir.finished_at(s.run_dir, name)
+        if end is not None:
             steps[name] = end - prev
             prev = end
     return steps, total, bool(s.succeeded and s.blessed is not None)

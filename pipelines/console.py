@@ -26,6 +26,7 @@ _START = re.compile(r"Executing task '([\w-]+)'")
 _END = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
 _RUN_DIR = re.compile(r"Running pipeline: '([\w-]+)'")
 _ERROR = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)):\s?(.*)$")
+_LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d")
 _WARNING = re.compile(r"\bkfx\.\w+ WARNING (.*)$")
 #: executor-output metadata worth one word on a step's line, in this order
 _FACTS = (
@@ -114,7 +115,11 @@ def last_error(lines: list[str]) -> str:
     for i in range(len(lines) - 1, -1, -1):
         m = _ERROR.match(lines[i])
         if m and not lines[i].startswith(("RuntimeError: Task", "RuntimeError: Pipeline")):
-            rest = [x for x in lines[i + 1 : i + 4] if x and not _START.search(x)]
+            rest = []  # a message that wrapped onto the next lines, up to kfp's next log line
+            for x in lines[i + 1 : i + 4]:
+                if not x or _LOG_LINE.match(x) or _ERROR.match(x):
+                    break
+                rest.append(x)
             message = " ".join([m.group(2), *rest]).strip()
             return f"{m.group(1).rsplit('.', 1)[-1]}: {message}"
     return ""

@@ -29,8 +29,7 @@ from components._shared.params import DEFAULT_MODULE
 from pipelines import rundir
 from pipelines.params import add_flags, cli_words, values_from
 
-LATEST = "latest.json"
-LAST_BLESSED = "last_blessed.json"
+LATEST, LAST_BLESSED = rundir.LATEST, rundir.LAST_BLESSED
 
 
 @dataclass

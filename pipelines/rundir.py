@@ -21,6 +21,8 @@ import os
 from typing import Any
 
 PIPELINE_ROOT = "pipeline_root"
+LATEST = "latest.json"  # <root>/latest.json: the summary of the last run (pipelines.run)
+LAST_BLESSED = "last_blessed.json"  # <root>/last_blessed.json: the summary of the last blessed run
 EXECUTOR_OUTPUT = "executor_output.json"
 LOG_FILE = "kfx-run.log"
 
