@@ -166,3 +166,25 @@ def cli_words(message: str) -> str:
             message = re.sub(rf"(?<![\w-]){f.name}\s*=\s*(?=\S)", f"{flag} ", message)
             message = re.sub(rf"`{f.name}`", f"`{flag}`", message)
     return message
+
+
+# ---- the README table ------------------------------------------------------------------------------------
+
+README_BEGIN, README_END = "<!-- params:begin (python -m pipelines.params) -->", "<!-- params:end -->"
+
+
+def markdown_table() -> str:
+    """The README's table of training parameters (a test checks the README holds exactly this)."""
+    rows = ["| parameter | CLI flag | type | default | steps | what |", "|---|---|---|---|---|---|"]
+    for f in FIELDS:
+        hint = _HINTS[f.name]
+        kind = getattr(hint, "__name__", None) if typing.get_origin(hint) is None else str(hint)
+        default = default_of(f)
+        shown = "required" if default is dataclasses.MISSING else f"`{default!r}`"
+        steps = ", ".join(f.metadata["to"])
+        rows.append(f"| `{f.name}` | `{flag_of(f)}` | `{kind}` | {shown} | {steps} | {f.metadata['help']} |")
+    return "\n".join([README_BEGIN, *rows, README_END])
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -165,3 +165,12 @@ def test_advice_is_translated_into_cli_flags():
     )
     assert cli_words("`module_file` x.py does not exist") == "`--module` x.py does not exist"
     assert cli_words("pass label_key= the (transformed) label name").startswith("pass --label ")
+
+
+def test_readme_parameter_table_is_current(project_root):
+    from pipelines.params import README_BEGIN, README_END, markdown_table
+
+    with open(f"{project_root}/README.md") as f:
+        text = f.read()
+    start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
+    assert text[start:end] == markdown_table(), "README parameter table is stale: paste `python -m pipelines.params`"
