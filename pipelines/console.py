@@ -110,6 +110,11 @@ class StepWatcher:
         self.out.flush()
 
 
+def plain(text: str) -> str:
+    """``text`` without terminal colour codes (kfp.local colours task names and statuses)."""
+    return _ANSI.sub("", text)
+
+
 def last_error(lines: list[str]) -> str:
     """The exception line of the last traceback in ``lines`` (``IngestError: ...``), class name shortened."""
     for i in range(len(lines) - 1, -1, -1):
@@ -149,11 +154,16 @@ def captured(log_path: str, watcher: StepWatcher) -> Iterator[TextIO]:
     os.dup2(write_fd, 1)
     os.dup2(write_fd, 2)
     os.close(write_fd)
+    # Python-level writers too (kfp.local logs to sys.stdout, which a host like pytest may have replaced)
+    streams = sys.stdout, sys.stderr
+    sys.stdout = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
     try:
         yield terminal
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         for fd in saved:

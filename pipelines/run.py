@@ -160,7 +160,7 @@ def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = No
     terminal) gets one line per step."""
     from kfp import local
 
-    from pipelines.console import StepWatcher, captured
+    from pipelines.console import StepWatcher, captured, plain
     from pipelines.training import PIPELINE_NAME, training_pipeline
     from pipelines.zygote import warm_executable
 
@@ -189,7 +189,7 @@ def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = No
                 training_pipeline(**arguments)
             succeeded = True
         except RuntimeError as e:
-            succeeded, error = False, str(e)
+            succeeded, error = False, plain(str(e))
         run_dir = rundir.newest_since(pipeline_root, PIPELINE_NAME, before) or pipeline_root
         failed = watcher.failed
         if failed is not None and failed.error:
