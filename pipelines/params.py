@@ -157,6 +157,8 @@ def cli_words(message: str) -> str:
     (``--no-fail-on-anomalies``): components speak the pipeline's interface, the CLI translates."""
     import re
 
+    # advice already given for both interfaces ("--x (CLI) / x=1 (pipeline parameter)"): keep the CLI's
+    message = re.sub(r"(\S+) \(CLI\) / \S+ \(pipeline parameter\)", r"\1", message)
     for f in FIELDS:
         flag = flag_of(f)
         if _HINTS[f.name] is bool:

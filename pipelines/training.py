@@ -1,9 +1,10 @@
-"""The kfx training pipeline: ingest → statistics → schema → validate → transform → train → evaluate.
+"""The kfx training pipeline: ingest → statistics → schema → validate → gate → transform → train → evaluate.
 
 Nothing is read from the environment at import time: every knob is an explicit pipeline parameter.
 The parameters are defined once, in ``components._shared.params.TrainingParams``: the pipeline's signature
-and each step's arguments are derived from it. The validation gate is a task dependency (transform runs
-after the gate), so the pipeline needs no ``dsl.If`` and runs unchanged on kfp.local and on a cluster.
+and each step's arguments are derived from it. validate always succeeds and publishes its evidence; a
+separate ``gate`` step fails the run on anomalies and everything downstream runs ``.after`` it (a task
+dependency, not ``dsl.If``: kfp.local 2.13 has no conditions), unchanged on kfp.local and on a cluster.
 """
 
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from components.schema.component import schema as schema_component
 from components.statistics.component import statistics as statistics_component
 from components.train.component import train
 from components.transform.component import transform
-from components.validate.component import validate
+from components.validate.component import gate, validate
 from pipelines.params import with_training_params
 
 PIPELINE_NAME = "kfx-training"
@@ -45,7 +46,8 @@ def training_steps(params: Mapping[str, Any], **overrides: Any) -> dict[str, dsl
     schema = schema_task.outputs["schema"]
 
     validate_task = validate(statistics=statistics, schema=schema, **given("validate")).set_display_name("validate")
-    gate_task = validate_task  # the validation gate: nothing downstream runs on anomalies
+    verdict = {"passed": validate_task.outputs["passed"], "message": validate_task.outputs["message"]}
+    gate_task = gate(**verdict, **given("gate")).set_display_name("gate")  # nothing downstream runs on anomalies
 
     transform_task = transform(examples=examples, schema=schema, **given("transform")).set_display_name("transform")
     transform_task.after(gate_task)
@@ -64,6 +66,7 @@ def training_steps(params: Mapping[str, Any], **overrides: Any) -> dict[str, dsl
         "statistics": stats_task,
         "schema": schema_task,
         "validate": validate_task,
+        "gate": gate_task,
         "transform": transform_task,
         "train": train_task,
         "evaluate": evaluate_task,
@@ -80,4 +83,4 @@ def training_pipeline(params: dict[str, Any]) -> None:
     training_steps(params)
 
 
-STEPS = ("ingest", "statistics", "schema", "validate", "transform", "train", "evaluate")
+STEPS = ("ingest", "statistics", "schema", "validate", "gate", "transform", "train", "evaluate")

@@ -149,7 +149,7 @@ class TrainingParams:
     fail_on_anomalies: bool = param(
         True,
         help="stop the run before transform when validation finds anomalies",
-        to={"validate": "fail_on_anomalies"},
+        to={"gate": "fail_on_anomalies"},
     )
     epochs: int = param(5, help="maximum training epochs", to={"train": "epochs"})
     batch_size: int = param(256, help="training batch size", to={"train": "batch_size"})

@@ -29,7 +29,7 @@ def _wrappers():
     from components.statistics.component import statistics
     from components.train.component import train
     from components.transform.component import transform
-    from components.validate.component import validate
+    from components.validate.component import gate, validate
 
     return {
         "ingest": (ingest, {}, {"examples": "system.Dataset"}),
@@ -44,6 +44,7 @@ def _wrappers():
             {"statistics": "system.Dataset", "schema": "system.Dataset"},
             {"anomalies": "system.Dataset", "report": "system.HTML", "metrics": "system.Metrics"},
         ),
+        "gate": (gate, {}, {}),
         "transform": (
             transform,
             {"examples": "system.Dataset", "schema": "system.Dataset"},
@@ -107,8 +108,8 @@ def test_pipeline_gates_transform_on_validation(tmp_path):
 
     spec = _compile(training_pipeline, tmp_path)
     tasks = spec["root"]["dag"]["tasks"]
-    assert set(tasks) == {"ingest", "statistics", "schema", "validate", "transform", "train", "evaluate"}
-    assert "validate" in tasks["transform"].get("dependentTasks", [])  # the gate task, once it lands
+    assert set(tasks) == {"ingest", "statistics", "schema", "validate", "gate", "transform", "train", "evaluate"}
+    assert "gate" in tasks["transform"].get("dependentTasks", [])
     params = spec["root"]["inputDefinitions"]["parameters"]
     for p in (
         "data_uri",
@@ -137,7 +138,9 @@ def test_committed_pipeline_yaml_is_current(tmp_path):
             assert a.read() == b.read(), f"{committed} is stale: run `make compile` and commit the YAML"
 
 
-@pytest.mark.parametrize("step", ["ingest", "statistics", "schema", "validate", "transform", "train", "evaluate"])
+@pytest.mark.parametrize(
+    "step", ["ingest", "statistics", "schema", "validate", "gate", "transform", "train", "evaluate"]
+)
 def test_wrapper_signature_agrees_with_the_training_parameters(step):
     """Every parameter TrainingParams routes to a step is an argument of its wrapper, of the same type, and
     (where the wrapper has a real default; "" and None mean "not given") with the dataclass's default."""

@@ -54,3 +54,26 @@ def write_schema_artifact(root: str, df: pd.DataFrame) -> schema_pb2.Schema:
     with open(os.path.join(root, artifacts.SCHEMA_FILE), "w") as f:
         f.write(text_format.MessageToString(schema))
     return schema
+
+
+def taxi_frames(csv_path: str, eval_share: float = 0.2, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The Chicago taxi sample split at random into train and eval frames (types as pandas reads them)."""
+    df = pd.read_csv(csv_path)
+    mask = np.random.default_rng(seed).random(len(df)) < eval_share
+    return df[~mask].reset_index(drop=True), df[mask].reset_index(drop=True)
+
+
+def run_on(tmp_path, base: dict, eval_df: pd.DataFrame | None = None, train_df: pd.DataFrame | None = None, **kw):
+    """validate on a statistics artifact of ``train_df`` (default: the base frame) and ``eval_df``."""
+    from components.validate.logic import validate
+
+    stats_dir = write_stats_artifact(
+        str(tmp_path / "stats"),
+        base["train"] if train_df is None else train_df,
+        transactions(seed=1) if eval_df is None else eval_df,
+    )
+    return validate(stats_dir, base["schema"], str(tmp_path / "anomalies"), str(tmp_path / "report.html"), **kw)
+
+
+def kinds(result, feature: str, source: str | None = None) -> set[str]:
+    return {f.kind for f in result.findings if f.feature == feature and (source is None or f.source == source)}

@@ -164,6 +164,8 @@ def test_advice_is_translated_into_cli_flags():
         "3 anomalies; run with --no-fail-on-anomalies to continue, or raise --numeric-drift-threshold 0.2"
     )
     assert cli_words("`module_file` x.py does not exist") == "`--module` x.py does not exist"
+    both = "continue with --no-fail-on-anomalies (CLI) / fail_on_anomalies=False (pipeline parameter)."
+    assert cli_words(both) == "continue with --no-fail-on-anomalies."
     assert cli_words("pass label_key= the (transformed) label name").startswith("pass --label ")
 
 
