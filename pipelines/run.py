@@ -112,7 +112,10 @@ def _fmt(value: Any) -> str:
 
 
 def _finding_line(f: dict) -> str:
-    where = f.get("source") or "?"
+    """``- [eval split vs schema] feature `x`: KIND — description``: which split/comparison it comes from first."""
+    from components.validate.findings import SOURCE_LABELS  # light: no TensorFlow
+
+    where = SOURCE_LABELS.get(f.get("source") or "", f.get("source") or "?")
     return f"  - [{where}] feature `{f.get('feature')}`: {f.get('kind')} — {f.get('description', '')}"
 
 

@@ -38,6 +38,7 @@ def test_terminal_output_is_one_line_per_step_and_the_full_log_is_in_the_run_dir
         "statistics",
         "schema",
         "validate",
+        "gate",
         "transform",
         "train",
         "evaluate",
