@@ -27,16 +27,21 @@ PIPELINE_NAME = "kfx-training"
 __all__ = ["DEFAULT_MODULE", "PIPELINE_NAME", "STEPS", "training_pipeline", "training_steps"]
 
 
-def training_steps(params: Mapping[str, Any], **overrides: Any) -> dict[str, dsl.PipelineTask]:
+def training_steps(
+    params: Mapping[str, Any],
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
+    **overrides: Any,
+) -> dict[str, dsl.PipelineTask]:
     """Add the training steps to the pipeline being defined; returns the tasks by step name.
 
     ``params`` holds the ``TrainingParams`` values (pipeline parameters, task outputs or constants; ``overrides``
     replace some, e.g. a baseline resolved by an earlier task). Each step gets the parameters the dataclass
-    routes to it (``step_arguments``). Shared by every kfx pipeline."""
+    routes to it (``step_arguments``), plus ``extra[step]``: arguments that are not training parameters, e.g.
+    ``{"evaluate": {"baseline_model": resolve_task.outputs["baseline"]}}``. Shared by every kfx pipeline."""
     values = {**params, **overrides}
 
     def given(step: str) -> dict[str, Any]:
-        return step_arguments(step, values)
+        return {**step_arguments(step, values), **(extra or {}).get(step, {})}
 
     examples_task = ingest(**given("ingest")).set_display_name("ingest")
     examples = examples_task.outputs["examples"]
