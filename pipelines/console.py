@@ -51,10 +51,16 @@ class StepLine:
 class StepWatcher:
     """Follows kfp.local's log lines; prints a line per finished step to ``out`` (None: prints nothing)."""
 
-    def __init__(self, out: TextIO | None, run_dir_of: Callable[[], str | None] = lambda: None):
-        self.out, self.run_dir_of = out, run_dir_of
+    def __init__(
+        self,
+        out: TextIO | None,
+        run_dir_of: Callable[[], str | None] = lambda: None,
+        translate: Callable[[str], str] = lambda text: text,
+    ):
+        self.out, self.run_dir_of, self.translate = out, run_dir_of, translate
         self.steps: dict[str, StepLine] = {}
         self.current: StepLine | None = None
+        self.first_note = ""  # said on the first step's line (e.g. the warm start's one-time import)
         self._tail: deque[str] = deque(maxlen=400)
         self._lock = threading.Lock()
 
@@ -82,9 +88,11 @@ class StepWatcher:
         if status != "SUCCESS":
             step.error = last_error(list(self._tail))
         self.current = None
-        facts = self._facts(step.name) if status == "SUCCESS" else (step.error or "failed")
+        facts = self._facts(step.name) if status == "SUCCESS" else shorten(self.translate(step.error or "failed"), 120)
+        if len(self.steps) == 1 and self.first_note:
+            facts = f"{facts} ({self.first_note})" if facts else f"({self.first_note})"
         mark = "ok" if status == "SUCCESS" else "FAILED"
-        self._say(f"  {step.name:<12} {mark:<7} {step.seconds:6.1f}s  {facts}")
+        self._say(f"  {step.name:<12} {mark:<7} {step.seconds:6.1f}s  {facts}".rstrip())
         for w in step.warnings[:5]:
             self._say(f"  {'':<12} warning: {w}")
 
@@ -108,6 +116,14 @@ class StepWatcher:
             return
         self.out.write(("\r\033[K" if self.out.isatty() else "") + text + end)
         self.out.flush()
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut in the middle to ``width`` characters: its head (what) and its tail (what to do) stay."""
+    if len(text) <= width:
+        return text
+    head = width * 2 // 5
+    return text[:head].rstrip() + " … " + text[-(width - head - 3) :].lstrip()
 
 
 def plain(text: str) -> str:

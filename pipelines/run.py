@@ -27,6 +27,7 @@ from typing import Any, TextIO
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from components._shared.params import DEFAULT_MODULE
 from pipelines import rundir
+from pipelines.console import shorten
 from pipelines.params import add_flags, cli_words, values_from
 
 LATEST, LAST_BLESSED = rundir.LATEST, rundir.LAST_BLESSED
@@ -116,7 +117,8 @@ def _finding_line(f: dict) -> str:
     from components.validate.findings import SOURCE_LABELS  # light: no TensorFlow
 
     where = SOURCE_LABELS.get(f.get("source") or "", f.get("source") or "?")
-    return f"  - [{where}] feature `{f.get('feature')}`: {f.get('kind')} — {f.get('description', '')}"
+    first_sentence = (f.get("description") or "").split(". ")[0].replace(" (up to six significant digits)", "")
+    return f"  - [{where}] `{f.get('feature')}`: {f.get('kind')} — {shorten(first_sentence, 110)}"
 
 
 def print_summary(summary: RunSummary, out: TextIO | None = None, *, artifacts: bool = False) -> None:
@@ -126,8 +128,8 @@ def print_summary(summary: RunSummary, out: TextIO | None = None, *, artifacts: 
     w("\n" + "=" * 72 + "\n")
     status = "SUCCEEDED" if summary.succeeded else f"FAILED at step '{summary.failed_step}'"
     w(f"kfx training pipeline {status} in {summary.seconds:.0f}s\n")
-    if summary.error:
-        w(f"\n{cli_words(summary.error)}\n")
+    if summary.error:  # head (what failed) and tail (what to do); the findings follow, the log has it all
+        w(f"\n{shorten(cli_words(summary.error), 240 if summary.findings else 1200)}\n")
     if summary.anomaly_count is not None:
         w(f"\nData validation: {summary.anomaly_count} anomal{'y' if summary.anomaly_count == 1 else 'ies'}\n")
         for f in summary.findings[:12]:
@@ -177,19 +179,19 @@ def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = No
     warnings.filterwarnings("ignore", message="You may be attemp", category=RuntimeWarning)
 
     before = rundir.run_dirs(pipeline_root, PIPELINE_NAME)
-    watcher = StepWatcher(progress, lambda: rundir.newest_since(pipeline_root, PIPELINE_NAME, before))
+    watcher = StepWatcher(progress, lambda: rundir.newest_since(pipeline_root, PIPELINE_NAME, before), cli_words)
     partial_log = os.path.join(os.path.abspath(root), f".{rundir.LOG_FILE}.{os.getpid()}")
     start = time.perf_counter()
     error = None
-    with captured(partial_log, watcher) as terminal:
+    with captured(partial_log, watcher) as terminal, warm_executable() as warm:
         if progress in (sys.stdout, sys.__stdout__):
             watcher.out = terminal  # fd 1 goes to the log now; the terminal is a saved copy of it
         # the summary reads artifacts with components._shared.artifacts, which imports TensorFlow (~10 s):
         # load it while the steps run rather than after them
         threading.Thread(target=importlib.import_module, args=("components._shared.artifacts",), daemon=True).start()
+        watcher.first_note = "includes loading TensorFlow once for all steps" if warm else ""
         try:
-            with warm_executable():  # steps fork from one process that imported TF & co. once
-                training_pipeline(**arguments)
+            training_pipeline(**arguments)  # steps fork from one warm process that imported TF & co. once
             succeeded = True
         except RuntimeError as e:
             succeeded, error = False, plain(str(e))

@@ -67,7 +67,7 @@ def test_summary_names_the_failing_step_its_error_and_the_split_of_each_anomaly(
     text = out.getvalue()
     assert "FAILED at step 'validate'" in text
     assert "DataValidationError: 1 anomaly; run with --no-fail-on-anomalies to continue" in text
-    assert "[eval split vs schema] feature `amount`: SCHEMA_MISSING_COLUMN" in text
+    assert "[eval split vs schema] `amount`: SCHEMA_MISSING_COLUMN" in text
     assert "full log:      /runs/x/kfx-run.log" in text
 
 
