@@ -47,6 +47,7 @@ class RunSummary:
     slices: list[dict] = field(default_factory=list)
     blessed: bool | None = None
     reasons: list[str] = field(default_factory=list)
+    baseline: str = ""
     seconds: float = 0.0
     log_file: str | None = None
 
@@ -85,6 +86,7 @@ def summarize(run_dir: str, succeeded: bool, error: str | None = None, failed_st
     if isinstance(blessing, dict):
         summary.blessed = bool(blessing.get("blessed"))
         summary.reasons = list(blessing.get("reasons", []))
+        summary.baseline = str(blessing.get("baseline") or "")
     if not succeeded:
         from pipelines.training import STEPS
 
@@ -143,7 +145,8 @@ def print_summary(summary: RunSummary, out: TextIO | None = None, *, artifacts: 
             metrics = ", ".join(f"{k}={_fmt(shown[k])}" for k in _SLICE_METRICS if k in shown)
             w(f"  {s.get('slice', 'Overall'):<24} {metrics}\n")
     if summary.blessed is not None:
-        w(f"\nModel {'BLESSED' if summary.blessed else 'NOT BLESSED'}\n")
+        against = f" (compared with the baseline {summary.baseline})" if summary.baseline else ""
+        w(f"\nModel {'BLESSED' if summary.blessed else 'NOT BLESSED'}{against}\n")
         for r in summary.reasons:
             w(f"  - {cli_words(r)}\n")
     if artifacts and summary.artifacts:
