@@ -2,7 +2,8 @@
 
 What each check catches before any step runs (each would otherwise surface minutes later, inside a step):
 
-- the data path exists, is a readable file and has a header row; the raw label column is in that header;
+- the data path exists, is a readable file and has a header row; the raw label column and the slice
+  features are in that header;
 - the module file exists, compiles, and defines what the entry points need (``preprocessing_fn``;
   ``build_model`` or ``run_fn``) — read with ``ast``, never imported;
 - the schema file parses as a TFMD ``Schema`` text proto (tensorflow_metadata + protobuf, ~0.1 s);
@@ -154,14 +155,17 @@ def check_schema(schema_uri: str, found: Preflight) -> None:
             found.notes.append(f"schema {schema_uri} declares features not in the data header: {missing}")
 
 
-def check_label(values: dict[str, Any], found: Preflight) -> None:
-    raw = values.get("raw_label_key") or ""
-    if found.header is None or not raw:
+def check_columns(values: dict[str, Any], found: Preflight) -> None:
+    """The raw label column and the slice features are columns of the data."""
+    if found.header is None:
         return
-    if raw not in found.header:
-        found.problems.append(
-            f"`raw_label_key` {raw!r} is not a column of {values.get('data_uri')} (columns: {', '.join(found.header)})"
-        )
+    columns = f"(columns: {', '.join(found.header)})"
+    raw = values.get("raw_label_key") or ""
+    if raw and raw not in found.header:
+        found.problems.append(f"`raw_label_key` {raw!r} is not a column of {values.get('data_uri')} {columns}")
+    missing = [s for s in values.get("slice_features") or [] if s not in found.header]
+    if missing:
+        found.problems.append(f"`slice_features` {missing} are not columns of {values.get('data_uri')} {columns}")
 
 
 def metric_names() -> dict[str, set[str]]:
@@ -220,6 +224,6 @@ def check_inputs(values: dict[str, Any]) -> Preflight:
     check_data(values.get("data_uri") or "", found)
     check_module(values.get("module_file") or "", found)
     check_schema(values.get("schema_uri") or "", found)
-    check_label(values, found)
+    check_columns(values, found)
     check_task(values, found)
     return found

@@ -78,6 +78,9 @@ def test_schema_that_does_not_parse(tmp_path, csv, module):
 
 def test_label_column_must_be_in_the_header(csv, module):
     assert "`raw_label_key` 'fraud' is not a column" in problems(csv=csv, module=module, raw_label_key="fraud")
+    assert "`slice_features` ['country'] are not columns" in problems(
+        csv=csv, module=module, slice_features=["channel", "country"]
+    )
 
 
 def test_task_and_thresholds_must_agree(csv, module):
