@@ -79,10 +79,12 @@ def test_generated_signature_compiles_like_a_literal_one(tmp_path):
     def echo(data_uri: str, epochs: int, fail_on_anomalies: bool, value_thresholds: typing.Dict[str, float]) -> None:  # noqa: UP006
         pass
 
+    epochs_default = TrainingParams.__dataclass_fields__["epochs"].default
+
     @dsl.pipeline(name="literal")
     def literal(
         data_uri: str,
-        epochs: int = 5,
+        epochs: int = epochs_default,
         fail_on_anomalies: bool = True,
         value_thresholds: typing.Dict[str, float] = {},  # noqa: B006, UP006  (a KFP default)
     ) -> None:
