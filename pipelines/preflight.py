@@ -22,8 +22,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from components._shared import tasks
 from components._shared.tasks import MULTICLASS, TASKS
 
+_TABLES = ("METRICS", "NO_DIRECTION")
 EVALUATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "components", "evaluate")
 
 
@@ -168,9 +170,18 @@ def check_columns(values: dict[str, Any], found: Preflight) -> None:
         found.problems.append(f"`slice_features` {missing} are not columns of {values.get('data_uri')} {columns}")
 
 
+class _TaskNames(ast.NodeTransformer):
+    """``BINARY`` -> ``"binary"``: the task constants a table may be keyed by (components._shared.tasks)."""
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:  # noqa: N802  (the ast API)
+        value = getattr(tasks, node.id, None)
+        return ast.copy_location(ast.Constant(value), node) if isinstance(value, str) else node
+
+
 def metric_names() -> dict[str, set[str]]:
-    """Threshold-able metric names per task, read (with ``ast``, no TF) from evaluate's ``_METRICS`` and
-    ``_NO_DIRECTION`` — the one list evaluate itself checks thresholds against. {} if not found."""
+    """Threshold-able metric names per task, read (with ``ast``: evaluate's modules import TF) from evaluate's
+    ``METRICS`` and ``NO_DIRECTION`` tables (``_METRICS``/``_NO_DIRECTION`` before evaluate's split), the one
+    list evaluate itself checks thresholds against. {} if not found (a unit test fails then)."""
     tables: dict[str, Any] = {}
     for name in sorted(os.listdir(EVALUATE_DIR)) if os.path.isdir(EVALUATE_DIR) else []:
         if not name.endswith(".py"):
@@ -183,13 +194,13 @@ def metric_names() -> dict[str, set[str]]:
                 if isinstance(node, ast.AnnAssign)
                 else (node.targets[0] if isinstance(node, ast.Assign) else None)
             )
-            if isinstance(target, ast.Name) and target.id in ("_METRICS", "_NO_DIRECTION") and node.value is not None:
+            if isinstance(target, ast.Name) and target.id.lstrip("_") in _TABLES and node.value is not None:
                 value = node.value.args[0] if isinstance(node.value, ast.Call) and node.value.args else node.value
                 try:
-                    tables[target.id] = ast.literal_eval(value)
+                    tables[target.id.lstrip("_")] = ast.literal_eval(_TaskNames().visit(value))
                 except ValueError:
                     pass
-    metrics, no_direction = tables.get("_METRICS"), set(tables.get("_NO_DIRECTION") or ())
+    metrics, no_direction = tables.get("METRICS"), set(tables.get("NO_DIRECTION") or ())
     if not isinstance(metrics, dict):
         return {}
     return {task: {m[1] for m in rows} - no_direction for task, rows in metrics.items()}
