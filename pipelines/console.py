@@ -74,7 +74,7 @@ class StepWatcher:
             if m := _START.search(line):
                 self.current = self.steps[m.group(1)] = StepLine(m.group(1), time.time())
                 self._tail.clear()
-                self._say(f"  {m.group(1):<12} running ...", end="\r")
+                self._say(f"  {m.group(1):<15} running ...", end="\r")
             elif (m := _END.search(line)) and m.group(1) in self.steps:
                 self._finish(self.steps[m.group(1)], m.group(2))
             elif self.current is not None:
@@ -92,9 +92,9 @@ class StepWatcher:
         if len(self.steps) == 1 and self.first_note:
             facts = f"{facts} ({self.first_note})" if facts else f"({self.first_note})"
         mark = "ok" if status == "SUCCESS" else "FAILED"
-        self._say(f"  {step.name:<12} {mark:<7} {step.seconds:6.1f}s  {facts}".rstrip())
+        self._say(f"  {step.name:<15} {mark:<7} {step.seconds:6.1f}s  {facts}".rstrip())
         for w in step.warnings[:5]:
-            self._say(f"  {'':<12} warning: {w}")
+            self._say(f"  {'':<15} warning: {w}")
 
     def _facts(self, task: str) -> str:
         run_dir = self.run_dir_of()

@@ -61,6 +61,18 @@ class RunSummary:
         return d
 
 
+def _read(reader: Any, artifact_dir: str | None) -> Any:
+    """``reader(artifact_dir)``, or None when the artifact or its file is absent or unreadable."""
+    if not artifact_dir:
+        return None
+    from tensorflow import errors as tf_errors  # the artifact readers use gfile (loaded with them)
+
+    try:
+        return reader(artifact_dir)
+    except (OSError, ValueError, tf_errors.OpError):  # absent or unreadable: the summary shows what it can
+        return None
+
+
 def _read_json(path: str) -> Any:
     try:
         with open(path) as f:
@@ -72,20 +84,22 @@ def _read_json(path: str) -> Any:
 def summarize(run_dir: str, succeeded: bool, error: str | None = None, failed_step: str | None = None) -> RunSummary:
     """Build the summary of a finished (or failed) local run from its artifacts on disk."""
     from components._shared import artifacts as A
+    from components._shared.artifacts import anomalies
 
     summary = RunSummary(run_dir=run_dir, succeeded=succeeded, error=error)
     summary.artifacts = rundir.collect_artifacts(run_dir)
-    report = _read_json(os.path.join(summary.artifacts.get("validate/anomalies", ""), A.REPORT_FILE))
+    report = _read(anomalies.read_report, summary.artifacts.get("validate/anomalies"))
     if isinstance(report, dict):
         summary.findings = list(report.get("findings", []))
         summary.anomaly_count = report.get("summary", {}).get("anomaly_count", len(summary.findings))
+    # TODO(after h/evaluate): artifacts.evaluation.read_slices instead of joining SLICES_FILE here
     slices = _read_json(os.path.join(summary.artifacts.get("evaluate/evaluation", ""), A.SLICES_FILE))
     if isinstance(slices, list):
         summary.slices = slices
-    blessing = _read_json(os.path.join(summary.artifacts.get("evaluate/blessing", ""), A.BLESSING_FILE))
-    if isinstance(blessing, dict):
-        summary.blessed = bool(blessing.get("blessed"))
-        summary.reasons = list(blessing.get("reasons", []))
+    blessing = rundir.output_artifacts(run_dir, "evaluate").get("blessing", {}).get("metadata", {})
+    if "blessed" in blessing:  # the blessing artifact's KFP metadata (published only when evaluate succeeded)
+        summary.blessed = bool(blessing["blessed"])
+        summary.reasons = list(blessing.get("reasons") or [])
         summary.baseline = str(blessing.get("baseline") or "")
     if not succeeded:
         from pipelines.training import STEPS
