@@ -26,6 +26,7 @@ _START = re.compile(r"Executing task '([\w-]+)'")
 _END = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
 _RUN_DIR = re.compile(r"Running pipeline: '([\w-]+)'")
 _ERROR = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)):\s?(.*)$")
+_SYNC = "\x00kfx-console-sync"
 _LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d")
 _WARNING = re.compile(r"\bkfx\.\w+ WARNING (.*)$")
 #: executor-output metadata worth one word on a step's line, in this order
@@ -63,12 +64,24 @@ class StepWatcher:
         self.first_note = ""  # said on the first step's line (e.g. the warm start's one-time import)
         self._tail: deque[str] = deque(maxlen=400)
         self._lock = threading.Lock()
+        self._drained = threading.Event()
 
     @property
     def failed(self) -> StepLine | None:
         return next((s for s in self.steps.values() if s.status == "FAILURE"), None)
 
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every line written to fds 1/2 so far has been fed (the reader runs in its own thread)."""
+        self._drained.clear()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.write(1, _SYNC.encode() + b"\n")
+        return self._drained.wait(timeout)
+
     def feed(self, raw: str) -> None:
+        if raw.startswith(_SYNC):
+            self._drained.set()
+            return
         line = _ANSI.sub("", raw).rstrip("\n")
         with self._lock:
             if m := _START.search(line):
@@ -162,7 +175,8 @@ def captured(log_path: str, watcher: StepWatcher) -> Iterator[TextIO]:
         with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as stream:
             for line in stream:
                 with contextlib.suppress(Exception):  # a broken line (or a closed log) must not block writers
-                    log.write(line)
+                    if not line.startswith(_SYNC):
+                        log.write(line)
                     watcher.feed(line)
 
     reader = threading.Thread(target=pump, name="kfx-log", daemon=True)

@@ -213,6 +213,7 @@ def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = No
         except RuntimeError as e:
             succeeded, error = False, plain(str(e))
         run_dir = rundir.newest_since(pipeline_root, PIPELINE_NAME, before) or pipeline_root
+        watcher.drain()  # the log reader runs in its own thread: let it catch up before asking what failed
         failed = watcher.failed
         if failed is not None and failed.error:
             error = f"step '{failed.name}' failed: {failed.error}"

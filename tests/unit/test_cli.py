@@ -79,6 +79,8 @@ def test_captured_sends_this_process_and_children_to_the_log(tmp_path):
         os.write(1, b"from fd 1\n")
         os.write(2, b"from fd 2\n")
         subprocess.run([sys.executable, "-c", "print('from a child')"], check=True)
+        assert w.drain(timeout=30)  # every line so far has reached the watcher
         assert terminal.fileno() not in (1, 2)
     text = log.read_text()
+    assert "kfx-console-sync" not in text
     assert "from python" in text and "from fd 1" in text and "from fd 2" in text and "from a child" in text
