@@ -24,6 +24,7 @@ sys.path.insert(0, ROOT)
 TAXI = os.path.join(os.path.dirname(ROOT), "shared", "data", "chicago_taxi", "data.csv")
 TAXI_MODULE = os.path.join(ROOT, "pipelines", "modules", "taxi.py")
 
+from pipelines import rundir  # noqa: E402  (kfp.local's run-directory layout)
 from pipelines.modules import taxi as taxi_module  # noqa: E402
 
 TAXI_SCHEMA = os.path.join(ROOT, "pipelines", "schemas", "taxi.pbtxt")
@@ -99,6 +100,7 @@ def direct(data: str, work: str) -> dict[str, float]:
 def pipeline(data: str, work: str) -> tuple[dict[str, float], float, bool]:
     """The compiled pipeline under kfp.local; per-step times from each task's start/finish on disk."""
     from pipelines.run import run_local
+    from pipelines.training import STEPS
 
     args = dict(TAXI_ARGS, data_uri=data)
     start = time.time()
@@ -106,10 +108,9 @@ def pipeline(data: str, work: str) -> tuple[dict[str, float], float, bool]:
     total = time.time() - start
     steps: dict[str, float] = {}
     prev = start
-    for name in ("ingest", "statistics", "schema", "validate", "transform", "train", "evaluate"):
-        marker = os.path.join(s.run_dir, name, "executor_output.json")
-        if os.path.exists(marker):
-            end = os.path.getmtime(marker)
+    for name in STEPS:  # the gate too, so transform's time does not include it
+        end = rundir.finished_at(s.run_dir, name)
+        if end is not None:
             steps[name] = end - prev
             prev = end
     return steps, total, bool(s.succeeded and s.blessed is not None)

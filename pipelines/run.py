@@ -3,27 +3,34 @@
     python -m pipelines.run                        # synthetic card-fraud data, built-in module
     python -m pipelines.run --data trips.csv --module pipelines/modules/taxi.py --label tip_label
     python -m pipelines.run --baseline last        # compare against the last blessed run's model
+    python -m pipelines.run --help                 # every pipeline parameter, with its help text
 
-Artifacts land under ``--root`` (default ``runs/``); ``runs/latest.json`` points at the last run.
+Inputs are checked first (pipelines.preflight: under a second, no TensorFlow). The terminal shows one line
+per step; the full log goes to ``<run directory>/kfx-run.log`` (pipelines.rundir). Artifacts land under
+``--root`` (default ``runs/``); ``runs/latest.json`` points at the last run.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
+import importlib
 import json
 import os
+import shutil
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from components._shared.params import DEFAULT_MODULE
+from pipelines import rundir
+from pipelines.console import shorten
+from pipelines.params import add_flags, cli_words, values_from
 
-LATEST = "latest.json"
-DEFAULT_MODULE = "pipelines.modules.fraud"
-LAST_BLESSED = "last_blessed.json"
+LATEST, LAST_BLESSED = rundir.LATEST, rundir.LAST_BLESSED
 
 
 @dataclass
@@ -40,7 +47,9 @@ class RunSummary:
     slices: list[dict] = field(default_factory=list)
     blessed: bool | None = None
     reasons: list[str] = field(default_factory=list)
+    baseline: str = ""
     seconds: float = 0.0
+    log_file: str | None = None
 
     @property
     def model_dir(self) -> str | None:
@@ -52,30 +61,16 @@ class RunSummary:
         return d
 
 
-def _parse_kv(items: list[str], what: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"{what} must look like metric=value, got {item!r}")
-        try:
-            out[key.strip()] = float(value)
-        except ValueError:
-            raise SystemExit(f"{what} {item!r}: {value!r} is not a number") from None
-    return out
+def _read(reader: Any, artifact_dir: str | None) -> Any:
+    """``reader(artifact_dir)``, or None when the artifact or its file is absent or unreadable."""
+    if not artifact_dir:
+        return None
+    from tensorflow import errors as tf_errors  # the artifact readers use gfile (loaded with them)
 
-
-def _collect_artifacts(run_dir: str) -> dict[str, str]:
-    """task/output -> path for every artifact a local run wrote."""
-    found: dict[str, str] = {}
-    for task_dir in sorted(glob.glob(os.path.join(run_dir, "*"))):
-        if not os.path.isdir(task_dir):
-            continue
-        for out in sorted(os.listdir(task_dir)):
-            path = os.path.join(task_dir, out)
-            if out != "executor_output.json" and (os.path.isdir(path) or os.path.isfile(path)):
-                found[f"{os.path.basename(task_dir)}/{out}"] = path
-    return found
+    try:
+        return reader(artifact_dir)
+    except (OSError, ValueError, tf_errors.OpError):  # absent or unreadable: the summary shows what it can
+        return None
 
 
 def _read_json(path: str) -> Any:
@@ -86,77 +81,110 @@ def _read_json(path: str) -> Any:
         return None
 
 
-def summarize(run_dir: str, succeeded: bool, error: str | None = None) -> RunSummary:
+def summarize(run_dir: str, succeeded: bool, error: str | None = None, failed_step: str | None = None) -> RunSummary:
     """Build the summary of a finished (or failed) local run from its artifacts on disk."""
-    from components._shared import artifacts as A
+    from components._shared.artifacts import anomalies, evaluation
 
     summary = RunSummary(run_dir=run_dir, succeeded=succeeded, error=error)
-    summary.artifacts = _collect_artifacts(run_dir)
-    done = {key.split("/")[0] for key in summary.artifacts}
-    report = _read_json(os.path.join(summary.artifacts.get("validate/anomalies", ""), A.REPORT_FILE))
+    summary.artifacts = rundir.collect_artifacts(run_dir)
+    report = _read(anomalies.read_report, summary.artifacts.get("validate/anomalies"))
     if isinstance(report, dict):
         summary.findings = list(report.get("findings", []))
         summary.anomaly_count = report.get("summary", {}).get("anomaly_count", len(summary.findings))
-    slices = _read_json(os.path.join(summary.artifacts.get("evaluate/evaluation", ""), A.SLICES_FILE))
+    slices = _read(evaluation.read_slices, summary.artifacts.get("evaluate/evaluation"))
     if isinstance(slices, list):
         summary.slices = slices
-    blessing = _read_json(os.path.join(summary.artifacts.get("evaluate/blessing", ""), A.BLESSING_FILE))
-    if isinstance(blessing, dict):
-        summary.blessed = bool(blessing.get("blessed"))
-        summary.reasons = list(blessing.get("reasons", []))
+    blessing = rundir.output_artifacts(run_dir, "evaluate").get("blessing", {}).get("metadata", {})
+    if "blessed" in blessing:  # the blessing artifact's KFP metadata (published only when evaluate succeeded)
+        summary.blessed = bool(blessing["blessed"])
+        summary.reasons = list(blessing.get("reasons") or [])
+        summary.baseline = str(blessing.get("baseline") or "")
     if not succeeded:
         from pipelines.training import STEPS
 
-        # the failed step is the first step without its outputs completed
-        for step in STEPS:
-            if not os.path.exists(os.path.join(run_dir, step, "executor_output.json")):
-                summary.failed_step = step if step in done or step == STEPS[0] else step
-                break
+        # kfp.local named it; otherwise the first step that did not publish its outputs (a failed task publishes none)
+        summary.failed_step = failed_step or next((s for s in STEPS if not rundir.succeeded(run_dir, s)), None)
     return summary
 
 
+#: the metrics a slice line shows (the report and evaluation.json have them all)
+_SLICE_METRICS = (
+    "example_count",
+    "auc",
+    "binary_accuracy",
+    "precision",
+    "recall",
+    "sparse_categorical_accuracy",
+    "root_mean_squared_error",
+    "mean_absolute_error",
+)
+
+
 def _fmt(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def print_summary(summary: RunSummary, out=None) -> None:
+def _finding_line(f: dict) -> str:
+    """``- [eval split vs schema] feature `x`: KIND — description``: which split/comparison it comes from first."""
+    from components.validate.findings import SOURCE_LABELS  # light: no TensorFlow
+
+    where = SOURCE_LABELS.get(f.get("source") or "", f.get("source") or "?")
+    first_sentence = (f.get("description") or "").split(". ")[0].replace(" (up to six significant digits)", "")
+    return f"  - [{where}] `{f.get('feature')}`: {f.get('kind')} — {shorten(first_sentence, 110)}"
+
+
+def print_summary(summary: RunSummary, out: TextIO | None = None, *, artifacts: bool = False) -> None:
+    """The end-of-run summary: status, the failing step's error, anomalies (with their split), evaluation,
+    blessing, where the log and the artifacts are. Advice is given in CLI flags."""
     w = (out or sys.stdout).write
     w("\n" + "=" * 72 + "\n")
     status = "SUCCEEDED" if summary.succeeded else f"FAILED at step '{summary.failed_step}'"
     w(f"kfx training pipeline {status} in {summary.seconds:.0f}s\n")
-    w(f"run directory: {summary.run_dir}\n")
-    if summary.error:
-        w(f"\n{summary.error}\n")
+    if summary.error:  # head (what failed) and tail (what to do); the findings follow, the log has it all
+        w(f"\n{shorten(cli_words(summary.error), 240 if summary.findings else 1200)}\n")
     if summary.anomaly_count is not None:
         w(f"\nData validation: {summary.anomaly_count} anomal{'y' if summary.anomaly_count == 1 else 'ies'}\n")
-        for f in summary.findings[:20]:
-            w(f"  - feature `{f.get('feature')}`: {f.get('kind')} — {f.get('description', '')}\n")
+        for f in summary.findings[:12]:
+            w(_finding_line(f) + "\n")
+        if len(summary.findings) > 12:
+            w(f"  ... {len(summary.findings) - 12} more in {summary.artifacts.get('validate/report', 'the report')}\n")
     if summary.slices:
-        w("\nEvaluation (per slice):\n")
-        for s in summary.slices[:25]:
-            metrics = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(s.get("metrics", {}).items()))
-            w(f"  {s.get('slice', 'Overall'):<32} {metrics}\n")
+        w("\nEvaluation (per slice; all metrics in the evaluate report):\n")
+        for s in summary.slices[:12]:
+            shown = {k: v for k, v in s.get("metrics", {}).items() if k in _SLICE_METRICS}
+            metrics = ", ".join(f"{k}={_fmt(shown[k])}" for k in _SLICE_METRICS if k in shown)
+            w(f"  {s.get('slice', 'Overall'):<24} {metrics}\n")
     if summary.blessed is not None:
-        w(f"\nModel {'BLESSED' if summary.blessed else 'NOT BLESSED'}\n")
+        against = f" (compared with the baseline {summary.baseline})" if summary.baseline else ""
+        w(f"\nModel {'BLESSED' if summary.blessed else 'NOT BLESSED'}{against}\n")
         for r in summary.reasons:
-            w(f"  - {r}\n")
-    if summary.artifacts:
+            w(f"  - {cli_words(r)}\n")
+    if artifacts and summary.artifacts:
         w("\nArtifacts:\n")
         for key, path in summary.artifacts.items():
             w(f"  {key:<36} {path}\n")
+    w(f"\nrun directory: {summary.run_dir}\n")
+    if summary.model_dir:
+        w(f"model:         {summary.model_dir}\n")
+    if summary.log_file:
+        w(f"full log:      {summary.log_file}\n")
     w("=" * 72 + "\n")
 
 
-def run_local(
-    root: str,
-    arguments: dict[str, Any],
-) -> RunSummary:
-    """Run ``training_pipeline`` with kfp.local's SubprocessRunner (no venv: this interpreter) under ``root``."""
+def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = None) -> RunSummary:
+    """Run ``training_pipeline`` with kfp.local's SubprocessRunner (no venv: this interpreter) under ``root``.
+
+    All output (TF, Beam, kfp.local, the steps) goes to ``<run dir>/kfx-run.log``; ``progress`` (e.g. the
+    terminal) gets one line per step."""
     from kfp import local
 
+    from pipelines.console import StepWatcher, captured, plain
     from pipelines.training import PIPELINE_NAME, training_pipeline
+    from pipelines.zygote import warm_executable
 
-    pipeline_root = os.path.abspath(os.path.join(root, "pipeline_root"))
+    pipeline_root = rundir.pipeline_root(root)
     os.makedirs(pipeline_root, exist_ok=True)
     # the component subprocesses import `components` / `pipelines` from this checkout
     project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -165,21 +193,32 @@ def run_local(
     # kfp.local warns for every task whose image name lacks "python"; here the tasks run in this venv on purpose
     warnings.filterwarnings("ignore", message="You may be attemp", category=RuntimeWarning)
 
-    before = set(glob.glob(os.path.join(pipeline_root, f"{PIPELINE_NAME}-*")))
+    before = rundir.run_dirs(pipeline_root, PIPELINE_NAME)
+    watcher = StepWatcher(progress, lambda: rundir.newest_since(pipeline_root, PIPELINE_NAME, before), cli_words)
+    partial_log = os.path.join(os.path.abspath(root), f".{rundir.LOG_FILE}.{os.getpid()}")
     start = time.perf_counter()
     error = None
-    from pipelines.zygote import warm_executable
-
-    try:
-        with warm_executable():  # steps fork from one process that imported TF & co. once
-            training_pipeline(**arguments)
-        succeeded = True
-    except RuntimeError as e:
-        succeeded, error = False, str(e)
-    new = sorted(set(glob.glob(os.path.join(pipeline_root, f"{PIPELINE_NAME}-*"))) - before)
-    run_dir = new[-1] if new else pipeline_root
-    summary = summarize(run_dir, succeeded, error)
+    with captured(partial_log, watcher) as terminal, warm_executable() as warm:
+        if progress in (sys.stdout, sys.__stdout__):
+            watcher.out = terminal  # fd 1 goes to the log now; the terminal is a saved copy of it
+        # the summary reads artifacts with components._shared.artifacts, which imports TensorFlow (~10 s):
+        # load it while the steps run rather than after them
+        threading.Thread(target=importlib.import_module, args=("components._shared.artifacts",), daemon=True).start()
+        watcher.first_note = "includes loading TensorFlow once for all steps" if warm else ""
+        try:
+            training_pipeline(**arguments)  # steps fork from one warm process that imported TF & co. once
+            succeeded = True
+        except RuntimeError as e:
+            succeeded, error = False, plain(str(e))
+        run_dir = rundir.newest_since(pipeline_root, PIPELINE_NAME, before) or pipeline_root
+        watcher.drain()  # the log reader runs in its own thread: let it catch up before asking what failed
+        failed = watcher.failed
+        if failed is not None and failed.error:
+            error = f"step '{failed.name}' failed: {failed.error}"
+        summary = summarize(run_dir, succeeded, error, failed.name if failed else None)  # imports TF: keep it quiet
     summary.seconds = time.perf_counter() - start
+    summary.log_file = rundir.log_file(run_dir) if run_dir != pipeline_root else partial_log
+    shutil.move(partial_log, summary.log_file)
     _record(root, summary)
     return summary
 
@@ -209,73 +248,72 @@ def default_data(root: str, rows: int, seed: int, drift: bool) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.run", description=__doc__.split("\n")[0])
-    p.add_argument("--root", default="runs", help="where runs, data and the pipeline root go (default: runs/)")
-    p.add_argument("--data", default="", help="CSV path or gfile URI; default: generated synthetic card-fraud data")
-    p.add_argument("--rows", type=int, default=20000, help="rows of synthetic data when --data is not given")
-    p.add_argument("--seed", type=int, default=7, help="seed of the synthetic data")
-    p.add_argument("--drift", action="store_true", help="generate a drifted synthetic batch")
-    p.add_argument("--module", default=DEFAULT_MODULE, help="module file (path, URI or dotted name)")
-    p.add_argument("--label", default="is_fraud", help="label key (as produced by preprocessing_fn)")
-    p.add_argument(
-        "--raw-label",
-        default=None,
-        help="raw column the label comes from, absent at serving (default: --label for the built-in module, else none)",
+    """The run's own flags (where, which sample data) plus one flag per pipeline parameter (TrainingParams)."""
+    p = argparse.ArgumentParser(
+        prog="python -m pipelines.run",
+        description=__doc__.split("\n")[0],
     )
-    p.add_argument("--task", default="binary", choices=["binary", "multiclass", "regression"])
-    p.add_argument("--num-classes", type=int, default=0)
-    p.add_argument("--schema", default="", help="curated schema .pbtxt (default: infer from statistics)")
-    p.add_argument("--slice", action="append", default=[], dest="slices", help="slice feature (repeatable)")
-    p.add_argument("--threshold", action="append", default=[], help="metric=lower_bound (repeatable)")
-    p.add_argument("--change-threshold", action="append", default=[], help="metric=max_drop vs baseline")
-    p.add_argument("--baseline", default="", help="baseline model dir, or 'last' for the last blessed run")
-    p.add_argument("--previous-statistics", default="", help="statistics artifact of a previous run (drift)")
-    p.add_argument("--serving-statistics", default="", help="statistics of serving data (skew)")
-    p.add_argument("--no-fail-on-anomalies", action="store_true", help="report anomalies but keep going")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--learning-rate", type=float, default=0.001)
-    p.add_argument("--beam-arg", action="append", default=[], dest="beam_args", help="Beam pipeline option")
+    run = p.add_argument_group("local run")
+    run.add_argument("--root", default="runs", help="where runs, data and the pipeline root go (default: runs)")
+    run.add_argument(
+        "--rows", type=int, default=20000, help="rows of synthetic data when --data is not given (default: 20000)"
+    )
+    run.add_argument("--seed", type=int, default=7, help="seed of the synthetic data (default: 7)")
+    run.add_argument("--drift", action="store_true", help="generate a drifted synthetic batch")
+    run.add_argument("--artifacts", action="store_true", help="list every artifact path in the summary")
+    add_flags(p)
     return p
 
 
 def arguments_from(ns: argparse.Namespace) -> dict[str, Any]:
-    data = ns.data or default_data(ns.root, ns.rows, ns.seed, ns.drift)
-    baseline = ns.baseline
+    """Pipeline arguments from parsed flags, with the local conveniences (sample data, ``--baseline last``)."""
+    try:
+        values = values_from(ns)
+    except ValueError as e:
+        raise SystemExit(f"python -m pipelines.run: {e}") from None
+    values["data_uri"] = ns.data_uri or default_data(ns.root, ns.rows, ns.seed, ns.drift)
+    baseline = values["baseline_model_uri"]
     if baseline == "last":
         baseline = last_blessed_model(ns.root) or ""
         if not baseline:
             print("no blessed run yet under", ns.root, "- evaluating without a baseline", file=sys.stderr)
-    slices = ns.slices
-    if not ns.slices and ns.module == DEFAULT_MODULE:
-        slices = ["channel"]
-    return dict(
-        data_uri=data,
-        module_file=ns.module,
-        label_key=ns.label,
-        raw_label_key=ns.raw_label if ns.raw_label is not None else (ns.label if ns.module == DEFAULT_MODULE else ""),
-        task=ns.task,
-        num_classes=ns.num_classes,
-        schema_uri=ns.schema,
-        slice_features=slices,
-        value_thresholds=_parse_kv(ns.threshold, "--threshold"),
-        change_thresholds=_parse_kv(ns.change_threshold, "--change-threshold"),
-        baseline_model_uri=os.path.abspath(baseline) if baseline and "://" not in baseline else baseline,
-        previous_statistics_uri=ns.previous_statistics,
-        serving_statistics_uri=ns.serving_statistics,
-        fail_on_anomalies=not ns.no_fail_on_anomalies,
-        epochs=ns.epochs,
-        batch_size=ns.batch_size,
-        learning_rate=ns.learning_rate,
-        beam_pipeline_args=ns.beam_args,
-    )
+    values["baseline_model_uri"] = os.path.abspath(baseline) if baseline and "://" not in baseline else baseline
+    if not values["slice_features"] and values["module_file"] == DEFAULT_MODULE:
+        values["slice_features"] = ["channel"]
+    if values["raw_label_key"] is None:
+        values["raw_label_key"] = _label_column(values["data_uri"], values["label_key"])
+    return values
+
+
+def _label_column(data_uri: str, label_key: str) -> str:
+    """The raw label column when --raw-label is not given: the label key if the data has that column."""
+    from pipelines.preflight import read_header
+
+    if "://" in data_uri:
+        return label_key
+    try:
+        return label_key if label_key in read_header(data_uri) else ""
+    except (OSError, ValueError):
+        return ""  # preflight reports the unreadable file
 
 
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     os.makedirs(ns.root, exist_ok=True)
-    summary = run_local(ns.root, arguments_from(ns))
-    print_summary(summary)
+    arguments = arguments_from(ns)
+    from pipelines.preflight import check_inputs
+
+    found = check_inputs(arguments)
+    for note in found.notes:
+        print("note:", cli_words(note), file=sys.stderr)
+    if found.problems:
+        print("kfx: the run was not started; fix these inputs first:", file=sys.stderr)
+        for problem in found.problems:
+            print("  -", cli_words(problem), file=sys.stderr)
+        return 2
+    print(f"kfx training pipeline: {arguments['data_uri']} · {arguments['module_file']} · task {arguments['task']}")
+    summary = run_local(ns.root, arguments, progress=sys.stdout)
+    print_summary(summary, artifacts=ns.artifacts)
     return 0 if summary.succeeded else 1
 
 

@@ -7,12 +7,11 @@ Compiled by ``make compile`` to ``pipelines/compiled/<version>/train_and_deploy.
 submits it to a kind cluster.
 """
 
-from typing import Dict, List
-
 from kfp import dsl
 
 from components._shared.version import __version__
 from components.deploy.component import deploy, resolve_baseline
+from pipelines.params import with_training_params
 from pipelines.training import training_steps
 
 MINIO_ENV = {
@@ -26,37 +25,20 @@ MINIO_ENV = {
 
 
 @dsl.pipeline(name="kfx-train-and-deploy", description=f"kfx {__version__}: train, bless, deploy to KServe")
+@with_training_params(exclude=("baseline_model_uri",), defaults={"value_thresholds": {"auc": 0.7}})
 def train_and_deploy(
-    data_uri: str,
+    params: dict,  # the training parameters (components._shared.params.TrainingParams), baseline excluded
     model_name: str = "kfx-model",
     namespace: str = "kfx",
     storage_uri: str = "s3://mlpipeline/kfx-models",
-    module_file: str = "pipelines.modules.fraud",
-    label_key: str = "is_fraud",
-    raw_label_key: str = "is_fraud",
-    task: str = "binary",
-    epochs: int = 5,
-    value_thresholds: Dict[str, float] = {"auc": 0.7},  # KFP parameter default, never mutated
-    change_thresholds: Dict[str, float] = {},  # KFP parameter default, never mutated
-    slice_features: List[str] = [],  # KFP parameter default, never mutated
     canary_traffic_percent: int = 10,
     runtime: str = "kfx",
     rollout: str = "canary",
     service_account: str = "kfx-models",
 ) -> None:
+    """Train, bless against the served model, deploy to KServe."""
     baseline = resolve_baseline(name=model_name, namespace=namespace).set_display_name("resolve baseline")
-    steps = training_steps(
-        data_uri=data_uri,
-        module_file=module_file,
-        label_key=label_key,
-        raw_label_key=raw_label_key,
-        task=task,
-        slice_features=slice_features,
-        value_thresholds=value_thresholds,
-        change_thresholds=change_thresholds,
-        baseline_model_uri=baseline.output,
-        epochs=epochs,
-    )
+    steps = training_steps(params, baseline_model_uri=baseline.output)
     examples, trained, evaluation = steps["ingest"], steps["train"], steps["evaluate"]
     pushed = deploy(
         model=trained.outputs["model"],

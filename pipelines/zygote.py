@@ -10,8 +10,19 @@ socket, the zygote forks, the child runs the very same ``kfp.dsl.executor_main``
 exits with the child's exit code. kfp.local sees an ordinary subprocess: same command, same output stream,
 same exit status. Every step starts from the same freshly imported state (nothing leaks between steps).
 
-If the zygote is unreachable the launcher ``exec``s the real interpreter, so a step never depends on it.
-Disable with ``KFX_LOCAL_WARM_START=0``.
+The launcher ``exec``s the real interpreter instead (a step never depends on the zygote) when:
+
+- the argv is not one it recognises (``-m module ...``, ``-c code ...``, ``script.py ...``; any interpreter
+  option such as ``-u``/``-W``/``-I``, a bare ``python`` or ``-`` goes to the real interpreter);
+- the zygote is dead or unreachable (checked by its pid, so a dead zygote costs no wait);
+- the zygote refuses to fork: when it runs more Python threads than its main one, or more OS threads than it
+  had right after the preload (forking a process whose other threads hold locks is unsafe). TensorFlow and
+  pyarrow start a few idle native threads during the preload; that state is the one every step forks from.
+
+The forked child resets what the zygote changed for itself: SIGCHLD back to SIG_DFL (with the zygote's
+SIG_IGN, a step's own subprocesses — Beam's multi-processing workers, ``subprocess.run`` — would report
+exit code 0 whatever happened), SIGINT/SIGTERM/SIGHUP to a fresh interpreter's handlers, and it marks
+itself with ``KFX_WARM_START=forked`` in its environment. Disable with ``KFX_LOCAL_WARM_START=0``.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 
@@ -50,14 +62,45 @@ PRELOAD = (
 
 _HEADER = struct.Struct("!Q")
 
+#: the zygote's first reply byte: it forked a child for the request, or it refuses (the launcher falls back)
+FORKED, REFUSED = b"F", b"R"
+#: set in a forked step's environment (tests assert the fork path is really taken)
+MARK = ("KFX_WARM_START", "forked")
+
+
+def recognised(argv: list[str]) -> bool:
+    """Whether the zygote runs ``argv`` like the real interpreter would; anything else goes to the real one."""
+    if len(argv) >= 2 and argv[0] in ("-m", "-c"):
+        return bool(argv[1])
+    return bool(argv) and not argv[0].startswith("-") and argv[0].endswith(".py")
+
+
 # The launcher runs with `python -S` (no site, stdlib only): it must start in milliseconds.
 LAUNCHER = r"""
 import json, os, socket, struct, sys, time
-real, path = {real!r}, {socket!r}
+real, path, zygote_pid = {real!r}, {socket!r}, {pid!r}
 argv = sys.argv[1:]
+
+def fallback():
+    os.execv(real, [real] + argv)
+
+def alive():
+    try:
+        os.kill(zygote_pid, 0)
+        with open("/proc/%d/stat" % zygote_pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead too
+    except FileNotFoundError:
+        return True  # no /proc: the kill() check is all there is
+    except OSError:
+        return False
+
+if not ({recognised}):
+    fallback()
 try:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     for _ in range(600):
+        if not alive():
+            raise OSError("zygote is dead")
         try:
             s.connect(path)
             break
@@ -74,11 +117,22 @@ try:
         if not chunk:
             break
         reply += chunk
-    code = int(reply or b"1")
 except OSError:
-    os.execv(real, [real] + argv)
+    fallback()
+if not reply.startswith(b"F"):
+    fallback()  # refused, or died before forking: nothing ran yet
+try:
+    code = int(reply[1:])
+except ValueError:
+    code = 1  # the child died without reporting (killed by a signal)
 sys.exit(code)
 """
+
+# the launcher's copy of `recognised` (it cannot import this module: it runs with `python -S`, no site)
+_RECOGNISED_EXPR = (
+    '(len(argv) >= 2 and argv[0] in ("-m", "-c") and bool(argv[1])) '
+    'or (bool(argv) and not argv[0].startswith("-") and argv[0].endswith(".py"))'
+)
 
 
 def _recv_exact(conn: socket.socket, n: int) -> bytes:
@@ -91,17 +145,24 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
     return buf
 
 
-def _run_child(conn: socket.socket) -> None:
+def _reset_signals() -> None:
+    """A fresh interpreter's signal handling (the zygote ignores SIGCHLD to reap its children)."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def _run_child(conn: socket.socket, request: dict, fds: list[int]) -> None:
     """In the forked child: become the launcher's process and run its command."""
-    header, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
-    (length,) = _HEADER.unpack(header)
-    request = json.loads(_recv_exact(conn, length))
+    _reset_signals()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    os.environ[MARK[0]] = MARK[1]
     argv = request["argv"]
     code = 1
     try:
@@ -135,6 +196,13 @@ def _run_child(conn: socket.socket) -> None:
         os._exit(code)
 
 
+def _os_threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
 def serve(socket_path: str) -> None:
     """The zygote: listen first (launchers queue), import everything, then fork one child per step."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -144,13 +212,35 @@ def serve(socket_path: str) -> None:
 
     for name in PRELOAD:
         importlib.import_module(name)
+    preloaded_threads = _os_threads()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
+    serve_requests(server, preloaded_threads)
+
+
+def serve_requests(server: socket.socket, preloaded_threads: int) -> None:
+    """Fork one child per launcher request; refuse (the launcher falls back) when forking is not safe."""
     while True:
         conn, _ = server.accept()
-        if os.fork() == 0:
+        try:
+            header, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
+            (length,) = _HEADER.unpack(header)
+            request = json.loads(_recv_exact(conn, length))
+        except (OSError, ValueError, struct.error):
+            conn.close()
+            continue
+        if threading.active_count() > 1 or _os_threads() > preloaded_threads or not recognised(request["argv"]):
+            with contextlib.suppress(OSError):
+                conn.sendall(REFUSED)
+        elif os.fork() == 0:
             server.close()
-            _run_child(conn)
+            conn.sendall(FORKED)
+            _run_child(conn, request, fds)
+        for fd in fds:
+            os.close(fd)
         conn.close()
+
+
+_REAL: dict[str, str] = {}  # the real interpreter while a warm start is active
 
 
 @contextlib.contextmanager
@@ -161,25 +251,29 @@ def warm_executable(enabled: bool | None = None) -> Iterator[bool]:
     if not enabled or not hasattr(socket, "send_fds") or sys.platform == "win32":
         yield False
         return
-    real = sys.executable
+    real = _REAL.get("executable") or sys.executable  # nested: the real interpreter, not the outer launcher
     with tempfile.TemporaryDirectory(prefix="kfx-zygote-") as tmp:
         sock = os.path.join(tmp, "zygote.sock")
         launcher = os.path.join(tmp, "python")
-        with open(launcher, "w") as f:
-            f.write(f"#!{real} -S\n" + LAUNCHER.format(real=real, socket=sock))
-        os.chmod(launcher, 0o755)
         zygote = subprocess.Popen([real, "-m", "pipelines.zygote", sock], start_new_session=True)
+        with open(launcher, "w") as f:
+            code = LAUNCHER.format(real=real, socket=sock, pid=zygote.pid, recognised=_RECOGNISED_EXPR)
+            f.write(f"#!{real} -S\n" + code)
+        os.chmod(launcher, 0o755)
         deadline = time.time() + 30
         while not os.path.exists(sock) and zygote.poll() is None and time.time() < deadline:
             time.sleep(0.05)
-        if zygote.poll() is not None or not os.path.exists(sock):
-            yield False
-            return
-        sys.executable = launcher
+        ready = zygote.poll() is None and os.path.exists(sock)
+        previous, outermost = sys.executable, "executable" not in _REAL
+        if ready:
+            sys.executable = launcher
+            _REAL.setdefault("executable", real)
         try:
-            yield True
+            yield ready
         finally:
-            sys.executable = real
+            sys.executable = previous
+            if outermost:
+                _REAL.pop("executable", None)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(zygote.pid, signal.SIGTERM)
             zygote.wait(timeout=30)

@@ -69,3 +69,23 @@ def evaluate(
     blessing.metadata.update(reasons=result.reasons, baseline=result.baseline or "")
     evaluation.metadata["example_count"] = result.example_count
     return namedtuple("EvaluateOutputs", ["blessed"])(result.blessed)
+
+
+@dsl.component(base_image=runtime_image(), install_kfp_package=False)
+def import_baseline(baseline: Output[Model], uri: str = ""):
+    """A baseline ``Model`` artifact pointing at ``uri`` (kfx or TF Serving layout; local, s3:// or gs://).
+
+    ``uri=""``: no baseline (``metadata["present"] = False``). A ``uri`` holding no SavedModel fails here, naming it.
+    """
+    import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+    from components._shared.artifacts import model as model_layout
+    from components._shared.kinds import stamp_outputs
+    from components.evaluate.inputs import PRESENT_KEY
+
+    stamp_outputs("import_baseline", baseline=baseline)
+    baseline.metadata[PRESENT_KEY] = bool(uri)
+    if uri:
+        model_layout.saved_model_dir(uri)  # FileNotFoundError naming both layouts when there is no model
+        baseline.metadata["layout"] = model_layout.layout_of(uri) or ""
+        baseline.metadata["source"] = uri
+        baseline.uri = uri

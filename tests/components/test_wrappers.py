@@ -29,7 +29,7 @@ def _wrappers():
     from components.statistics.component import statistics
     from components.train.component import train
     from components.transform.component import transform
-    from components.validate.component import validate
+    from components.validate.component import gate, validate
 
     return {
         "ingest": (ingest, {}, {"examples": "system.Dataset"}),
@@ -44,6 +44,7 @@ def _wrappers():
             {"statistics": "system.Dataset", "schema": "system.Dataset"},
             {"anomalies": "system.Dataset", "report": "system.HTML", "metrics": "system.Metrics"},
         ),
+        "gate": (gate, {}, {}),
         "transform": (
             transform,
             {"examples": "system.Dataset", "schema": "system.Dataset"},
@@ -139,3 +140,34 @@ def test_committed_pipeline_yaml_is_current(tmp_path):
         assert os.path.exists(committed), f"{committed} is missing: run `make compile` and commit it"
         with open(committed) as a, open(fresh) as b:
             assert a.read() == b.read(), f"{committed} is stale: run `make compile` and commit the YAML"
+
+
+@pytest.mark.parametrize(
+    "step", ["ingest", "statistics", "schema", "validate", "gate", "transform", "train", "evaluate"]
+)
+def test_wrapper_signature_agrees_with_the_training_parameters(step):
+    """Every parameter TrainingParams routes to a step is an argument of its wrapper, of the same type, and
+    (where the wrapper has a real default; "" and None mean "not given") with the dataclass's default."""
+    import dataclasses
+    import inspect
+    import typing
+
+    from components._shared.params import FIELDS, STEPS_TAKING, TrainingParams, default_of
+
+    hints = typing.get_type_hints(TrainingParams)
+    signature = inspect.signature(_wrappers()[step][0].python_func)
+    wrapper_hints = typing.get_type_hints(_wrappers()[step][0].python_func)
+    for f in FIELDS:
+        arg = STEPS_TAKING.get(step, {}).get(f.name)
+        if arg is None:
+            continue
+        assert arg in signature.parameters, f"{step} has no argument {arg} (TrainingParams.{f.name} goes there)"
+        got = wrapper_hints[arg]
+        if typing.get_origin(got) is typing.Union:  # Optional[List[str]] = None: the KFP convention
+            (got,) = [a for a in typing.get_args(got) if a is not type(None)]
+        want = hints[f.name]
+        assert (typing.get_origin(got) or got) == (typing.get_origin(want) or want), f"{step}.{arg}"
+        assert typing.get_args(got) == typing.get_args(want), f"{step}.{arg}"
+        default = signature.parameters[arg].default
+        if default not in (inspect.Parameter.empty, None, "") and default_of(f) is not dataclasses.MISSING:
+            assert default == default_of(f), f"{step}.{arg}: wrapper default {default!r} != {default_of(f)!r}"

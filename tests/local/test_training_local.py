@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 
 import pytest
 
+from pipelines import rundir
 from pipelines.run import arguments_from as _arguments_from
 from pipelines.run import build_parser, print_summary, run_local
 
@@ -22,8 +24,35 @@ def arguments(root, *extra: str) -> dict:
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
-    summary = run_local(str(root), arguments(root, "--epochs", "8"))
+    progress = io.StringIO()
+    summary = run_local(str(root), arguments(root, "--epochs", "8"), progress=progress)
+    summary.progress = progress.getvalue()  # what the terminal showed during the run
     return root, summary
+
+
+def test_terminal_output_is_one_line_per_step_and_the_full_log_is_in_the_run_directory(first_run):
+    root, s = first_run
+    lines = s.progress.splitlines()
+    assert [x.split()[0] for x in lines] == [
+        "ingest",
+        "statistics",
+        "schema",
+        "validate",
+        "gate",
+        "transform",
+        "train",
+        "evaluate",
+    ]
+    assert all(x.split()[1] == "ok" for x in lines)
+    assert "6,000 rows" in lines[0] and "BLESSED" in lines[-1]
+    out = io.StringIO()
+    print_summary(s, out)
+    assert len(lines) + len(out.getvalue().splitlines()) <= 40  # fits on one screen
+    assert "Unable to register" not in s.progress + out.getvalue()  # TF noise stays in the log
+    assert s.log_file == rundir.log_file(s.run_dir) and s.log_file in out.getvalue()
+    with open(s.log_file) as f:
+        log = f.read()
+    assert "Executing task" in log and "finished with status" in log
 
 
 def test_make_run_path_blesses_a_model_and_reports_everything(first_run, capsys):
@@ -50,14 +79,12 @@ def test_make_run_path_blesses_a_model_and_reports_everything(first_run, capsys)
     assert 0.8 <= overall["metrics"]["auc"] <= 1.0
     assert any(x["slice"].startswith("channel") for x in s.slices)
     # what the KFP UI draws: ROC curve and confusion matrix on the ClassificationMetrics artifact
-    with open(os.path.join(s.run_dir, "evaluate", "executor_output.json")) as f:
-        outputs = json.load(f)["artifacts"]
-    (cm,) = outputs["classification_metrics"]["artifacts"]
+    cm = rundir.output_artifacts(s.run_dir, "evaluate")["classification_metrics"]
     assert len(cm["metadata"]["confusionMatrix"]["rows"]) == 2
     assert len(cm["metadata"]["confidenceMetrics"]) > 10
-    with open(os.path.join(root, "latest.json")) as f:
+    with open(os.path.join(root, rundir.LATEST)) as f:
         assert json.load(f)["model_dir"] == model
-    print_summary(s)
+    print_summary(s, artifacts=True)
     out = capsys.readouterr().out
     assert "BLESSED" in out and model in out
 
@@ -86,7 +113,7 @@ def _assert_stopped_at_the_gate_with_evidence(s):
     with open(s.artifacts["validate/report"]) as f:
         page = f.read()
     assert "FAILED" in page and "Anomalies (" in page and "what to do" in page
-    with open(os.path.join(s.run_dir, "validate", "executor_output.json")) as f:
+    with open(rundir.outputs_file(s.run_dir, "validate")) as f:
         outputs = json.load(f)
     assert outputs["parameterValues"]["passed"] is False
     assert outputs["parameterValues"]["message"] == report["message"]
@@ -116,3 +143,15 @@ def test_missing_column_against_curated_schema_stops_the_pipeline(tmp_path, proj
     s = run_local(str(tmp_path), arguments(tmp_path, "--data", str(data), "--schema", schema))
     _assert_stopped_at_the_gate_with_evidence(s)
     assert any(f["feature"] == "merchant_category" for f in s.findings), s.findings
+
+
+def test_failing_step_is_named_with_its_own_error_message(tmp_path):
+    """Not only "Inner task failed: 'ingest'": the summary shows the step's exception line."""
+    lines = ["amount,channel,country,customer_age,is_fraud"] + [f"{i}.5,pos,US,{20 + i},{i % 2}" for i in range(40)]
+    lines[10] += ",extra"  # line 11 of the file: 6 cells
+    data = tmp_path / "ragged.csv"
+    data.write_text("\n".join(lines) + "\n")
+    s = run_local(str(tmp_path), arguments(tmp_path, "--data", str(data)))
+    assert not s.succeeded and s.failed_step == "ingest"
+    assert "IngestError:" in s.error and "line 11 has 6 cells but the header has 5 columns" in s.error, s.error
+    assert os.path.isfile(s.log_file)

@@ -1,26 +1,34 @@
 """The warm start of kfp.local steps behaves like a fresh interpreter: argv, cwd, environment, output
-streams and exit status all pass through, and a dead zygote falls back to the real interpreter."""
+streams and exit status all pass through; the fork path is really taken; a step's own failing subprocess
+is seen as failing; anything the zygote does not recognise, or a dead zygote, falls back to the real
+interpreter."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
+from pipelines import zygote
 from pipelines.zygote import warm_executable
 
 pytestmark = pytest.mark.local
 
 SCRIPT = (
     "import os, sys; print('cwd', os.getcwd(), 'x', os.environ['KFX_X'], sys.argv[1:]); "
-    "print('to stderr', file=sys.stderr); sys.exit(3)"
+    "print('mark', os.environ.get('KFX_WARM_START')); print('to stderr', file=sys.stderr); sys.exit(3)"
 )
+# a step that runs a subprocess which fails: under the zygote's SIGCHLD=SIG_IGN this used to report 0
+SUBPROCESS = "import subprocess, sys; r = subprocess.run(['sh', '-c', 'exit 7']); print('rc', r.returncode); sys.exit(r.returncode)"
 
 
-def _run(tmp_path):
+def _run(tmp_path, *argv: str, script: str = SCRIPT):
     return subprocess.run(
-        [sys.executable, "-c", SCRIPT, "a", "b"],
+        [sys.executable, *(argv or ("-c", script, "a", "b"))],
         cwd=tmp_path,
         env={"KFX_X": "42", "PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -29,15 +37,79 @@ def _run(tmp_path):
     )
 
 
-def test_forked_step_gets_argv_cwd_env_streams_and_exit_code(tmp_path):
+@pytest.fixture(scope="module")
+def warm():
     with warm_executable(True) as on:
         assert on
-        launcher = sys.executable
-        done = _run(tmp_path)
-    assert launcher != sys.executable  # restored afterwards
+        yield sys.executable
+
+
+def test_forked_step_gets_argv_cwd_env_streams_and_exit_code(warm, tmp_path):
+    done = _run(tmp_path)
     assert done.returncode == 3
     assert f"cwd {tmp_path} x 42 ['a', 'b']" in done.stdout
+    assert "mark forked" in done.stdout  # the fork path was taken, not the fallback
     assert "to stderr" in done.stderr
+
+
+def test_failing_subprocess_inside_a_forked_step_is_seen_as_failing(warm, tmp_path):
+    done = _run(tmp_path, script=SUBPROCESS)
+    assert "rc 7" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 7
+
+
+def test_unrecognised_argv_goes_to_the_real_interpreter(warm, tmp_path):
+    done = _run(tmp_path, "-u", "-c", SCRIPT, "a")
+    assert done.returncode == 3
+    assert "x 42 ['a']" in done.stdout
+    assert "mark None" in done.stdout  # the real interpreter ran it
+    assert _run(tmp_path, "--version").stdout.startswith("Python 3")
+
+
+def test_launcher_and_zygote_recognise_the_same_argv():
+    cases = [["-m", "kfp.dsl.executor_main", "--x"], ["-c", "pass"], ["s.py"], ["-u", "-m", "x"], [], ["-"], ["-c"]]
+    for argv in cases:
+        assert eval(zygote._RECOGNISED_EXPR, {"argv": argv}) == zygote.recognised(argv), argv
+
+
+def test_zygote_refuses_to_fork_with_a_second_thread(tmp_path):
+    """The request loop, run in a second thread of this process: it must answer REFUSED, not fork."""
+    import socket
+    import struct
+    import threading
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(tmp_path / "z.sock"))
+    server.listen(1)
+    loop = threading.Thread(target=zygote.serve_requests, args=(server, 10**6), daemon=True)
+    loop.start()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(str(tmp_path / "z.sock"))
+    body = b'{"argv": ["-c", "pass"], "cwd": "/", "env": {}}'
+    socket.send_fds(s, [struct.pack("!Q", len(body))], [0, 1, 2])
+    s.sendall(body)
+    assert s.recv(8) == zygote.REFUSED
+
+
+def test_dead_zygote_falls_back_to_the_real_interpreter_quickly(tmp_path):
+    with warm_executable(True) as on:
+        assert on
+        zygote_pid = _zygote_pid()
+        os.kill(zygote_pid, signal.SIGKILL)
+        time.sleep(0.5)
+        start = time.monotonic()
+        done = _run(tmp_path)
+        waited = time.monotonic() - start
+    assert done.returncode == 3 and "x 42" in done.stdout
+    assert "mark None" in done.stdout
+    assert waited < 30  # no minute-long wait on a dead socket
+
+
+def _zygote_pid() -> int:
+    """The zygote's pid, as written into the launcher (``real, path, zygote_pid = ..., ..., <pid>``)."""
+    with open(sys.executable) as f:
+        line = next(x for x in f if x.startswith("real, path, zygote_pid"))
+    return int(line.rsplit(",", 1)[1])
 
 
 def test_disabled_warm_start_leaves_the_interpreter_alone(tmp_path):

@@ -33,7 +33,7 @@ def test_baseline_location_rules():
 
 
 def test_import_baseline_marks_absent_and_checks_the_model(fraud, tmp_path):
-    from components.evaluate.import_baseline import import_baseline
+    from components.evaluate.component import import_baseline
 
     none = Model(uri=str(tmp_path / "none"))
     import_baseline.python_func(baseline=none, uri="")
