@@ -9,6 +9,7 @@ exactly the ones ``manifests/base/rbac.yaml`` grants: get, create, patch, delete
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from components.deploy.errors import DeployError
@@ -23,8 +24,8 @@ def default_api_client() -> Any:
     try:
         config.load_incluster_config()
     except config.ConfigException:
-        try:
-            config.load_kube_config()
+        try:  # KUBECONFIG as set now (the client reads it once, at import)
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
         except Exception as e:
             raise DeployError(
                 "no Kubernetes configuration: not running in a pod (no service-account token) and no kubeconfig "
