@@ -1,8 +1,9 @@
 """Baseline resolution: which model the InferenceService serves to (most of) its traffic now.
 
-The resolved model is recorded, not copied: ``components/_shared/artifacts/model.py`` writes a reference to the
-served storage URI into the baseline Model artifact, and every reader of a model directory follows it. With no
-served model the artifact is still published (KFP has no optional outputs), marked ``metadata["present"] = False``.
+The resolved model is pointed at, not copied: the baseline Model artifact's URI is set to the served storage URI
+(the convention of evaluate's ``import_baseline``; evaluate reads it with the step's storage configuration, either
+layout through ``components/_shared/artifacts/model.py``). With no served model the artifact is still published
+(KFP has no optional outputs), marked ``metadata["present"] = False``, holding only a marker saying why.
 """
 
 from __future__ import annotations
@@ -62,11 +63,14 @@ def resolve_baseline(name: str, namespace: str, api_client: Any = None) -> Basel
     return Baseline(uri, f"served by {namespace}/{name}", revision)
 
 
-def record_baseline(artifact_dir: str, baseline: Baseline) -> dict[str, Any]:
-    """Write the baseline Model artifact (a reference, or an empty directory); return its metadata."""
+def record_baseline(artifact: Any, baseline: Baseline) -> None:
+    """Make the output Model ``artifact`` (``.uri``, ``.path``, ``.metadata``) point at the baseline, or mark it
+    absent (no null metadata values: KFP rejects them)."""
     if baseline.storage_uri is None:
-        model_layout.write_absent(artifact_dir, baseline.reason)
-        return {"present": False, "reason": baseline.reason, "storage_uri": ""}
-    model_layout.write_reference(artifact_dir, baseline.storage_uri)
-    return {"present": True, "reason": baseline.reason, "storage_uri": baseline.storage_uri,
-            "revision": baseline.revision}  # fmt: skip
+        model_layout.write_absent(artifact.path, baseline.reason)
+        artifact.metadata.update({"present": False, "reason": baseline.reason, "source": ""})
+        return
+    artifact.metadata.update({"present": True, "reason": baseline.reason, "source": baseline.storage_uri,
+                              "layout": model_layout.layout_of(baseline.storage_uri) or "",
+                              "revision": baseline.revision})  # fmt: skip
+    artifact.uri = baseline.storage_uri

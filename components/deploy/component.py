@@ -61,15 +61,15 @@ def deploy(
 
 @dsl.component(base_image=runtime_image(), install_kfp_package=False)
 def resolve_baseline(name: str, namespace: str, baseline: Output[Model]) -> None:
-    """The model InferenceService namespace/name serves now, as a Model artifact that refers to it (nothing copied);
-    metadata["present"] is False when nothing is served (KFP has no optional outputs)."""
+    """The model InferenceService namespace/name serves now, as a Model artifact whose URI is the served model
+    (nothing copied); metadata["present"] is False when nothing is served (KFP has no optional outputs)."""
     import components  # noqa: F401
     from components._shared.kinds import MODEL, stamp
     from components.deploy.baseline import record_baseline
     from components.deploy.baseline import resolve_baseline as resolve
 
-    baseline.metadata.update(record_baseline(baseline.path, resolve(name, namespace)))
     stamp(baseline, MODEL)
+    record_baseline(baseline, resolve(name, namespace))
 
 
 @dsl.component(base_image=runtime_image(), install_kfp_package=False)

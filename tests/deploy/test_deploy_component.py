@@ -97,7 +97,7 @@ def test_resolve_baseline_publishes_an_absent_model_artifact_when_nothing_is_ser
 
     art = task.outputs["baseline"]
     assert art.metadata["present"] is False and art.metadata["kfx_kind"] == "model"
-    assert art.metadata["reason"] == "no InferenceService"
+    assert art.metadata["reason"] == "no InferenceService" and art.metadata["source"] == ""
     with open(os.path.join(art.path, "model-ref.json")) as f:
         assert json.load(f) == {"storage_uri": None, "reason": "no InferenceService"}
     assert [(m, p.split("?")[0].rsplit("/", 1)[-1]) for m, p in double.requests] == [("GET", "fraud")]

@@ -95,24 +95,31 @@ def test_stale_rollout_is_an_unverified_candidate_or_a_live_canary_share():
     assert is_stale(obj)
 
 
-def test_baseline_artifact_refers_to_the_served_model_and_readers_follow_it(tmp_path):
+def _artifact(tmp_path):
+    from kfp.dsl import Model
+
+    return Model(name="baseline", uri=str(tmp_path / "baseline"))  # the wrapper's Output[Model], as KFP makes it
+
+
+def test_baseline_artifact_points_at_the_served_model_and_copies_nothing(tmp_path):
     served = fake_model(str(tmp_path / "served"))
-    art = str(tmp_path / "baseline")
-    meta = baseline_lib.record_baseline(art, baseline_lib.Baseline(served, "served by kfx-test/fraud", "r1"))
-    assert meta["present"] is True and meta["storage_uri"] == served
-    assert os.listdir(art) == [model_layout.REFERENCE_FILE]  # nothing copied
-    assert model_layout.saved_model_dir(art) == os.path.join(served, "saved_model")
-    assert model_layout.read_model_meta(art)["label_key"] == "is_fraud"
+    art = _artifact(tmp_path)
+    baseline_lib.record_baseline(art, baseline_lib.Baseline(served, "served by kfx-test/fraud", "r1"))
+    assert art.metadata == {"present": True, "reason": "served by kfx-test/fraud", "source": served, "layout": "kfx",
+                            "revision": "r1"}  # fmt: skip
+    assert art.uri == served and art.path == served  # evaluate reads the served model itself
+    assert not os.path.exists(tmp_path / "baseline")  # nothing copied
+    assert model_layout.saved_model_dir(art.path) == os.path.join(served, "saved_model")
 
 
 def test_no_served_model_is_a_baseline_artifact_marked_absent(tmp_path):
-    art = str(tmp_path / "baseline")
-    meta = baseline_lib.record_baseline(art, baseline_lib.Baseline(None, "no InferenceService"))
-    assert meta == {"present": False, "reason": "no InferenceService", "storage_uri": ""}
-    assert all(v is not None for v in meta.values())  # KFP artifact metadata must not be null
-    assert model_layout.layout_of(art) is None
+    art = _artifact(tmp_path)
+    baseline_lib.record_baseline(art, baseline_lib.Baseline(None, "no InferenceService"))
+    assert art.metadata == {"present": False, "reason": "no InferenceService", "source": ""}
+    assert all(v is not None for v in art.metadata.values())  # KFP artifact metadata must not be null
+    assert model_layout.layout_of(art.path) is None
     with pytest.raises(FileNotFoundError, match="refers to no model: no InferenceService"):
-        model_layout.saved_model_dir(art)
+        model_layout.saved_model_dir(art.path)
 
 
 def test_a_baseline_pushed_for_tf_serving_is_read_through_the_one_layout_module(tmp_path):
@@ -120,9 +127,10 @@ def test_a_baseline_pushed_for_tf_serving_is_read_through_the_one_layout_module(
 
     pushed = str(tmp_path / "pushed")
     storage.push_model(fake_model(str(tmp_path / "m")), pushed, runtime="tensorflow")
-    art = str(tmp_path / "baseline")
+    art = _artifact(tmp_path)
     baseline_lib.record_baseline(art, baseline_lib.Baseline(pushed, "served"))
-    assert model_layout.saved_model_dir(art) == os.path.join(pushed, "1")
+    assert art.metadata["layout"] == "tensorflow"
+    assert model_layout.saved_model_dir(art.path) == os.path.join(pushed, "1")
 
 
 def test_smoke_addresses_are_cluster_local():

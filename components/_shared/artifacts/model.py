@@ -15,14 +15,12 @@ A pushed model (either layout) also holds ``kfx-push.json`` ({"digest", "runtime
 directory that has it holds every other file. The files a push copies are :func:`serving_files` of the kfx
 artifact (``saved_model/**`` and ``model.json``; never ``logs/``), each placed at :func:`pushed_path`.
 
-Model reference (a resolved baseline: the ``model`` artifact of resolve_baseline records the served model, it does
-not copy it)::
+No model (a baseline Model artifact marked ``metadata["present"] = False``: nothing is served yet)::
 
-    <dir>/model-ref.json      {"storage_uri": "<a directory of either layout above>"}   (present model)
-    <dir>/model-ref.json      {"storage_uri": null, "reason": "..."}                    (no model served)
+    <dir>/model-ref.json      {"storage_uri": null, "reason": "..."}
 
 Every reader of a model directory, wherever it comes from (a train output, a pushed model, a resolved baseline),
-finds its SavedModel through :func:`saved_model_dir` (which follows a reference), so the layouts are known here and nowhere else.
+finds its SavedModel through :func:`saved_model_dir`, so the layouts are known here and nowhere else.
 """
 
 from __future__ import annotations
@@ -60,11 +58,6 @@ def saved_model_subdir(layout: str) -> str:
     return SAVED_MODEL_DIR if layout == KFX_LAYOUT else TF_SERVING_VERSION
 
 
-def write_reference(model_dir: str, storage_uri: str) -> None:
-    """Make ``model_dir`` a reference to the model at ``storage_uri`` (nothing copied)."""
-    write_json(join(model_dir, REFERENCE_FILE), {"storage_uri": storage_uri})
-
-
 def write_absent(model_dir: str, reason: str) -> None:
     """Make ``model_dir`` a reference to no model (e.g. nothing served yet), saying why."""
     write_json(join(model_dir, REFERENCE_FILE), {"storage_uri": None, "reason": reason})
@@ -73,7 +66,7 @@ def write_absent(model_dir: str, reason: str) -> None:
 def resolve(model_dir: str) -> str:
     """The directory that holds the model: ``model_dir`` itself, or the one its reference names.
 
-    FileNotFoundError for a reference to no model."""
+    FileNotFoundError for a reference to no model (the marker :func:`write_absent` writes)."""
     register_filesystem(model_dir)
     path = join(model_dir, REFERENCE_FILE)
     if not tf.io.gfile.exists(path):
