@@ -37,6 +37,7 @@ CANDIDATE_ANNOTATION = "kfx.dev/unverified-candidate"
 CANDIDATE_OF_LABEL = "kfx.dev/candidate-of"
 CANDIDATE_SUFFIX = "-candidate"
 
+CANARY_CONTAINER = "kserve-container"
 KFX_RUNTIME = "kfx-predictor"
 KFX_MODEL_FORMAT = "kfx"
 #: TF Serving release for runtime "tensorflow": KServe's built-in runtime defaults to TF Serving 2.6.2, which is
@@ -195,6 +196,11 @@ def serves_traffic(isvc: dict | None) -> bool:
     return stable_revision(isvc) is not None
 
 
+def spec_canary(isvc: dict | None) -> list[dict]:
+    """``spec.canary`` (standard mode, KServe 0.20+): the canary predictors with their traffic share."""
+    return list(((isvc or {}).get("spec") or {}).get("canary") or [])
+
+
 def in_flight_canary(isvc: dict | None) -> int | None:
     """``canaryTrafficPercent`` when it sends a share (1-99) of traffic to the latest revision, else None."""
     canary = predictor_spec(isvc).get("canaryTrafficPercent")
@@ -265,7 +271,7 @@ def plan(existing: dict | None, desired: dict, mode: str) -> str:
     current = {k: v for k, v in predictor_spec(existing).items() if k != "canaryTrafficPercent"}
     same_spec = contains(current, desired["spec"]["predictor"])
     if mode == STANDARD:
-        return "none" if same_spec and is_ready(existing) else "rollout"
+        return "none" if same_spec and is_ready(existing) and not spec_canary(existing) else "rollout"
     ps = predictor_status(existing)
     latest = ps.get("latestReadyRevision")
     fully_rolled_out = (
@@ -291,6 +297,18 @@ def rollout_patch(existing: dict, desired: dict, canary_percent: int | None, can
     return {
         "metadata": {"resourceVersion": existing["metadata"]["resourceVersion"], "annotations": annotations},
         "spec": {"predictor": overlay(predictor_spec(existing), target)},
+    }
+
+
+def canary_patch(existing: dict, desired: dict, percent: int, candidate_uri: str) -> dict:
+    """Merge patch of a standard-mode canary (KServe 0.20+ ``spec.canary``): the main predictor stays, the new one
+    gets ``percent`` of traffic once ready; the rollout annotations as for Knative."""
+    annotations = {**desired["metadata"]["annotations"], **rollout_annotations(existing, candidate_uri)}
+    predictor = copy.deepcopy(desired["spec"]["predictor"])
+    predictor["model"].setdefault("name", CANARY_CONTAINER)  # the canary's model container needs a name (CRD)
+    return {
+        "metadata": {"resourceVersion": existing["metadata"]["resourceVersion"], "annotations": annotations},
+        "spec": {"canary": [{"predictor": predictor, "trafficPercent": percent}]},
     }
 
 

@@ -212,11 +212,11 @@ def _apply(
             obj = run.knative_promote_existing(existing or {})
             return _result(obj, f"deployed {target}: its revision now has 100% of traffic", mode, None)
         previous = isvc_lib.served_storage_uri(existing)
+        percent = p.canary_traffic_percent if p.rollout == "canary" else 0
         if mode == isvc_lib.STANDARD:
-            obj = run.standard(existing or {}, desired, _candidate(desired, p), target)
+            obj = run.standard(existing or {}, desired, _candidate(desired, p), target, percent)
             how = "tested on a candidate InferenceService, then switched"
         else:
-            percent = p.canary_traffic_percent if p.rollout == "canary" else 0
             obj = run.knative(existing or {}, desired, percent, target)
             how = f"canary at {percent}%, then 100%" if percent else "tested at 0% of traffic, then 100%"
         return _result(obj, f"deployed {target} ({how})", mode, previous)

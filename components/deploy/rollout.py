@@ -7,8 +7,11 @@ and tests it again; then it is promoted (``canaryTrafficPercent`` removed: 100%)
 predictor spec is restored pinned with ``canaryTrafficPercent: 0`` so the stable revision keeps all traffic.
 
 Standard (RawDeployment) mode, where ``canaryTrafficPercent`` is ignored: a candidate InferenceService
-``<name>-candidate`` serving the new model is created and smoke-tested first; only then is the main one switched
-(a Deployment rolling update: old pods serve until new ones are ready), tested again, and the candidate deleted.
+``<name>-candidate`` serving the new model is created and smoke-tested first (a canary in ``spec.canary`` has no
+address of its own to test it at before it gets traffic); where the cluster's CRD has ``spec.canary`` (KServe
+0.20+, detected by a server-side dry run) the verified model then gets ``canary_traffic_percent`` of live traffic
+and is tested again; only then is the main one switched (a Deployment rolling update: old pods serve until new
+ones are ready), tested again, and the candidate deleted.
 A candidate that fails changes nothing in the main InferenceService.
 
 Every rollout start records the previous predictor and the unverified candidate in annotations
@@ -226,23 +229,49 @@ class Rollout:
 
     # ------------------------------------------------------------------------------------------ standard
 
-    def standard(self, existing: dict, desired: dict, candidate: dict, candidate_uri: str) -> dict:
-        """Candidate InferenceService -> ready -> smoke -> switch the main one -> ready -> smoke -> delete the
-        candidate. A failing candidate leaves the main untouched; a failing switch restores the previous spec."""
+    def standard(self, existing: dict, desired: dict, candidate: dict, candidate_uri: str, canary_percent: int) -> dict:
+        """Candidate InferenceService -> ready -> smoke -> (``spec.canary`` where the CRD has it: N% of traffic,
+        smoke) -> switch the main one -> ready -> smoke -> delete the candidate. A failing candidate leaves the main
+        untouched; a failing canary or switch restores the previous spec."""
         cname = candidate["metadata"]["name"]
         try:
             with timed(log, f"testing {candidate_uri} on candidate InferenceService {cname}"):
                 created = self.kube.create(candidate)
                 obj = self.wait(f"candidate {cname}", generation_ready(isvc_lib.generation(created)), name=cname)
                 self.smoke(smoke.main_address(obj), f"candidate {cname}", model_name=cname)
+            if canary_percent and self.has_spec_canary(existing, desired):
+                self._standard_canary(existing, desired, canary_percent, candidate_uri)
             obj = self._standard_switch(existing, desired, candidate_uri)
         finally:
             self._delete_candidate(cname)
         return obj
 
+    def has_spec_canary(self, existing: dict, desired: dict) -> bool:
+        """Whether the cluster's InferenceService CRD has ``spec.canary`` (KServe 0.20+): a server-side dry run keeps
+        the field; an older CRD's structural schema prunes it."""
+        probe = isvc_lib.canary_patch(existing, desired, 0, "dry-run")
+        kept = isvc_lib.spec_canary(self.patch_unless_spec_moved(probe, existing, dry_run=True))
+        log.info("spec.canary %s by this cluster's KServe", "is supported" if kept else "is not known")
+        return bool(kept)
+
+    def _standard_canary(self, existing: dict, desired: dict, percent: int, candidate_uri: str) -> None:
+        with timed(log, f"canary: {candidate_uri} gets {percent}% of traffic (spec.canary)"):
+            self.patch_unless_spec_moved(isvc_lib.canary_patch(existing, desired, percent, candidate_uri), existing)
+            try:
+                obj = self.wait(f"the canary to get {percent}% of traffic", canary_share(percent))
+                self.smoke(smoke.main_address(obj), f"{self.name} with a {percent}% canary")
+            except RolloutFailed as e:
+                self.standard_restore(isvc_lib.predictor_spec(existing))
+                raise RolloutFailed(f"{e}. Rolled back: the canary is removed") from e
+
     def _standard_switch(self, existing: dict, desired: dict, candidate_uri: str) -> dict:
-        patch = isvc_lib.rollout_patch(existing, desired, None, candidate_uri)
+        now = self.kube.get() or existing  # after a canary phase: the annotations already name what served before
+        patch = isvc_lib.rollout_patch(now, desired, None, candidate_uri)
+        patch["metadata"]["annotations"].update(
+            {k: v for k, v in isvc_lib.rollout_annotations(existing, candidate_uri).items()}
+        )
         patch["spec"]["predictor"].pop("canaryTrafficPercent", None)
+        patch["spec"]["canary"] = None
         with timed(log, f"switching {self.name} to {candidate_uri} (verified on the candidate)"):
             patched = self.patch_unless_spec_moved(patch, existing)
         try:
@@ -257,6 +286,7 @@ class Rollout:
         now = self.kube.get() or {}
         patch = isvc_lib.restore_patch(now, previous, None)
         patch["spec"]["predictor"].pop("canaryTrafficPercent", None)
+        patch["spec"]["canary"] = None
         with timed(log, f"rolling back {self.name}: previous model spec restored"):
             patched = self.kube.patch(patch)
             try:
@@ -326,6 +356,18 @@ class Rollout:
 
 def is_stale(obj: dict) -> bool:
     """A rollout kfx started and never finished: an unverified candidate recorded, or a canary share still set."""
-    return bool(isvc_lib.annotations_of(obj).get(isvc_lib.CANDIDATE_ANNOTATION)) or (
-        isvc_lib.in_flight_canary(obj) is not None
+    return (
+        bool(isvc_lib.annotations_of(obj).get(isvc_lib.CANDIDATE_ANNOTATION))
+        or isvc_lib.in_flight_canary(obj) is not None
+        or bool(isvc_lib.spec_canary(obj))
     )
+
+
+def canary_share(percent: int) -> Verdict:
+    """Standard mode: ``spec.canary``'s pods are ready and it has ``percent`` of traffic."""
+
+    def done(obj: dict) -> bool | None:
+        statuses = (obj.get("status") or {}).get("canaryStatuses") or []
+        return True if statuses and statuses[0].get("ready") and statuses[0].get("trafficPercent") == percent else None
+
+    return done

@@ -282,6 +282,10 @@ def test_standard_mode_tests_a_candidate_before_switching_and_a_bad_one_changes_
 
     assert second.mode == "standard" and second.storage_uri != first.storage_uri
     assert second.previous_storage_uri == first.storage_uri
+    history = live_double.traffic_history[(ns, NAME)]
+    # verified on the candidate, then a 10% share through spec.canary (this CRD has it), then everything
+    assert history.index({first.storage_uri: 90, second.storage_uri: 10}) < history.index({second.storage_uri: 100})
+    assert "canary" not in live_double.get(ns, NAME)["spec"]
     assert live_double.get(ns, "fraud-candidate") is None  # tested, then deleted
     created = [
         p for m, p in live_double.mutating_requests() if m == "POST" and f"/namespaces/{ns}/" in p and "dryRun" not in p
@@ -299,6 +303,20 @@ def test_standard_mode_tests_a_candidate_before_switching_and_a_bad_one_changes_
 
     with pytest.raises(DeployError, match="cannot change the mode of an existing InferenceService"):
         _deploy(live_double, models, "a", ns, blessed, scenario="standard", deployment_mode="knative")
+
+
+def test_standard_mode_without_spec_canary_in_the_crd_switches_after_the_candidate(
+    live_double, models, blessed, isvc_schema, monkeypatch
+):
+    """An older KServe CRD has no spec.canary: the API server prunes it, kfx sees that in a dry run and switches the
+    verified model in without a share."""
+    ns = "std-old"
+    old_schema = json.loads(json.dumps(isvc_schema))
+    del old_schema["properties"]["spec"]["properties"]["canary"]
+    monkeypatch.setattr(live_double, "schema", old_schema)
+    first = _deploy(live_double, models, "a", ns, blessed, scenario="standard", deployment_mode="standard")
+    second = _deploy(live_double, models, "b", ns, blessed, scenario="standard")
+    assert live_double.traffic_history[(ns, NAME)] == [{first.storage_uri: 100}, {second.storage_uri: 100}]
 
 
 def test_standard_mode_stale_candidate_is_removed_then_the_deploy_proceeds(live_double, models, blessed):

@@ -44,6 +44,12 @@ def emitted_objects() -> list[tuple[str, dict]]:
         tag = f"{mode}/{runtime}/{sa or 'no-sa'}"
         out.append((f"create {tag}", new))
         out.append((f"candidate {tag}", logic._candidate(new, p)))
+        if mode == "standard":
+            canary = apply_merge_patch(old, isvc_lib.canary_patch(old, new, 10, "s3://models/fraud/bbb"))
+            out.append((f"spec.canary {tag}", canary))
+            switch = isvc_lib.rollout_patch(canary, new, None, "s3://models/fraud/bbb")
+            switch["spec"]["canary"] = None
+            out.append((f"switch after canary {tag}", apply_merge_patch(canary, switch)))
         for pct in (None, 0, 10):
             rolled = apply_merge_patch(old, isvc_lib.rollout_patch(old, new, pct, "s3://models/fraud/bbb"))
             out.append((f"rollout {pct} {tag}", rolled))

@@ -17,7 +17,9 @@ latestRolledoutRevision, previousRolledoutRevision, traffic with percents and ta
 url) the way KServe does: the last revision that had 100% keeps ``100 - canaryTrafficPercent``; a revision
 that is not ready gets no traffic. With ``serving.kserve.io/deploymentMode: RawDeployment`` (or ``Standard``) it
 imitates KServe's standard mode instead: no revisions and no traffic split, one "Deployment" whose old server
-keeps serving until the server of a changed spec is ready (a rolling update), ``canaryTrafficPercent`` ignored.
+keeps serving until the server of a changed spec is ready (a rolling update), ``canaryTrafficPercent`` ignored;
+``spec.canary`` (KServe 0.20+) gets its own server and, once ready, its ``trafficPercent`` (``canaryStatuses``).
+Written objects are pruned of fields the CRD schema does not know, as the API server does.
 
 Addresses are the ones KServe hands out, not local ones: ``status.address.url`` and the predictor's
 ``address.url`` are cluster-local (``http://<name>[-predictor].<ns>.svc.cluster.local``), the traffic-tag and
@@ -121,6 +123,20 @@ def unknown_fields(obj: Any, schema: dict, path: str = "") -> list[str]:
     if isinstance(obj, list) and isinstance(schema.get("items"), dict):
         return [e for i, v in enumerate(obj) for e in unknown_fields(v, schema["items"], f"{path}/{i}")]
     return []
+
+
+def prune_unknown(obj: Any, schema: dict, path: str = "") -> Any:
+    """A copy of ``obj`` without the fields :func:`unknown_fields` reports (the API server's pruning)."""
+    drop = set(unknown_fields(obj, schema, path))
+
+    def walk(node: Any, at: str) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, f"{at}/{k}") for k, v in node.items() if f"{at}/{k}" not in drop}
+        if isinstance(node, list):
+            return [walk(v, f"{at}/{i}") for i, v in enumerate(node)]
+        return node
+
+    return walk(copy.deepcopy(obj), path)
 
 
 def _preserves(schema: dict) -> bool:
@@ -280,6 +296,8 @@ class _State:
         self.revisions: list[_Revision] = []
         self.rolled_out: str | None = None
         self.previous_rolled_out: str | None = None
+        self.canary_template: str | None = None  # standard mode: spec.canary[0].predictor
+        self.canary: _Revision | None = None
 
 
 def _now() -> str:
@@ -450,6 +468,11 @@ class KubeApiTestDouble:
             )  # fmt: skip
         return None
 
+    def _prune(self, obj: dict) -> dict:
+        """Drop fields the schema does not know, as the API server does for a structural CRD schema (so an older
+        KServe CRD without ``spec.canary`` silently drops it)."""
+        return prune_unknown(obj, self.schema) if self.schema is not None else obj
+
     def _validate(self, obj: dict) -> tuple[int, dict] | None:
         if self.schema is None:
             return None
@@ -496,6 +519,8 @@ class KubeApiTestDouble:
                 invalid = self._validate(obj)
                 if invalid:
                     return invalid
+                obj = self._prune(obj)
+                meta = obj["metadata"]
                 meta.update(namespace=namespace, uid=str(uuid.uuid4()), generation=1, creationTimestamp=_now())
                 if dry_run:
                     return 201, copy.deepcopy(obj)
@@ -556,6 +581,8 @@ class KubeApiTestDouble:
             invalid = self._validate({k: v for k, v in new.items() if k != "status"})
             if invalid:
                 return invalid
+            new = {**self._prune({k: v for k, v in new.items() if k != "status"}),
+                   **({"status": new["status"]} if "status" in new else {})}  # fmt: skip
             if dry_run:
                 return 200, new
             if new != current:
@@ -612,10 +639,13 @@ class KubeApiTestDouble:
             self.server_starts += 1
         return server
 
-    def _new_revision(self, key: tuple[str, str], obj: dict, state: _State) -> _Revision:
+    def _new_revision(
+        self, key: tuple[str, str], obj: dict, state: _State, predictor: dict | None = None, suffix: str = ""
+    ) -> _Revision:
         namespace, name = key
-        rev_name = f"{name}-predictor-{len(state.revisions) + 1:05d}"
-        model = ((obj.get("spec") or {}).get("predictor") or {}).get("model") or {}
+        rev_name = f"{name}-predictor-{len(state.revisions) + 1:05d}{suffix}"
+        predictor = predictor if predictor is not None else (obj.get("spec") or {}).get("predictor") or {}
+        model = predictor.get("model") or {}
         uri = str(model.get("storageUri") or "")
         fmt = (model.get("modelFormat") or {}).get("name")
         held = uri.rstrip("/") in self._held
@@ -728,6 +758,7 @@ class KubeApiTestDouble:
         if latest.ready and state.rolled_out != latest.name:
             state.previous_rolled_out, state.rolled_out = state.rolled_out, latest.name
         serving = {r.name: r for r in state.revisions}.get(state.rolled_out or "")
+        canary_status, canary_pct = self._standard_canary(key, obj, state)
         self._route({hosts["predictor_local"]: serving and serving.server})
         if latest.ready:
             cond = {"status": "True"}
@@ -739,13 +770,29 @@ class KubeApiTestDouble:
         if serving:
             predictor_status = {"url": f"http://{hosts['predictor_external']}",
                                 "address": {"url": f"http://{hosts['predictor_local']}"}}  # fmt: skip
-        split = {serving.storage_uri: 100} if serving else {}
+        split = {serving.storage_uri: 100 - canary_pct} if serving else {}
+        if canary_pct and state.canary is not None:
+            split[state.canary.storage_uri] = canary_pct
         self._set_status(key, obj, cond, serving is not None, predictor_status, "RawDeployment", split,
-                         address=f"http://{hosts['predictor_local']}")  # fmt: skip
+                         address=f"http://{hosts['predictor_local']}", canary_statuses=canary_status)  # fmt: skip
+
+    def _standard_canary(self, key: tuple[str, str], obj: dict, state: _State) -> tuple[list[dict] | None, int]:
+        """``spec.canary`` (KServe 0.20+ standard mode): its predictor's pods and share of traffic once ready."""
+        canaries = (obj.get("spec") or {}).get("canary") or []
+        if not canaries:
+            state.canary_template, state.canary = None, None
+            return None, 0
+        predictor = canaries[0].get("predictor") or {}
+        template = json.dumps(predictor, sort_keys=True)
+        if template != state.canary_template:
+            state.canary_template = template
+            state.canary = self._new_revision(key, obj, state, predictor, suffix="-canary")
+        pct = int(canaries[0].get("trafficPercent") or 0) if state.canary and state.canary.ready else 0
+        return [{"name": state.canary.name, "ready": state.canary.ready, "trafficPercent": pct}], pct
 
     def _set_status(
         self, key: tuple[str, str], obj: dict, cond: dict, routed: bool, predictor_status: dict, mode: str,
-        split: dict[str, int], address: str | None = None,
+        split: dict[str, int], address: str | None = None, canary_statuses: list[dict] | None = None,
     ) -> None:  # fmt: skip
         namespace, name = key
         hosts = self.hosts(namespace, name)
@@ -764,6 +811,8 @@ class KubeApiTestDouble:
             "components": {"predictor": predictor_status},
             "deploymentMode": mode,
         }
+        if canary_statuses is not None:
+            status["canaryStatuses"] = canary_statuses
         if routed:
             status["url"] = f"http://{hosts['external']}"
             status["address"] = {"url": address or f"http://{hosts['local']}"}
