@@ -61,3 +61,20 @@ def test_the_scanner_catches_what_the_old_pipeline_compiled_to():
     assert len(hits) == 2 and all("AWS_" in h for h in hits)
     assert literal_credentials({"platforms": {"kubernetes": {"secretAsEnv": [{"secretName": "kfx-s3", "keyToEnv": [
         {"envVar": "AWS_SECRET_ACCESS_KEY", "secretKey": "AWS_SECRET_ACCESS_KEY"}]}]}}})  # fmt: skip
+
+
+def test_every_storage_task_reads_the_same_secret():
+    """ingest, transform, train, evaluate, resolve_baseline and deploy get all storage keys from Secret kfx-s3."""
+    from pipelines.cluster import STORAGE_KEYS, STORAGE_SECRET
+
+    path = os.path.join(ROOT, "pipelines", "compiled", "0.1.0", "train_and_deploy.yaml")
+    with open(path) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    (platform,) = [d for d in docs if "platforms" in d]
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    wanted = {"exec-ingest", "exec-transform", "exec-train", "exec-evaluate", "exec-resolve-baseline", "exec-deploy"}
+    assert set(executors) >= wanted
+    for name in wanted:
+        (secret,) = executors[name]["secretAsEnv"]
+        assert secret["secretName"] == STORAGE_SECRET
+        assert {m["secretKey"]: m["envVar"] for m in secret["keyToEnv"]} == STORAGE_KEYS, name
