@@ -67,9 +67,25 @@ docker build -f "$ROOT/components/Dockerfile" -t "$RUNTIME_IMAGE" "$ROOT"
 docker build -f "$ROOT/components/serving.Dockerfile" -t "$SERVING_IMAGE" "$ROOT"
 kind load docker-image --name "$CLUSTER" "$RUNTIME_IMAGE" "$SERVING_IMAGE"
 
-say "namespace '$NAMESPACE': RBAC, MinIO storage secret, kfx-predictor ServingRuntime"
+say "namespace '$NAMESPACE': setup objects, storage Secret, run service account"
 kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f -
-# Only the setup objects; the deploy step creates the InferenceService itself.
+# 1. The setup objects: Secret kfx-s3 (non-secret keys), ServiceAccount kfx-models, Role kfx-deployer bound to
+#    kubeflow:kfx-deployer, the kfx-predictor ServingRuntime. The deploy step creates the InferenceService itself.
 kubectl apply -k "$ROOT/manifests/overlays/kind" -l kfx.dev/part=setup
+# 2. MinIO's credentials into kfx-s3, copied from KFP's own Secret (none are committed), in the namespace the models
+#    are served in and the one the pipelines run in (kubeflow; there with the non-secret keys too). `kubectl patch`
+#    leaves what `kubectl apply` manages alone, and re-applying the overlay keeps the credentials.
+KEY_ID="$(kubectl -n kubeflow get secret mlpipeline-minio-artifact -o jsonpath='{.data.accesskey}' | base64 -d)"
+SECRET_KEY="$(kubectl -n kubeflow get secret mlpipeline-minio-artifact -o jsonpath='{.data.secretkey}' | base64 -d)"
+CREDS="\"AWS_ACCESS_KEY_ID\":\"$KEY_ID\",\"AWS_SECRET_ACCESS_KEY\":\"$SECRET_KEY\""
+CONFIG='"S3_ENDPOINT":"minio-service.kubeflow.svc.cluster.local:9000","S3_USE_HTTPS":"0","S3_VERIFY_SSL":"0","AWS_REGION":"us-east-1"'
+kubectl -n kubeflow get secret kfx-s3 >/dev/null 2>&1 || kubectl -n kubeflow create secret generic kfx-s3
+kubectl -n kubeflow patch secret kfx-s3 --type merge -p "{\"stringData\":{$CREDS,$CONFIG}}"
+kubectl -n "$NAMESPACE" patch secret kfx-s3 --type merge -p "{\"stringData\":{$CREDS}}"
+# 3. The runs' service account kfx-deployer in kubeflow, with what any KFP run needs (KFP's pipeline-runner
+#    ClusterRole, bound in this namespace only); run.sh submits runs with it.
+kubectl -n kubeflow create serviceaccount kfx-deployer --dry-run=client -o yaml | kubectl apply -f -
+kubectl -n kubeflow create rolebinding kfx-deployer-runs-pipelines --clusterrole=pipeline-runner \
+  --serviceaccount=kubeflow:kfx-deployer --dry-run=client -o yaml | kubectl apply -f -
 
 say "done: run manifests/kind/run.sh"

@@ -30,13 +30,15 @@ say "compile the pipeline"
 (cd "$ROOT" && "$PY" -m pipelines.compile --out "$WORK")
 
 say "sample data -> s3://mlpipeline/kfx-data/fraud.csv"
+# MinIO's credentials come from the cluster (KFP's own Secret), never from this repository.
+export AWS_ACCESS_KEY_ID="$(kubectl -n kubeflow get secret mlpipeline-minio-artifact -o jsonpath='{.data.accesskey}' | base64 -d)"
+export AWS_SECRET_ACCESS_KEY="$(kubectl -n kubeflow get secret mlpipeline-minio-artifact -o jsonpath='{.data.secretkey}' | base64 -d)"
 "$PY" - "$WORK" "$MINIO_PORT" <<'PYEOF'
 import os, subprocess, sys
 work, port = sys.argv[1], sys.argv[2]
 csv = os.path.join(work, "fraud.csv")
 subprocess.run([sys.executable, "-m", "components.datagen", "--rows", "20000", "--out", csv], check=True)
-os.environ.update(S3_ENDPOINT=f"localhost:{port}", S3_USE_HTTPS="0", S3_VERIFY_SSL="0", AWS_REGION="us-east-1",
-                  AWS_ACCESS_KEY_ID="minio", AWS_SECRET_ACCESS_KEY="minio123")
+os.environ.update(S3_ENDPOINT=f"localhost:{port}", S3_USE_HTTPS="0", S3_VERIFY_SSL="0", AWS_REGION="us-east-1")
 import tensorflow_io  # noqa: F401  (s3:// for tf.io.gfile)
 import tensorflow as tf
 tf.io.gfile.copy(csv, "s3://mlpipeline/kfx-data/fraud.csv", overwrite=True)
@@ -54,7 +56,8 @@ package, port, namespace, model_name = sys.argv[1:5]
 client = kfp.Client(host=f"http://localhost:{port}")
 run = client.create_run_from_pipeline_package(
     package, arguments={"data_uri": "s3://mlpipeline/kfx-data/fraud.csv", "namespace": namespace,
-                        "model_name": model_name}, run_name="kfx-train-and-deploy")
+                        "model_name": model_name}, run_name="kfx-train-and-deploy",
+    service_account="kfx-deployer")  # the only identity bound to Role kfx-deployer (manifests/base/rbac.yaml)
 print(f"run {run.run_id}: http://localhost:{port} (or the KFP UI)")
 result = client.wait_for_run_completion(run.run_id, timeout=3600)
 state = getattr(result, "state", None) or result.run.status
@@ -62,7 +65,7 @@ print("state:", state)
 sys.exit(0 if str(state).upper() in ("SUCCEEDED", "SUCCESS") else 1)
 PYEOF
 
-say "InferenceService $NAMESPACE/$MODEL_NAME"
+say "InferenceService $NAMESPACE/$MODEL_NAME ($PY -m components.deploy status|rollback --name ... --namespace ...)"
 kubectl -n "$NAMESPACE" get isvc "$MODEL_NAME"
 HOST="$(kubectl -n "$NAMESPACE" get isvc "$MODEL_NAME" -o jsonpath='{.status.url}' | sed 's#^https\?://##')"
 ROW="$(cat "$WORK/request.json")"

@@ -75,3 +75,29 @@ def test_refused_deploy_fails_the_step_with_the_reason(run_deploy, double):
     text = run_deploy.report()
     assert "**failed**: forbidden (HTTP 403) to create inferenceservices.serving.kserve.io 'fraud'" in text
     assert not os.path.exists(run_deploy.store)
+
+
+def test_resolve_baseline_publishes_an_absent_model_artifact_when_nothing_is_served(tmp_path, double, monkeypatch):
+    """KFP has no optional outputs: with no InferenceService the step still publishes its Model, marked absent."""
+    from kfp import local
+
+    from components.deploy.component import resolve_baseline
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "double",
+        "clusters": [{"name": "double", "cluster": {"server": double.host}}],
+        "users": [{"name": "deployer", "user": {"token": "not-checked"}}],
+        "contexts": [{"name": "double", "context": {"cluster": "double", "user": "deployer"}}],
+    }))  # fmt: skip
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
+
+    task = resolve_baseline(name="fraud", namespace="kfx-test")
+
+    art = task.outputs["baseline"]
+    assert art.metadata["present"] is False and art.metadata["kfx_kind"] == "model"
+    assert art.metadata["reason"] == "no InferenceService" and art.metadata["source"] == ""
+    with open(os.path.join(art.path, "model-ref.json")) as f:
+        assert json.load(f) == {"storage_uri": None, "reason": "no InferenceService"}
+    assert [(m, p.split("?")[0].rsplit("/", 1)[-1]) for m, p in double.requests] == [("GET", "fraud")]

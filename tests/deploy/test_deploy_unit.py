@@ -6,7 +6,6 @@ driven by the real ``kubernetes`` client.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import time
@@ -15,14 +14,33 @@ import urllib.request
 import pytest
 import tensorflow as tf
 
-from components.deploy import logic, storage
-from components.deploy.logic import DeployError, build_inference_service, deploy_model, resolve_baseline
+from components.deploy import baseline as baseline_lib
+from components.deploy import isvc as isvc_lib
+from components.deploy import logic, smoke, storage
+from components.deploy.baseline import baseline_of
+from components.deploy.isvc import build_inference_service
+from components.deploy.logic import DeployError, DeployParams
 from tests.deploy.conftest import fake_model, write_blessing
 from tests.doubles.kube_api import apply_json_patch, apply_merge_patch, validate_against_crd
 
 pytestmark = pytest.mark.unit
 
 NS = "kfx-test"
+
+
+def P(**kwargs) -> DeployParams:  # noqa: N802  (reads like the dataclass)
+    return DeployParams(**{"name": "fraud", "namespace": NS, "storage_uri": "s3://unused", **kwargs})
+
+
+def deploy_model(model, blessing, name="fraud", namespace=NS, storage_uri="", api_client=None, poll_seconds=2.0,
+                 **kwargs) -> logic.DeployResult:  # fmt: skip
+    """``logic.deploy_model`` with the parameters spelled as keywords (as the tests read best)."""
+    params = DeployParams(name=name, namespace=namespace, storage_uri=storage_uri, **kwargs)
+    return logic.deploy_model(model, blessing, params, api_client=api_client, poll_seconds=poll_seconds)
+
+
+def resolve_baseline(name, namespace, api_client=None) -> str | None:
+    return baseline_lib.resolve_baseline(name, namespace, api_client=api_client).storage_uri
 
 
 def _storage_untouched(root: str) -> bool:
@@ -81,7 +99,7 @@ def test_forbidden_create_names_verb_resource_namespace_and_rbac(tmp_path, doubl
         )
     msg = str(e.value)
     assert "forbidden (HTTP 403) to create inferenceservices.serving.kserve.io 'fraud' in namespace 'kfx-test'" in msg
-    assert "get, list, watch, create, patch and update" in msg and "manifests/base/rbac.yaml" in msg
+    assert "get, create, patch, delete" in msg and "manifests/base/rbac.yaml" in msg and "kfx-deployer" in msg
     assert double.get(NS, "fraud") is None
     assert _storage_untouched(store)  # the server-side dry run failed before anything was written
 
@@ -97,9 +115,9 @@ def _create_held(double, tmp_path, uri: str) -> None:
     from kubernetes import client
 
     double.hold(uri)
-    body = build_inference_service("fraud", NS, uri)
+    body = build_inference_service(P(), uri)
     client.CustomObjectsApi(double.api_client()).create_namespaced_custom_object(
-        logic.GROUP, logic.VERSION, NS, logic.PLURAL, body
+        isvc_lib.GROUP, isvc_lib.VERSION, NS, isvc_lib.PLURAL, body
     )
     deadline = time.monotonic() + 10
     while not double.revisions(NS, "fraud") and time.monotonic() < deadline:  # the controller saw it
@@ -138,7 +156,7 @@ def test_stale_resource_version_is_a_real_409(double, tmp_path):
     api = client.CustomObjectsApi(double.api_client())
     patch = {"metadata": {"resourceVersion": "1"}, "spec": {"predictor": {"minReplicas": 2}}}
     with pytest.raises(ApiException) as e:
-        api.patch_namespaced_custom_object(logic.GROUP, logic.VERSION, NS, logic.PLURAL, "fraud", patch)
+        api.patch_namespaced_custom_object(isvc_lib.GROUP, isvc_lib.VERSION, NS, isvc_lib.PLURAL, "fraud", patch)
     assert e.value.status == 409 and json.loads(e.value.body)["reason"] == "Conflict"
 
 
@@ -146,15 +164,17 @@ def test_timeout_rolls_back_to_the_previous_spec(tmp_path, double, blessed):
     """A revision that never becomes ready: the step times out, restores the previous spec and fails."""
     old = str(tmp_path / "old")
     _create_held(double, tmp_path, old)
-    new = str(tmp_path / "store" / "v2")
+    model = fake_model(str(tmp_path / "m"))
+    new = logic.versioned_storage_uri(str(tmp_path / "store"), "fraud", model)
     double.hold(new)
     with pytest.raises(DeployError) as e:
-        deploy_model(fake_model(str(tmp_path / "m")), blessed, "fraud", NS, new, api_client=double.api_client(),
+        deploy_model(model, blessed, "fraud", NS, str(tmp_path / "store"), api_client=double.api_client(),
                      timeout_seconds=2, poll_seconds=0.1)  # fmt: skip
     assert "timed out waiting for the new revision" in str(e.value) and "Rolled back" in str(e.value)
     isvc = double.get(NS, "fraud")
-    assert logic.served_storage_uri(isvc) == old
-    assert isvc["spec"]["predictor"]["canaryTrafficPercent"] == 0
+    assert isvc_lib.served_storage_uri(isvc) == old
+    assert isvc["spec"]["predictor"].get("canaryTrafficPercent") is None  # nothing was stable: nothing to pin
+    assert isvc_lib.CANDIDATE_ANNOTATION not in isvc["metadata"]["annotations"]  # resolved: not stale
     deadline = time.monotonic() + 10
     while len(double.revisions(NS, "fraud")) < 3 and time.monotonic() < deadline:  # the controller's next tick
         time.sleep(0.05)
@@ -190,40 +210,40 @@ def test_unreachable_api_is_clear():
 
 
 def _isvc(uri: str, canary: int | None, traffic: dict[str, int], previous: str | None = None) -> dict:
-    obj = build_inference_service("fraud", NS, uri)
+    obj = build_inference_service(P(), uri)
     if canary is not None:
         obj["spec"]["predictor"]["canaryTrafficPercent"] = canary
     if previous:
-        obj["metadata"]["annotations"][logic.PREVIOUS_URI_ANNOTATION] = previous
+        obj["metadata"]["annotations"][isvc_lib.PREVIOUS_URI_ANNOTATION] = previous
     obj["status"] = {"components": {"predictor": {"traffic": [
         {"revisionName": r, "percent": p, "latestRevision": i == 0} for i, (r, p) in enumerate(traffic.items())]}}}  # fmt: skip
     return obj
 
 
 def test_baseline_is_the_model_with_the_stable_traffic():
-    assert logic.baseline_of(None) is None
-    assert logic.baseline_of(_isvc("s3://m/a", None, {})) is None  # nothing served yet
-    assert logic.baseline_of(_isvc("s3://m/a", None, {"r1": 100})) == "s3://m/a"
-    assert logic.baseline_of(_isvc("s3://m/b", 10, {"r2": 10, "r1": 90}, previous="s3://m/a")) == "s3://m/a"
-    assert logic.baseline_of(_isvc("s3://m/a", 0, {"r3": 0, "r1": 100}, previous="s3://m/b")) == "s3://m/a"
-    with pytest.raises(DeployError, match="mid-canary"):
-        logic.baseline_of(_isvc("s3://m/b", 10, {"r2": 10, "r1": 90}))
+    assert baseline_of(None) is None
+    assert baseline_of(_isvc("s3://m/a", None, {})) is None  # nothing served yet
+    assert baseline_of(_isvc("s3://m/a", None, {"r1": 100})) == "s3://m/a"
+    assert baseline_of(_isvc("s3://m/b", 10, {"r2": 10, "r1": 90}, previous="s3://m/a")) == "s3://m/a"
+    assert baseline_of(_isvc("s3://m/a", 0, {"r3": 0, "r1": 100}, previous="s3://m/b")) == "s3://m/a"
+    with pytest.raises(DeployError, match="mid-rollout.*components.deploy rollback"):
+        baseline_of(_isvc("s3://m/b", 10, {"r2": 10, "r1": 90}))
 
 
 # ------------------------------------------------------------------------------------------- objects vs the CRD
 
 
-@pytest.mark.parametrize("runtime", ["kfx", "tensorflow"])
-def test_built_inference_service_is_valid_against_kserve_crd(isvc_schema, runtime):
-    obj = build_inference_service("fraud", NS, "s3://models/fraud/abc", runtime, service_account="kfx-models")
-    assert validate_against_crd(obj, isvc_schema) == []
-    canary = json.loads(json.dumps(obj))
-    canary["spec"]["predictor"]["canaryTrafficPercent"] = 10
-    assert validate_against_crd(canary, isvc_schema) == []
+def test_tensorflow_runtime_pins_a_tf_serving_not_older_than_the_training_tensorflow():
+    obj = build_inference_service(P(runtime="tensorflow"), "s3://models/fraud/abc")
+    version = obj["spec"]["predictor"]["model"]["runtimeVersion"]
+    assert version == isvc_lib.TF_SERVING_RUNTIME_VERSION
+    major_minor = lambda v: tuple(int(x) for x in v.split(".")[:2])  # noqa: E731
+    assert major_minor(version) >= major_minor(tf.__version__)  # KServe's default (2.6.2) is older: rejected
+    assert "runtimeVersion" not in build_inference_service(P(), "s3://m")["spec"]["predictor"]["model"]
 
 
 def test_schema_check_catches_real_mistakes(isvc_schema):
-    obj = build_inference_service("fraud", NS, "s3://models/fraud/abc")
+    obj = build_inference_service(P(), "s3://models/fraud/abc")
     obj["spec"]["predictor"]["canaryTrafficPercent"] = "ten"
     obj["spec"]["predictor"]["model"]["storageURI"] = "typo"
     errors = validate_against_crd(obj, isvc_schema)
@@ -235,11 +255,11 @@ def test_double_rejects_invalid_objects_like_the_api_server(double):
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    obj = build_inference_service("fraud", NS, "s3://x")
+    obj = build_inference_service(P(), "s3://x")
     obj["spec"]["predictor"]["minReplicas"] = "one"
     with pytest.raises(ApiException) as e:
         client.CustomObjectsApi(double.api_client()).create_namespaced_custom_object(
-            logic.GROUP, logic.VERSION, NS, logic.PLURAL, obj
+            isvc_lib.GROUP, isvc_lib.VERSION, NS, isvc_lib.PLURAL, obj
         )
     assert e.value.status == 422 and "minReplicas" in json.loads(e.value.body)["message"]
 
@@ -262,7 +282,7 @@ def test_double_speaks_json_patch_and_merge_patch(double, tmp_path):
 def test_merge_patch_turns_current_into_target():
     current = {"minReplicas": 1, "canaryTrafficPercent": 10, "model": {"storageUri": "b", "runtime": "r", "x": 1}}
     target = {"minReplicas": 1, "canaryTrafficPercent": 0, "model": {"storageUri": "a", "runtime": "r"}}
-    assert apply_merge_patch(current, logic.merge_patch(current, target)) == target
+    assert apply_merge_patch(current, isvc_lib.merge_patch(current, target)) == target
 
 
 # ------------------------------------------------------------------------------------------- storage
@@ -325,7 +345,7 @@ def test_versioned_storage_uri_follows_the_content(tmp_path):
 
 def test_smoke_rows_drop_labels_and_missing_values():
     rows = [{"amount": 12.5, "is_fraud": 1, "country": b"US", "hour": float("nan"), "x": None}]
-    assert logic.smoke_rows(rows, {"is_fraud"}) == [{"amount": 12.5, "country": "US"}]
+    assert smoke.smoke_rows(rows, {"is_fraud"}) == [{"amount": 12.5, "country": "US"}]
 
 
 def test_eval_rows_reads_a_few_raw_rows_complete_ones_first(tmp_path):
@@ -338,7 +358,7 @@ def test_eval_rows_reads_a_few_raw_rows_complete_ones_first(tmp_path):
             if i % 2:
                 f["hour"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[i]))
             w.write(tf.train.Example(features=tf.train.Features(feature=f)).SerializeToString())
-    rows = logic.eval_rows(str(tmp_path / "examples"), n=4)
+    rows = smoke.eval_rows(str(tmp_path / "examples"), n=4)
     assert rows[:3] == [{"amount": 1.0, "country": "US", "hour": 1}, {"amount": 3.0, "country": "US", "hour": 3},
                         {"amount": 5.0, "country": "US", "hour": 5}]  # fmt: skip
     assert rows[3] == {"amount": 0.0, "country": "US"}
@@ -351,7 +371,7 @@ def test_wrappers_compile_with_typed_io(tmp_path):
     import yaml
     from kfp import compiler
 
-    from components.deploy.component import deploy
+    from components.deploy.component import deploy, rollback
     from components.deploy.component import resolve_baseline as resolve
 
     compiler.Compiler().compile(deploy, str(tmp_path / "deploy.yaml"))
@@ -369,13 +389,15 @@ def test_wrappers_compile_with_typed_io(tmp_path):
     compiler.Compiler().compile(resolve, str(tmp_path / "resolve.yaml"))
     spec = yaml.safe_load(open(tmp_path / "resolve.yaml"))["root"]
     assert set(spec["inputDefinitions"]["parameters"]) == {"name", "namespace"}
-    assert spec["outputDefinitions"]["parameters"]["Output"]["parameterType"] == "STRING"
+    assert spec["outputDefinitions"]["artifacts"]["baseline"]["artifactType"]["schemaTitle"] == "system.Model"
+    assert "parameters" not in spec["outputDefinitions"]  # the baseline is an artifact, not a URI string
+    compiler.Compiler().compile(rollback, str(tmp_path / "rollback.yaml"))
+    spec = yaml.safe_load(open(tmp_path / "rollback.yaml"))["root"]
+    assert set(spec["inputDefinitions"]["parameters"]) == {"name", "namespace", "timeout_seconds"}
 
 
 def test_storage_scheme_without_a_filesystem_is_named(tmp_path, blessed, double):
-    if importlib.util.find_spec("tensorflow_io") is not None:
-        pytest.skip("tensorflow-io is installed: s3:// has a filesystem")
-    with pytest.raises(DeployError, match="no filesystem for 's3://'.*tensorflow-io"):
-        deploy_model(fake_model(str(tmp_path / "m")), blessed, "fraud", NS, "s3://bucket/models/fraud/v1",
+    with pytest.raises(DeployError, match="no filesystem for 'nofs://'.*use a local path, file://, gs:// or s3://"):
+        deploy_model(fake_model(str(tmp_path / "m")), blessed, "fraud", NS, "nofs://bucket/models",
                      api_client=double.api_client())  # fmt: skip
     assert double.requests == []

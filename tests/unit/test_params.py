@@ -29,7 +29,7 @@ _KFP_TYPES = {
 def _inputs(pipeline, tmp_path) -> dict:
     path = tmp_path / "p.yaml"
     compiler.Compiler().compile(pipeline, package_path=str(path))
-    return yaml.safe_load(path.read_text())["root"]["inputDefinitions"]["parameters"]
+    return next(d for d in yaml.safe_load_all(path.read_text()) if d)["root"]["inputDefinitions"]["parameters"]
 
 
 def _expected_type(name: str) -> str:
