@@ -68,9 +68,9 @@ def record_baseline(artifact: Any, baseline: Baseline) -> None:
     absent (no null metadata values: KFP rejects them)."""
     if baseline.storage_uri is None:
         model_layout.write_absent(artifact.path, baseline.reason)
-        artifact.metadata.update({"present": False, "reason": baseline.reason, "source": ""})
+        artifact.metadata.update({model_layout.PRESENT_KEY: False, "reason": baseline.reason, "source": ""})
         return
-    artifact.metadata.update({"present": True, "reason": baseline.reason, "source": baseline.storage_uri,
+    artifact.metadata.update({model_layout.PRESENT_KEY: True, "reason": baseline.reason, "source": baseline.storage_uri,
                               "layout": model_layout.layout_of(baseline.storage_uri) or "",
                               "revision": baseline.revision})  # fmt: skip
     artifact.uri = baseline.storage_uri

@@ -80,10 +80,9 @@ def import_baseline(baseline: Output[Model], uri: str = ""):
     import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
     from components._shared.artifacts import model as model_layout
     from components._shared.kinds import stamp_outputs
-    from components.evaluate.inputs import PRESENT_KEY
 
     stamp_outputs("import_baseline", baseline=baseline)
-    baseline.metadata[PRESENT_KEY] = bool(uri)
+    baseline.metadata[model_layout.PRESENT_KEY] = bool(uri)
     if uri:
         model_layout.saved_model_dir(uri)  # FileNotFoundError naming both layouts when there is no model
         baseline.metadata["layout"] = model_layout.layout_of(uri) or ""

@@ -9,6 +9,7 @@ from typing import Any
 
 from components._shared import artifacts
 from components._shared.artifacts import model as model_layout
+from components._shared.artifacts.model import PRESENT_KEY
 from components._shared.tasks import MULTICLASS, TASKS
 
 
@@ -72,7 +73,6 @@ def load_model_info(model_dir: str, what: str) -> ModelInfo:
 
 #: Metadata key of a baseline model artifact: False when the producer found no baseline (KFP has no optional output,
 #: so "no baseline" is an artifact marked absent). An artifact without the key (e.g. from dsl.importer) is present.
-PRESENT_KEY = "present"
 #: URI schemes read directly through tf.io.gfile (the object store), not through the launcher's local copy.
 _REMOTE = ("s3://", "gs://")
 

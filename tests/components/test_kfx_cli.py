@@ -34,7 +34,9 @@ def test_upload_creates_then_versions(api, capsys):
     assert code == 0 and json.loads(out.splitlines()[-1])["created"] == "pipeline"
     (upload,) = api.calls("POST", "/apis/v2beta1/pipelines/upload")
     assert upload.query["name"] == ["kfx-training"]
-    assert next(yaml.safe_load_all(upload.files["uploadfile"])) == _spec("training")  # the committed compiled YAML, as is
+    assert next(yaml.safe_load_all(upload.files["uploadfile"])) == _spec(
+        "training"
+    )  # the committed compiled YAML, as is
     code, out, _ = _run(["upload", "--host", api.host, "--pipeline", "training", "--version", "0.1.0-bbb"], capsys)
     assert code == 0 and json.loads(out.splitlines()[-1])["version"] == "0.1.0-bbb"
     (version,) = api.calls("POST", "/apis/v2beta1/pipelines/upload_version")

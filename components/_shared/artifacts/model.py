@@ -41,6 +41,10 @@ TF_SERVING_VERSION = "1"
 PUSH_MARKER = "kfx-push.json"
 REFERENCE_FILE = "model-ref.json"
 
+#: metadata key of a baseline Model artifact: False = no model (KFP has no optional outputs, so "none" is an
+#: artifact marked absent). Written by resolve_baseline / import_baseline, read by evaluate.
+PRESENT_KEY = "present"
+
 KFX_LAYOUT = "kfx"
 TF_SERVING_LAYOUT = "tensorflow"
 LAYOUTS = (KFX_LAYOUT, TF_SERVING_LAYOUT)
