@@ -93,3 +93,24 @@ def test_schema_uri_via_gfile(fraud_stats, tmp_path):
     tf.io.gfile.copy(FRAUD_SCHEMA, uri, overwrite=True)
     schema = make_schema(fraud_stats["clean"], str(tmp_path / "s"), schema_uri=uri)
     assert len(schema.feature) == 14
+
+
+def test_columns_missing_only_in_eval_stay_optional(taxi_csv, tmp_path):
+    """Issue 7: pickup_* are in every train row and missing in two eval rows: the inferred schema keeps them
+    optional (no fixed shape), so Transform parses them as sparse and validate finds nothing to report."""
+    import tensorflow_data_validation as tfdv
+
+    from components.schema.presence import requires_presence
+    from tests.testdata.optional_columns import PICKUP, taxi_subset
+
+    dirs = taxi_subset(taxi_csv, str(tmp_path))
+    schema = make_schema(dirs["statistics"], str(tmp_path / "schema"))
+    features = {f.name: f for f in schema.feature}
+    for name in PICKUP:
+        assert not requires_presence(features[name]), features[name]
+    assert requires_presence(features["fare"])  # present everywhere: still required
+    eval_stats = load_statistics(dirs["statistics"], "eval")
+    assert not set(PICKUP) & set(_anomalies(eval_stats, schema))
+    # train-only inference (what kfx did before) requires them, and TFDV flags the eval rows
+    train_only = tfdv.infer_schema(load_statistics(dirs["statistics"], "train"))
+    assert set(PICKUP) <= set(_anomalies(eval_stats, train_only))
