@@ -34,3 +34,31 @@ def taxi_subset(taxi_csv: str, root: str) -> dict[str, str]:
     assert not set(PICKUP) & optional_in_data([load_statistics(dirs["statistics"], "train")])
     assert set(PICKUP) <= optional_in_data([load_statistics(dirs["statistics"], "eval")])
     return dirs
+
+
+#: A small preprocessing_fn over the taxi columns of the case (fast: one analyzer per column, no vocabularies).
+MODULE = '''
+import tensorflow as tf
+import tensorflow_transform as tft
+
+PICKUP = ("pickup_community_area", "pickup_latitude", "pickup_longitude")
+
+
+def _dense(x):
+    if isinstance(x, tf.SparseTensor):
+        x = tf.sparse.to_dense(x, default_value=tf.cast(0, x.dtype))
+    return tf.cast(tf.reshape(x, [-1]), tf.float32)
+
+
+def preprocessing_fn(inputs):
+    out = {f"{k}_xf": tft.scale_to_z_score(_dense(inputs[k])) for k in PICKUP + ("fare",)}
+    out["tips"] = _dense(inputs["tips"])
+    return out
+'''
+
+
+def write_module(root: str) -> str:
+    path = os.path.join(root, "pickup_module.py")
+    with open(path, "w") as f:
+        f.write(MODULE)
+    return path

@@ -146,8 +146,7 @@ def test_required_column_missing_in_eval_is_an_anomaly_not_a_crash(taxi_csv, tmp
     from components._shared.artifacts.transform_graph import read_transform_meta
     from components.statistics.logic import load_statistics
     from components.validate.logic import validate
-    from tests.testdata.chain import TAXI_MODULE
-    from tests.testdata.optional_columns import PICKUP, taxi_subset
+    from tests.testdata.optional_columns import PICKUP, taxi_subset, write_module
 
     dirs = taxi_subset(taxi_csv, str(tmp_path))
     curated = str(tmp_path / "curated")
@@ -158,7 +157,7 @@ def test_required_column_missing_in_eval_is_an_anomaly_not_a_crash(taxi_csv, tmp
     assert {(name, "eval") for name in PICKUP} <= named
 
     tg, te = str(tmp_path / "tg"), str(tmp_path / "te")
-    out = run_transform(dirs["examples"], curated, TAXI_MODULE, tg, te, statistics_dir=dirs["statistics"])
+    out = run_transform(dirs["examples"], curated, write_module(str(tmp_path)), tg, te, statistics_dir=dirs["statistics"])
     for split in artifacts.SPLITS:
         assert out.rows[split] == count_records(artifacts.split_files(dirs["examples"], split)) > 0
     assert set(PICKUP) <= set(read_transform_meta(tg)["optional_features"])
