@@ -37,7 +37,7 @@ def taxi_subset(taxi_csv: str, root: str) -> dict[str, str]:
 
 
 #: A small preprocessing_fn over the taxi columns of the case (fast: one analyzer per column, no vocabularies).
-MODULE = '''
+MODULE = """
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -54,7 +54,7 @@ def preprocessing_fn(inputs):
     out = {f"{k}_xf": tft.scale_to_z_score(_dense(inputs[k])) for k in PICKUP + ("fare",)}
     out["tips"] = _dense(inputs["tips"])
     return out
-'''
+"""
 
 
 def write_module(root: str) -> str:

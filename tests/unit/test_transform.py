@@ -157,7 +157,9 @@ def test_required_column_missing_in_eval_is_an_anomaly_not_a_crash(taxi_csv, tmp
     assert {(name, "eval") for name in PICKUP} <= named
 
     tg, te = str(tmp_path / "tg"), str(tmp_path / "te")
-    out = run_transform(dirs["examples"], curated, write_module(str(tmp_path)), tg, te, statistics_dir=dirs["statistics"])
+    out = run_transform(
+        dirs["examples"], curated, write_module(str(tmp_path)), tg, te, statistics_dir=dirs["statistics"]
+    )
     for split in artifacts.SPLITS:
         assert out.rows[split] == count_records(artifacts.split_files(dirs["examples"], split)) > 0
     assert set(PICKUP) <= set(read_transform_meta(tg)["optional_features"])
