@@ -1,6 +1,6 @@
 """What a module's ``build_model``/``run_fn`` gets (:class:`TrainArgs`) and the datasets it reads.
 
-The module-file contract is documented in ``components/train/MODULE_CONTRACT.md``.
+The module-file contract is documented in ``pipelines/modules/README.md``.
 """
 
 from __future__ import annotations

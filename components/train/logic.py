@@ -1,6 +1,6 @@
 """Train: fit a Keras (tf-keras, Keras 2) model on transformed examples and export it for raw-feature serving.
 
-The user's module file may define (like TFX's Trainer; the full contract: ``components/train/MODULE_CONTRACT.md``):
+The user's module file may define (like TFX's Trainer; the full contract: ``pipelines/modules/README.md``):
 
 * ``run_fn(args: TrainArgs)``: full control; call ``args.export(model)`` at the end to write
   the SavedModel with kfx's signatures (or write ``args.serving_model_dir`` yourself).
@@ -123,7 +123,7 @@ def run_training(
     Args:
       transformed_examples_dir: transform's transformed examples artifact.
       transform_graph_dir: transform's transform graph artifact.
-      module_file: the user's module (see ``components/train/MODULE_CONTRACT.md``).
+      module_file: the user's module (see ``pipelines/modules/README.md``).
       model_dir: output model artifact.
       label_key: the label among the *transformed* features.
       task: "binary" (sigmoid, label 0/1), "multiclass" (softmax, label = int class id 0..k-1) or "regression".

@@ -2,7 +2,7 @@
 
 Train with ``label_key="body_mass_kg"``, ``task="regression"``, ``raw_label_key="body_mass_g"``. The model predicts
 kilograms (a target of order 1 trains well with the default learning rate). The module contract:
-``components/train/MODULE_CONTRACT.md``.
+``pipelines/modules/README.md``.
 """
 
 import tensorflow as tf

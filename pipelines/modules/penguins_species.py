@@ -1,7 +1,7 @@
 """A minimal **multiclass** kfx module: the penguin species from its measurements (``tests/testdata/penguins.py``).
 
 Train with ``label_key="species_id"``, ``task="multiclass"``, ``raw_label_key="species"``; ``num_classes`` is
-inferred from the label's vocabulary (3). The module contract: ``components/train/MODULE_CONTRACT.md``.
+inferred from the label's vocabulary (3). The module contract: ``pipelines/modules/README.md``.
 """
 
 import tensorflow as tf
