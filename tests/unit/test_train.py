@@ -343,3 +343,31 @@ def test_regression_example_and_label_kept_out_of_serving(penguins):
     assert meta["raw_label_keys"] == ["body_mass_g"] and "body_mass_g" not in meta["features"]
     loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
     assert "body_mass_g" not in loaded.signatures[artifacts.RAW_SIGNATURE].structured_input_signature[1]
+
+
+def test_raw_label_keys_one_source_checked():
+    from components.train.labels import raw_label_keys
+
+    raw = {"species": None, "island": None, "tips": None, "fare": None}
+    assert raw_label_keys("species", [], None, "species_id", raw) == ["species"]
+    assert raw_label_keys("", ["species"], None, "species_id", raw) == ["species"]  # recorded by transform
+    assert raw_label_keys("", [], ["tips"], "big_tipper", raw) == ["tips"]  # the module's RAW_LABEL_KEYS
+    assert raw_label_keys("tips", [], ["tips", "fare"], "big_tipper", raw) == ["tips", "fare"]
+    assert raw_label_keys("", [], None, "island", raw) == ["island"]  # label_key is itself a raw column
+    assert raw_label_keys("", [], None, "species_id", raw) == []
+    with pytest.raises(LabelError, match="differs from 'island' given to transform"):
+        raw_label_keys("species", ["island"], None, "species_id", raw)
+    with pytest.raises(LabelError, match="not in the module's RAW_LABEL_KEYS"):
+        raw_label_keys("species", [], ["tips"], "species_id", raw)
+    with pytest.raises(LabelError, match=r"\['nope'\] are not raw features"):
+        raw_label_keys("nope", [], None, "species_id", raw)
+
+
+def test_batch_size_bounded_by_data_size():
+    from components.train.fit import effective_batch_size
+
+    assert effective_batch_size(256, 213) == 16  # the 267-row table's train split: 14 steps per epoch, not 1
+    assert effective_batch_size(256, 2_000) == 100
+    assert effective_batch_size(256, 16_000) == 256  # large data keeps the given batch
+    assert effective_batch_size(8, 213) == 8  # never above what was asked
+    assert effective_batch_size(256, 0) == 256  # row counts unknown
