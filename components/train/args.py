@@ -37,7 +37,7 @@ class TrainArgs:
     train_rows: int = 0
     eval_rows: int = 0
     history: dict[str, list[float]] = field(default_factory=dict)
-    patience: int = 3  # epochs without eval-loss improvement before fit stops
+    patience: int = 2  # epochs without a 1% eval-loss improvement before fit stops
 
     @property
     def output_units(self) -> int:

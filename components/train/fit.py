@@ -1,7 +1,7 @@
 """How kfx fits a model: batch size bounded by the data size, early stopping on the eval loss, final eval metrics.
 
 Defaults that work on 200 rows and on 200,000 alike: ``epochs`` is a *maximum* (fit stops when the eval loss has
-not improved for ``patience`` epochs and keeps the best weights), and the batch is at most ``train_rows / 20`` (but
+not improved by more than 1% of its best for ``patience`` epochs, and keeps the best epoch's weights), and the batch is at most ``train_rows / 20`` (but
 at least 16) so that even a small table gets ≥ 20 gradient steps per epoch.
 """
 
@@ -18,7 +18,8 @@ log = get_logger("train")
 
 MIN_STEPS_PER_EPOCH = 20
 MIN_BATCH_SIZE = 16
-PATIENCE = 3
+#: an epoch "improves" when it lowers the best eval loss by more than this fraction of it
+MIN_RELATIVE_IMPROVEMENT = 0.01
 
 
 @dataclass
@@ -39,14 +40,49 @@ def effective_batch_size(batch_size: int, train_rows: int) -> int:
     return max(1, min(batch_size, max(MIN_BATCH_SIZE, train_rows // MIN_STEPS_PER_EPOCH)))
 
 
+_CALLBACKS: dict = {}
+
+
+def _stop_on_plateau_class():
+    """Keras' EarlyStopping takes an absolute ``min_delta``, which means nothing across losses of different scales
+    (a regression in grams or in kilograms); this one asks for a *relative* improvement."""
+    if not _CALLBACKS:
+        import tensorflow as tf
+
+        class StopOnPlateau(tf.keras.callbacks.Callback):
+            """Stop when the eval loss has not improved by > ``rel`` of its best for ``patience`` epochs; restore
+            the best epoch's weights."""
+
+            def __init__(self, patience: int, rel: float = MIN_RELATIVE_IMPROVEMENT):
+                super().__init__()
+                self.patience, self.rel = patience, rel
+                self.best, self.best_weights, self.wait, self.best_epoch = float("inf"), None, 0, -1
+
+            def on_epoch_end(self, epoch, logs=None):
+                loss = (logs or {}).get("val_loss")
+                if loss is None:
+                    return
+                if loss < self.best - self.rel * abs(self.best) or self.best_weights is None:
+                    self.best, self.best_weights, self.wait, self.best_epoch = loss, self.model.get_weights(), 0, epoch
+                    return
+                self.wait += 1
+                if self.wait >= self.patience:
+                    self.model.stop_training = True
+
+            def on_train_end(self, logs=None):
+                if self.best_weights is not None:
+                    self.model.set_weights(self.best_weights)
+
+        _CALLBACKS["StopOnPlateau"] = StopOnPlateau
+    return _CALLBACKS["StopOnPlateau"]
+
+
 def callbacks(args: TrainArgs) -> list:
     """Early stopping on the eval loss (best weights restored) + TensorBoard logs in ``args.log_dir``."""
     import tensorflow as tf
 
     return [
-        tf.keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=args.patience, min_delta=1e-4, restore_best_weights=True
-        ),
+        _stop_on_plateau_class()(patience=args.patience),
         tf.keras.callbacks.TensorBoard(log_dir=args.log_dir, update_freq="epoch"),
     ]
 
