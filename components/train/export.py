@@ -14,6 +14,7 @@ from components._shared.artifacts import model as model_layout
 from components._shared.log import get_logger, timed
 from components._shared.version import __version__
 from components.train.args import TrainArgs, to_model_inputs
+from components.train.labels import class_names
 
 log = get_logger("train")
 
@@ -128,6 +129,9 @@ def write_model_meta(args: TrainArgs, raw_spec: dict) -> None:
             "missing_values": {"string": "", "float32": "NaN", "int64": INT_MISSING},
             "transformed_features": list(args.feature_keys),
             "signatures": [artifacts.SERVING_SIGNATURE, artifacts.RAW_SIGNATURE, artifacts.TRANSFORM_SIGNATURE],
+            "classes": class_names(args.tf_transform_output, [args.label_key, *args.raw_label_keys], args.num_classes)
+            if args.task == "multiclass"
+            else [],
             "epochs_run": len(args.history.get("loss", [])),
             "batch_size": args.batch_size,
             "version": __version__,

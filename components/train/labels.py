@@ -108,3 +108,16 @@ def num_classes(tft_output: Any, label_key: str, files: Sequence[str], given: in
             f"pass num_classes={domain} or leave it 0 to infer it"
         )
     return given
+
+
+def class_names(tft_output: Any, names: Sequence[str], num_classes: int) -> list[str]:
+    """The class names of a multiclass label whose ids come from a vocabulary named after the label or its raw
+    column (``tft.compute_and_apply_vocabulary(..., vocab_filename=...)``): id i is the i-th entry. [] otherwise."""
+    for name in names:
+        try:
+            vocab = tft_output.vocabulary_by_name(name)
+        except (ValueError, OSError, KeyError):  # no vocabulary of that name
+            continue
+        if len(vocab) == num_classes:
+            return [v.decode() if isinstance(v, bytes) else str(v) for v in vocab]
+    return []

@@ -148,3 +148,23 @@ def test_tightened_schema_catches_one_out_of_range_value(tmp_path):
 
     inferred = make_schema(str(tmp_path / "bad_st"), str(tmp_path / "inferred"))
     assert not any(f.HasField("int_domain") for f in inferred.feature if f.name == "flipper_length_mm")
+
+
+def test_relax_presence_only_touches_required_columns_seen_missing():
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    from components.schema.presence import relax_presence, requires_presence
+
+    schema = text_format.Parse(
+        """
+        feature { name: "a" type: FLOAT presence { min_fraction: 1 min_count: 1 } shape { dim { size: 1 } } }
+        feature { name: "b" type: FLOAT presence { min_fraction: 1 min_count: 1 } shape { dim { size: 1 } } }
+        feature { name: "c" type: BYTES presence { min_count: 1 } value_count { min: 1 max: 1 } }
+        """,
+        schema_pb2.Schema(),
+    )
+    assert relax_presence(schema, {"a", "c"}) == ["a"]
+    a, b, c = schema.feature
+    assert not requires_presence(a) and not a.HasField("shape") and a.presence.min_count == 1
+    assert requires_presence(b) and not requires_presence(c) and c.value_count.max == 1

@@ -317,6 +317,7 @@ def test_multiclass_example_trains_sensibly_at_defaults(penguins):
     assert result.metrics["accuracy"] >= 0.85, result
     meta = artifacts.read_json(os.path.join(model_dir, artifacts.MODEL_META))
     assert meta["num_classes"] == 3 and meta["raw_label_keys"] == ["species"] and "species" not in meta["features"]
+    assert sorted(meta["classes"]) == ["Adelie", "Chinstrap", "Gentoo"]  # names for evaluate's confusion matrix
     loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
     records = [_without(r, ["species"]) for r in _raw_eval(str(penguins / "examples"), 10)]
     out = loaded.signatures[artifacts.SERVING_SIGNATURE](examples=tf.constant(records))[artifacts.OUTPUT_KEY].numpy()
