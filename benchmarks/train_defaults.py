@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,13 @@ CONFIGS = {
     "old defaults": {"epochs": 5, "batch_size": 256, "early_stopping": False, "bound": False},
     "kfx defaults": {},
 }
+
+
+def median(values) -> float:
+    """(benchmarks/statistics.py shadows the stdlib module of that name for scripts run from this folder)"""
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
 def prepare(name: str, work: str) -> dict[str, str]:
@@ -118,11 +124,11 @@ def main() -> int:
                 runs.append(json.loads(out.split("RESULT ", 1)[1]))
             secs = [r["seconds"] for r in runs]
             rows[label] = {
-                "median_s": statistics.median(secs),
+                "median_s": median(secs),
                 "spread_s": max(secs) - min(secs),
                 "peak_rss_mb": max(r["rss_mb"] for r in runs),
                 "epochs": [r["epochs"] for r in runs],
-                "quality": statistics.median(r["quality"] for r in runs),
+                "quality": median(r["quality"] for r in runs),
             }
             r = rows[label]
             print(
