@@ -85,28 +85,18 @@ def run_transform(
     module = load_module(module_file, required=("preprocessing_fn",))
     pickle_by_value(module)
     schema = read_schema(schema_dir)
-    if raw_label_key and raw_label_key not in {f.name for f in schema.feature}:
-        raise ValueError(
-            f"raw_label_key '{raw_label_key}' is not a column of the schema {schema_dir} "
-            f"(columns: {', '.join(f.name for f in schema.feature)}); pass the label's CSV column, or '' if the "
-            "label is computed from several columns (then list them in the module's RAW_LABEL_KEYS)"
-        )
+    _check_raw_label(schema, raw_label_key, schema_dir)
     optional = _optional_columns(schema, statistics_dir)
     files = {split: artifacts.split_files(examples_dir, split) for split in artifacts.SPLITS}
     args = list(beam_pipeline_args)
     if in_process_apply is None:
         in_process_apply = not is_distributed(args)
 
-    import tensorflow as tf
     import tensorflow_transform as tft
     from tensorflow_transform.tf_metadata import dataset_metadata
 
     raw_metadata = dataset_metadata.DatasetMetadata(schema)
-    for d in (transform_graph_dir, transformed_examples_dir):
-        if tf.io.gfile.exists(d) and tf.io.gfile.listdir(d):
-            log.info("output %s is not empty: replacing its content", d)
-            tf.io.gfile.rmtree(d)
-        tf.io.gfile.makedirs(d)
+    _empty_outputs(transform_graph_dir, transformed_examples_dir)
 
     log.info(
         "preprocessing_fn from %s; raw features: %s; beam args: %s; apply: %s",
@@ -143,6 +133,25 @@ def run_transform(
     seconds = time.perf_counter() - start
     log.info("transform done: %s rows in %.1fs -> %s, %s", rows, seconds, transform_graph_dir, transformed_examples_dir)
     return TransformResult(rows=rows, seconds=seconds, transformed_features=transformed)
+
+
+def _check_raw_label(schema, raw_label_key: str, schema_dir: str) -> None:
+    if raw_label_key and raw_label_key not in {f.name for f in schema.feature}:
+        raise ValueError(
+            f"raw_label_key '{raw_label_key}' is not a column of the schema {schema_dir} "
+            f"(columns: {', '.join(f.name for f in schema.feature)}); pass the label's CSV column, or '' if the "
+            "label is computed from several columns (then list them in the module's RAW_LABEL_KEYS)"
+        )
+
+
+def _empty_outputs(*dirs: str) -> None:
+    import tensorflow as tf
+
+    for d in dirs:
+        if tf.io.gfile.exists(d) and tf.io.gfile.listdir(d):
+            log.info("output %s is not empty: replacing its content", d)
+            tf.io.gfile.rmtree(d)
+        tf.io.gfile.makedirs(d)
 
 
 def _optional_columns(schema, statistics_dir: str | None) -> list[str]:
