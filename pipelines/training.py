@@ -54,7 +54,9 @@ def training_steps(
     verdict = {"passed": validate_task.outputs["passed"], "message": validate_task.outputs["message"]}
     gate_task = gate(**verdict, **given("gate")).set_display_name("gate")  # nothing downstream runs on anomalies
 
-    transform_task = transform(examples=examples, schema=schema, **given("transform")).set_display_name("transform")
+    transform_task = transform(
+        examples=examples, schema=schema, statistics=statistics, **given("transform")
+    ).set_display_name("transform")
     transform_task.after(gate_task)
 
     train_task = train(

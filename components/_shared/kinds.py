@@ -39,7 +39,7 @@ COMPONENT_IO: dict[str, dict[str, dict[str, str]]] = {
     "schema": {"inputs": {"statistics": STATISTICS}, "outputs": {"schema": SCHEMA}},
     "validate": {"inputs": {"statistics": STATISTICS, "schema": SCHEMA}, "outputs": {"anomalies": ANOMALIES}},
     "transform": {
-        "inputs": {"examples": EXAMPLES, "schema": SCHEMA},
+        "inputs": {"examples": EXAMPLES, "schema": SCHEMA, "statistics": STATISTICS},
         "outputs": {"transform_graph": TRANSFORM_GRAPH, "transformed_examples": TRANSFORMED_EXAMPLES},
     },
     "train": {

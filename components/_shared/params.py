@@ -88,8 +88,7 @@ class TrainingParams:
     raw_label_key: str = param(
         DEFAULT_LABEL,
         help="raw CSV column the label comes from: kept out of serving inputs and drift checks",
-        # + "transform"/"train": "raw_label_key" once those wrappers take it (h/newuser): one source for the label
-        to={"validate": "label_key"},
+        to={"validate": "label_key", "transform": "raw_label_key", "train": "raw_label_key"},
         flag="--raw-label",
         cli_default=None,
         cli_note="default: the --label column when the data has it",
@@ -151,7 +150,7 @@ class TrainingParams:
         help="stop the run before transform when validation finds anomalies",
         to={"gate": "fail_on_anomalies"},
     )
-    epochs: int = param(5, help="maximum training epochs", to={"train": "epochs"})
+    epochs: int = param(50, help="maximum training epochs (early stopping on the eval loss)", to={"train": "epochs"})
     batch_size: int = param(256, help="training batch size", to={"train": "batch_size"})
     learning_rate: float = param(0.001, help="optimizer learning rate", to={"train": "learning_rate"})
     slice_features: list[str] = param(

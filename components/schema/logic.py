@@ -1,4 +1,4 @@
-"""Schema: infer from the train statistics (``tfdv.infer_schema``) or import a curated ``.pbtxt``.
+"""Schema: infer from the statistics (types and domains from train, presence from every split) or import a curated ``.pbtxt``.
 
 Writes ``<output_dir>/schema.pbtxt`` and, optionally, a Markdown view (feature, type, presence, valency,
 domain) that the KFP UI renders.
@@ -10,11 +10,14 @@ import os
 
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
-from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from components._shared import artifacts
+from components._shared.artifacts.schema import SchemaError, load_schema, read_schema, write_schema
 from components._shared.log import get_logger, timed
+from components.schema.presence import optional_in_data, relax_presence
+
+__all__ = ["SchemaError", "infer_schema", "load_schema", "make_schema", "read_schema", "schema_markdown"]
 
 log = get_logger("schema")
 
@@ -22,34 +25,21 @@ _TYPES = {schema_pb2.INT: "INT", schema_pb2.FLOAT: "FLOAT", schema_pb2.BYTES: "B
 _MAX_VALUES_SHOWN = 12
 
 
-class SchemaError(ValueError):
-    """The schema can't be produced: missing statistics, or a curated schema file that doesn't parse."""
+def _load_statistics(statistics_dir: str, split: str) -> statistics_pb2.DatasetFeatureStatisticsList | None:
+    """One split's statistics, or None when the artifact has none for it."""
+    from components.statistics.logic import load_statistics
 
-
-def load_schema(schema_uri: str) -> schema_pb2.Schema:
-    """Parse a text-format schema (local path or ``tf.io.gfile`` URI); SchemaError naming the file if not."""
-    if not tf.io.gfile.exists(schema_uri):
-        raise SchemaError(f"schema file {schema_uri} does not exist")
-    with tf.io.gfile.GFile(schema_uri, "r") as f:
-        text = f.read()
-    schema = schema_pb2.Schema()
-    try:
-        text_format.Parse(text, schema)
-    except text_format.ParseError as e:
-        raise SchemaError(f"schema file {schema_uri} is not a valid text-format Schema: {e}") from e
-    if not schema.feature:
-        raise SchemaError(f"schema file {schema_uri} declares no features")
-    return schema
+    if not statistics_dir or not tf.io.gfile.exists(os.path.join(statistics_dir, split, artifacts.STATS_FILE)):
+        return None
+    return load_statistics(statistics_dir, split)
 
 
 def _load_train_statistics(statistics_dir: str) -> statistics_pb2.DatasetFeatureStatisticsList:
-    from components.statistics.logic import load_statistics
-
-    split = "train"
-    path = os.path.join(statistics_dir, split, artifacts.STATS_FILE)
-    if not tf.io.gfile.exists(path):
+    stats = _load_statistics(statistics_dir, "train")
+    if stats is None:
+        path = os.path.join(statistics_dir, "train", artifacts.STATS_FILE)
         raise SchemaError(f"no train statistics at {path}; the schema is inferred from the train split")
-    return load_statistics(statistics_dir, split)
+    return stats
 
 
 def _domain_text(schema: schema_pb2.Schema, feature: schema_pb2.Feature) -> str:
@@ -122,48 +112,65 @@ def schema_markdown(schema: schema_pb2.Schema, source: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _check_curated(schema: schema_pb2.Schema, schema_uri: str, statistics_dir: str) -> None:
+    """Log features the data has but the curated schema doesn't declare, and vice versa."""
+    stats = _load_statistics(statistics_dir, "train")
+    if stats is None:
+        return
+    in_data = {f.path.step[0] if f.path.step else f.name for f in stats.datasets[0].features}
+    declared = {f.name for f in schema.feature}
+    if in_data - declared:
+        log.warning("features in the data but not in %s: %s", schema_uri, sorted(in_data - declared))
+    if declared - in_data:
+        log.warning("features in %s but not in the data: %s", schema_uri, sorted(declared - in_data))
+
+
+def infer_schema(statistics_dir: str) -> schema_pb2.Schema:
+    """``tfdv.infer_schema`` of the train statistics, with presence taken from every split.
+
+    A column that some eval row lacks stays optional even when every train row has it (otherwise Transform would
+    parse it as a fixed-length feature and crash on that row). Types, domains and ranges come from train only, so
+    validate still reports eval values the train data never showed.
+    """
+    stats = _load_train_statistics(statistics_dir)
+    with timed(log, f"inferring schema from {statistics_dir}/train") as t:
+        schema = tfdv.infer_schema(stats)
+        t["rows"] = int(stats.datasets[0].num_examples)
+    splits = [s for s in (_load_statistics(statistics_dir, split) for split in artifacts.SPLITS) if s is not None]
+    relaxed = relax_presence(schema, optional_in_data(splits))
+    if relaxed:
+        log.info("optional (missing in some rows of some split, not in train): %s", ", ".join(relaxed))
+    return schema
+
+
 def make_schema(
     statistics_dir: str,
     output_dir: str,
     view_path: str | None = None,
     schema_uri: str | None = None,
 ) -> schema_pb2.Schema:
-    """Infer the schema from ``<statistics_dir>/train`` or import ``schema_uri``; write ``<output_dir>/schema.pbtxt``.
+    """Infer the schema from the statistics (:func:`infer_schema`) or import ``schema_uri``; write the artifact.
 
-    ``view_path``: where to write the Markdown view. With ``schema_uri``, the train statistics (if present)
-    are only used to log features the data has but the schema doesn't declare (and vice versa).
+    Args:
+      statistics_dir: statistics artifact (``<dir>/<split>/FeatureStats.pb``).
+      output_dir: schema artifact to write (``<dir>/schema.pbtxt``).
+      view_path: where to write the Markdown view, if anywhere.
+      schema_uri: a curated schema file; the statistics (if present) are then only used to log features the data
+        has but the schema doesn't declare (and vice versa). The curated schema is taken as it is: its presence
+        requirements are checked by validate, which names the features that break them.
     """
     if schema_uri:
         with timed(log, f"importing curated schema {schema_uri}"):
             schema = load_schema(schema_uri)
+        _check_curated(schema, schema_uri, statistics_dir)
         source = f"imported from `{schema_uri}`"
-        stats_path = os.path.join(statistics_dir, "train", artifacts.STATS_FILE) if statistics_dir else ""
-        if stats_path and tf.io.gfile.exists(stats_path):
-            stats = _load_train_statistics(statistics_dir)
-            in_data = {f.path.step[0] if f.path.step else f.name for f in stats.datasets[0].features}
-            declared = {f.name for f in schema.feature}
-            if in_data - declared:
-                log.warning("features in the data but not in %s: %s", schema_uri, sorted(in_data - declared))
-            if declared - in_data:
-                log.warning("features in %s but not in the data: %s", schema_uri, sorted(declared - in_data))
     else:
-        stats = _load_train_statistics(statistics_dir)
-        with timed(log, f"inferring schema from {statistics_dir}/train") as t:
-            schema = tfdv.infer_schema(stats)
-            t["rows"] = int(stats.datasets[0].num_examples)
-        source = "inferred from the train statistics"
-
-    path = os.path.join(output_dir, artifacts.SCHEMA_FILE)
-    tf.io.gfile.makedirs(output_dir)
-    tfdv.write_schema_text(schema, path)
+        schema = infer_schema(statistics_dir)
+        source = "inferred from the statistics (presence from every split)"
+    path = write_schema(schema, output_dir)
     log.info("schema with %d features (%s) -> %s", len(schema.feature), source, path)
     if view_path:
         tf.io.gfile.makedirs(os.path.dirname(view_path) or ".")
         with tf.io.gfile.GFile(view_path, "w") as f:
             f.write(schema_markdown(schema, source))
     return schema
-
-
-def read_schema(schema_dir: str) -> schema_pb2.Schema:
-    """The schema of a schema artifact (``<schema_dir>/schema.pbtxt``)."""
-    return load_schema(os.path.join(schema_dir, artifacts.SCHEMA_FILE))

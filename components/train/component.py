@@ -17,18 +17,21 @@ def train(
     model: Output[Model],
     metrics: Output[Metrics],
     task: str = "binary",
-    epochs: int = 5,
-    batch_size: int = 256,
+    epochs: int = 50,  # the maximum: early stopping on the eval loss
+    batch_size: int = 256,  # the maximum: small data gets smaller batches
     learning_rate: float = 0.001,
     hidden_units: Optional[List[int]] = None,  # noqa: UP045  (kfp reads typing.Optional)
-    num_classes: int = 0,
+    num_classes: int = 0,  # multiclass: 0 infers it from the label's vocabulary / values
     seed: int = 0,
     hyperparameters: Optional[Dict[str, float]] = None,  # noqa: UP045  (module-specific, e.g. {"dropout": 0.2})
+    raw_label_key: str = "",  # the raw label column: never a serving input
 ) -> None:
     """Train the module file's Keras model; export a SavedModel serving raw features (TFT graph inside)."""
     import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+    from components._shared.kinds import check_inputs, stamp_outputs
     from components.train.logic import run_training
 
+    check_inputs("train", transformed_examples=transformed_examples, transform_graph=transform_graph)
     result = run_training(
         transformed_examples.path,
         transform_graph.path,
@@ -43,10 +46,13 @@ def train(
         num_classes=num_classes,
         hyperparameters=hyperparameters or {},
         seed=seed,
+        raw_label_key=raw_label_key,
     )
+    stamp_outputs("train", model=model)
     model.metadata.update({"label_key": label_key, "task": task, "module_file": module_file})
+    model.metadata.update({"epochs_run": result.epochs_run, "batch_size": result.batch_size})
     metrics.log_metric("loss", result.loss)
     for name, value in result.metrics.items():
         metrics.log_metric(name, value)
-    metrics.log_metric("train_rows", float(result.train_rows))
-    metrics.log_metric("eval_rows", float(result.eval_rows))
+    for name in ("train_rows", "eval_rows", "epochs_run", "batch_size"):
+        metrics.log_metric(name, float(getattr(result, name)))

@@ -17,9 +17,13 @@ from dataclasses import dataclass, field
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from components._shared import artifacts
+from components._shared._compat.beam import pickle_by_value
+from components._shared.artifacts import transform_graph as tg_layout
+from components._shared.artifacts.schema import read_schema
 from components._shared.log import get_logger, timed
 from components._shared.modules import load_module
 from components._shared.runner import is_distributed
+from components.schema.presence import optional_in_data, relax_presence, requires_presence
 
 log = get_logger("transform")
 
@@ -27,8 +31,6 @@ log = get_logger("transform")
 #: float kernels (cos, exp, ...) round the last bit differently for the SIMD body and the tail of a
 #: batch, so identical batching is what makes the two paths give bit-identical outputs.
 BATCH_SIZE = 1024
-
-#: Runners that run Beam work somewhere other than this process/machine.
 
 
 @dataclass
@@ -38,19 +40,6 @@ class TransformResult:
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     transformed_features: dict[str, str] = field(default_factory=dict)
-
-
-def read_schema(schema_dir: str):
-    """The tensorflow_metadata Schema of a schema artifact (``<dir>/schema.pbtxt``)."""
-    import tensorflow as tf
-    from google.protobuf import text_format
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    path = os.path.join(schema_dir, artifacts.SCHEMA_FILE)
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"schema artifact {schema_dir} has no {artifacts.SCHEMA_FILE} (expected {path})")
-    with tf.io.gfile.GFile(path) as f:
-        return text_format.Parse(f.read(), schema_pb2.Schema())
 
 
 def _dtype_name(spec) -> str:
@@ -67,6 +56,9 @@ def run_transform(
     transformed_examples_dir: str,
     beam_pipeline_args: Sequence[str] = (),
     in_process_apply: bool | None = None,
+    *,
+    statistics_dir: str | None = None,
+    raw_label_key: str = "",
 ) -> TransformResult:
     """Analyze the train split with ``preprocessing_fn``, write the transform graph, transform both splits.
 
@@ -81,27 +73,30 @@ def run_transform(
       in_process_apply: apply the analyzed transform to the examples in this process
         (tf.data + the saved transform graph) instead of a second Beam pass. ``None`` (default):
         only when no distributed runner is named. The output is identical either way.
+      statistics_dir: the statistics artifact of the same examples (optional). Columns that its statistics show
+        can be missing are parsed as optional even when the schema requires them (a curated schema; validate
+        reports those rows as an anomaly), so a run with ``fail_on_anomalies=False`` completes instead of
+        crashing in TensorFlow's parser.
+      raw_label_key: the raw label column (the pipeline's ``raw_label_key``); recorded in the transform graph
+        (``transform.json``) so train keeps it out of the serving signatures. Must be a column of the schema.
     """
     start = time.perf_counter()
     # Everything that can be wrong with the inputs is checked before anything is written.
     module = load_module(module_file, required=("preprocessing_fn",))
-    _pickle_by_value(module)
+    pickle_by_value(module)
     schema = read_schema(schema_dir)
+    _check_raw_label(schema, raw_label_key, schema_dir)
+    optional = _optional_columns(schema, statistics_dir)
     files = {split: artifacts.split_files(examples_dir, split) for split in artifacts.SPLITS}
     args = list(beam_pipeline_args)
     if in_process_apply is None:
         in_process_apply = not is_distributed(args)
 
-    import tensorflow as tf
     import tensorflow_transform as tft
-    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+    from tensorflow_transform.tf_metadata import dataset_metadata
 
     raw_metadata = dataset_metadata.DatasetMetadata(schema)
-    for d in (transform_graph_dir, transformed_examples_dir):
-        if tf.io.gfile.exists(d) and tf.io.gfile.listdir(d):
-            log.info("output %s is not empty: replacing its content", d)
-            tf.io.gfile.rmtree(d)
-        tf.io.gfile.makedirs(d)
+    _empty_outputs(transform_graph_dir, transformed_examples_dir)
 
     log.info(
         "preprocessing_fn from %s; raw features: %s; beam args: %s; apply: %s",
@@ -121,7 +116,11 @@ def run_transform(
         analyze_only=in_process_apply,
     )
     # The raw schema next to the transform graph: TFTransformOutput.raw_feature_spec() reads it.
-    metadata_io.write_metadata(raw_metadata, os.path.join(transform_graph_dir, tft.TFTransformOutput.RAW_METADATA_DIR))
+    tg_layout.write_raw_schema(transform_graph_dir, schema)
+    tg_layout.write_transform_meta(
+        transform_graph_dir,
+        {"raw_label_keys": [raw_label_key] if raw_label_key else [], "optional_features": optional},
+    )
     if in_process_apply:
         rows = apply_in_process(transform_graph_dir, files, transformed_examples_dir)
 
@@ -136,12 +135,46 @@ def run_transform(
     return TransformResult(rows=rows, seconds=seconds, transformed_features=transformed)
 
 
-def _pickle_by_value(module) -> None:
-    """Ship the user module's code to Beam workers inside the pickles: they can't import it by name
-    (multi_processing DirectRunner, Dataflow, Flink and Spark workers have no such module)."""
-    from apache_beam.internal.cloudpickle import cloudpickle
+def _check_raw_label(schema, raw_label_key: str, schema_dir: str) -> None:
+    if raw_label_key and raw_label_key not in {f.name for f in schema.feature}:
+        raise ValueError(
+            f"raw_label_key '{raw_label_key}' is not a column of the schema {schema_dir} "
+            f"(columns: {', '.join(f.name for f in schema.feature)}); pass the label's CSV column, or '' if the "
+            "label is computed from several columns (then list them in the module's RAW_LABEL_KEYS)"
+        )
 
-    cloudpickle.register_pickle_by_value(module)
+
+def _empty_outputs(*dirs: str) -> None:
+    import tensorflow as tf
+
+    for d in dirs:
+        if tf.io.gfile.exists(d) and tf.io.gfile.listdir(d):
+            log.info("output %s is not empty: replacing its content", d)
+            tf.io.gfile.rmtree(d)
+        tf.io.gfile.makedirs(d)
+
+
+def _optional_columns(schema, statistics_dir: str | None) -> list[str]:
+    """Relax (in place) the columns the schema requires but the statistics show missing in some rows; returns the
+    columns parsed as optional (relaxed ones included)."""
+    if statistics_dir:
+        import tensorflow as tf
+
+        from components.statistics.logic import load_statistics
+
+        stats = [
+            load_statistics(statistics_dir, split)
+            for split in artifacts.SPLITS
+            if tf.io.gfile.exists(os.path.join(statistics_dir, split, artifacts.STATS_FILE))
+        ]
+        relaxed = relax_presence(schema, optional_in_data(stats))
+        if relaxed:
+            log.warning(
+                "the schema requires %s but some rows lack them (validate reports this as an anomaly): parsed as "
+                "optional, so preprocessing_fn gets them as SparseTensors",
+                ", ".join(relaxed),
+            )
+    return sorted(f.name for f in schema.feature if not requires_presence(f))
 
 
 def _run_beam(
@@ -173,7 +206,7 @@ def _run_beam(
             yield element
 
     # Beam/TFT scratch space: on the output filesystem (a distributed runner can't see local /tmp).
-    temp_dir = os.path.join(transform_graph_dir, ".tft_tmp")
+    temp_dir = tg_layout.temp_dir(transform_graph_dir)
     if "://" not in transform_graph_dir:
         temp_dir = tempfile.mkdtemp(prefix="kfx_tft_")
     what = "analyzing train split" + ("" if analyze_only else " and transforming both splits") + " on Beam"

@@ -101,16 +101,14 @@ def build_model(args):
 
 
 def run_fn(args):
-    """Full control: build, compile, fit, export with kfx's raw-feature signatures."""
+    """Full control: build, compile, fit, export with kfx's raw-feature signatures.
+
+    ``args.fit`` is kfx's fit: train split, eval split as validation data, early stopping on the eval loss after
+    at most ``args.epochs`` epochs, TensorBoard logs; it records ``args.history``. Call ``model.fit`` yourself with
+    ``callbacks=args.callbacks()`` for the same stopping rule.
+    """
     model = build_model(args)
     args.compile(model)
-    history = model.fit(
-        args.dataset("train"),
-        validation_data=args.dataset("eval"),
-        epochs=args.epochs,
-        callbacks=[tf.keras.callbacks.TensorBoard(log_dir=args.log_dir)],
-        verbose=0,
-    )
-    args.history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    args.fit(model)
     args.export(model)
     return model

@@ -33,7 +33,9 @@ def first_run(tmp_path_factory):
 def test_terminal_output_is_one_line_per_step_and_the_full_log_is_in_the_run_directory(first_run):
     root, s = first_run
     lines = s.progress.splitlines()
-    assert [x.split()[0] for x in lines] == [
+    steps = [x.split()[0] for x in lines]
+    assert "import-baseline" in steps  # independent of the others: kfp.local may run it anywhere
+    assert [x for x in steps if x != "import-baseline"] == [
         "ingest",
         "statistics",
         "schema",

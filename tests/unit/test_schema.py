@@ -93,3 +93,78 @@ def test_schema_uri_via_gfile(fraud_stats, tmp_path):
     tf.io.gfile.copy(FRAUD_SCHEMA, uri, overwrite=True)
     schema = make_schema(fraud_stats["clean"], str(tmp_path / "s"), schema_uri=uri)
     assert len(schema.feature) == 14
+
+
+def test_columns_missing_only_in_eval_stay_optional(taxi_csv, tmp_path):
+    """Issue 7: pickup_* are in every train row and missing in two eval rows: the inferred schema keeps them
+    optional (no fixed shape), so Transform parses them as sparse and validate finds nothing to report."""
+    import tensorflow_data_validation as tfdv
+
+    from components.schema.presence import requires_presence
+    from tests.testdata.optional_columns import PICKUP, taxi_subset
+
+    dirs = taxi_subset(taxi_csv, str(tmp_path))
+    schema = make_schema(dirs["statistics"], str(tmp_path / "schema"))
+    features = {f.name: f for f in schema.feature}
+    for name in PICKUP:
+        assert not requires_presence(features[name]), features[name]
+    assert requires_presence(features["fare"])  # present everywhere: still required
+    eval_stats = load_statistics(dirs["statistics"], "eval")
+    assert not set(PICKUP) & set(_anomalies(eval_stats, schema))
+    # train-only inference (what kfx did before) requires them, and TFDV flags the eval rows
+    train_only = tfdv.infer_schema(load_statistics(dirs["statistics"], "train"))
+    assert set(PICKUP) <= set(_anomalies(eval_stats, train_only))
+
+
+PENGUINS_SCHEMA = os.path.join(os.path.dirname(FRAUD_SCHEMA), "penguins.pbtxt")
+
+
+def test_tightened_schema_catches_one_out_of_range_value(tmp_path):
+    """Issue 7: one flipper of 999 mm among 400 rows. The inferred schema has no range and lets it through; the
+    tightened curated schema (pipelines/schemas/penguins.pbtxt) makes validate report it, named, with its split."""
+    from components.validate.logic import validate
+    from tests.testdata.penguins import write_csv
+
+    clean = write_csv(str(tmp_path / "clean.csv"), 400, seed=3)
+    lines = open(clean).read().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("flipper_length_mm")] = "999"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+
+    results = {}
+    for name, csv in (("clean", clean), ("bad", str(bad))):
+        ingest_csv(csv, str(tmp_path / f"{name}_ex"))
+        compute_statistics(str(tmp_path / f"{name}_ex"), str(tmp_path / f"{name}_st"))
+        results[name] = validate(
+            str(tmp_path / f"{name}_st"), PENGUINS_SCHEMA, str(tmp_path / f"{name}_an"), fail_on_anomalies=False,
+            label_key="species",
+        )  # fmt: skip
+    assert results["clean"].findings == []
+    flagged = [f for f in results["bad"].findings if f.feature == "flipper_length_mm"]
+    assert flagged and flagged[0].kind.startswith("INT_TYPE_BIG_INT"), results["bad"].findings
+    assert {f.feature for f in results["bad"].findings} == {"flipper_length_mm"}
+
+    inferred = make_schema(str(tmp_path / "bad_st"), str(tmp_path / "inferred"))
+    assert not any(f.HasField("int_domain") for f in inferred.feature if f.name == "flipper_length_mm")
+
+
+def test_relax_presence_only_touches_required_columns_seen_missing():
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    from components.schema.presence import relax_presence, requires_presence
+
+    schema = text_format.Parse(
+        """
+        feature { name: "a" type: FLOAT presence { min_fraction: 1 min_count: 1 } shape { dim { size: 1 } } }
+        feature { name: "b" type: FLOAT presence { min_fraction: 1 min_count: 1 } shape { dim { size: 1 } } }
+        feature { name: "c" type: BYTES presence { min_count: 1 } value_count { min: 1 max: 1 } }
+        """,
+        schema_pb2.Schema(),
+    )
+    assert relax_presence(schema, {"a", "c"}) == ["a"]
+    a, b, c = schema.feature
+    assert not requires_presence(a) and not a.HasField("shape") and a.presence.min_count == 1
+    assert requires_presence(b) and not requires_presence(c) and c.value_count.max == 1

@@ -10,7 +10,7 @@ import pytest
 import components  # noqa: F401
 from components._shared import artifacts
 from components._shared.modules import ModuleFileError
-from components.train.logic import INT_MISSING, run_training
+from components.train.logic import INT_MISSING, LabelError, run_training
 from components.transform.logic import run_transform
 from tests.testdata.chain import FRAUD_MODULE, infer_schema
 
@@ -166,6 +166,7 @@ def test_serving_raw_equals_serving_default(data, binary_model):
 
 
 def test_multiclass(data):
+    """No num_classes: kfx infers 3 from the label's vocabulary (atm, online, pos)."""
     import tensorflow as tf
 
     model_dir = str(data["root"] / "model_mc")
@@ -176,7 +177,6 @@ def test_multiclass(data):
         model_dir,
         label_key="channel_class",
         task="multiclass",
-        num_classes=3,
         epochs=1,
         batch_size=64,
     )
@@ -217,8 +217,12 @@ def test_bad_parameters_are_clear_errors(data, tmp_path):
         run_training(te, tg, module, str(tmp_path / "m"), label_key="nope")
     with pytest.raises(ValueError, match="task must be one of"):
         run_training(te, tg, module, str(tmp_path / "m"), label_key="is_fraud", task="ranking")
-    with pytest.raises(ValueError, match="num_classes"):
-        run_training(te, tg, module, str(tmp_path / "m"), label_key="channel_class", task="multiclass")
+    with pytest.raises(LabelError, match=r"num_classes=2 but label 'channel_class' takes values up to 2"):
+        run_training(te, tg, module, str(tmp_path / "m"), label_key="channel_class", task="multiclass", num_classes=2)
+    with pytest.raises(LabelError, match=r"num_classes=5 but the vocabulary of label 'channel_class' has 3 classes"):
+        run_training(te, tg, module, str(tmp_path / "m"), label_key="channel_class", task="multiclass", num_classes=5)
+    with pytest.raises(LabelError, match=r"raw_label_key 'channel' is not in the module's RAW_LABEL_KEYS"):
+        run_training(te, tg, module, str(tmp_path / "m"), label_key="is_fraud", raw_label_key="channel")
     broken = tmp_path / "broken.py"
     broken.write_text("def build_model(args:\n")
     with pytest.raises(ModuleFileError, match="syntax error") as e:
@@ -268,3 +272,103 @@ def test_taxi_module_run_fn(tmp_path, taxi_csv):
         examples=tf.constant([_without(r, ["tips"]) for r in records])
     )
     assert auc(scores[artifacts.OUTPUT_KEY].numpy()[:, 0], labels) > 0.75
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The example modules (multiclass, regression) on a 267-row table, at the default training settings.
+
+SPECIES_MODULE = os.path.join(os.path.dirname(FRAUD_MODULE), "penguins_species.py")
+MASS_MODULE = os.path.join(os.path.dirname(FRAUD_MODULE), "penguins_mass.py")
+
+
+@pytest.fixture(scope="module")
+def penguins(tmp_path_factory):
+    """267 penguin rows -> ingest -> statistics -> schema (the real steps)."""
+    from components.ingest.logic import ingest_csv
+    from components.schema.logic import make_schema
+    from components.statistics.logic import compute_statistics
+    from tests.testdata.penguins import write_csv
+
+    root = tmp_path_factory.mktemp("penguins")
+    ingest_csv(write_csv(str(root / "penguins.csv"), 267, seed=0), str(root / "examples"))
+    compute_statistics(str(root / "examples"), str(root / "statistics"))
+    make_schema(str(root / "statistics"), str(root / "schema"))
+    return root
+
+
+def _transform(root, module: str, name: str, raw_label_key: str = "") -> tuple[str, str]:
+    tg, te = str(root / f"{name}_tg"), str(root / f"{name}_te")
+    run_transform(
+        str(root / "examples"), str(root / "schema"), module, tg, te,
+        statistics_dir=str(root / "statistics"), raw_label_key=raw_label_key,
+    )  # fmt: skip
+    return tg, te
+
+
+def test_multiclass_example_trains_sensibly_at_defaults(penguins):
+    """Issue 7: 267 rows, 3 species, no num_classes/epochs/batch_size given. kfx infers 3 classes, bounds the
+    batch by the data size and stops on the eval loss: accuracy well above the 0.51 the old defaults reached."""
+    import tensorflow as tf
+
+    tg, te = _transform(penguins, SPECIES_MODULE, "species", raw_label_key="species")
+    model_dir = str(penguins / "species_model")
+    result = run_training(te, tg, SPECIES_MODULE, model_dir, label_key="species_id", task="multiclass")
+    assert result.batch_size == 16 and 5 < result.epochs_run <= 50
+    assert result.metrics["accuracy"] >= 0.85, result
+    meta = artifacts.read_json(os.path.join(model_dir, artifacts.MODEL_META))
+    assert meta["num_classes"] == 3 and meta["raw_label_keys"] == ["species"] and "species" not in meta["features"]
+    assert sorted(meta["classes"]) == ["Adelie", "Chinstrap", "Gentoo"]  # names for evaluate's confusion matrix
+    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    records = [_without(r, ["species"]) for r in _raw_eval(str(penguins / "examples"), 10)]
+    out = loaded.signatures[artifacts.SERVING_SIGNATURE](examples=tf.constant(records))[artifacts.OUTPUT_KEY].numpy()
+    assert out.shape == (10, 3)
+
+
+def test_regression_example_and_label_kept_out_of_serving(penguins):
+    """The regression example beats the naive (mean) predictor clearly; its raw label body_mass_g, named only by
+    the pipeline's raw_label_key (the module has no RAW_LABEL_KEYS), is not a serving input."""
+    import tensorflow as tf
+
+    tg, te = _transform(penguins, MASS_MODULE, "mass")
+    model_dir = str(penguins / "mass_model")
+    result = run_training(
+        te, tg, MASS_MODULE, model_dir, label_key="body_mass_kg", task="regression", raw_label_key="body_mass_g"
+    )
+    labels = [
+        tf.train.Example.FromString(r.numpy()).features.feature["body_mass_kg"].float_list.value[0]
+        for r in tf.data.TFRecordDataset(artifacts.split_files(te, "eval"))
+    ]
+    naive_mae = float(np.mean(np.abs(np.asarray(labels) - np.mean(labels))))
+    assert result.metrics["mae"] < 0.75 * naive_mae, (result.metrics, naive_mae)
+    meta = artifacts.read_json(os.path.join(model_dir, artifacts.MODEL_META))
+    assert meta["raw_label_keys"] == ["body_mass_g"] and "body_mass_g" not in meta["features"]
+    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    assert "body_mass_g" not in loaded.signatures[artifacts.RAW_SIGNATURE].structured_input_signature[1]
+
+
+def test_raw_label_keys_one_source_checked():
+    from components.train.labels import raw_label_keys
+
+    raw = {"species": None, "island": None, "tips": None, "fare": None}
+    assert raw_label_keys("species", [], None, "species_id", raw) == ["species"]
+    assert raw_label_keys("", ["species"], None, "species_id", raw) == ["species"]  # recorded by transform
+    assert raw_label_keys("", [], ["tips"], "big_tipper", raw) == ["tips"]  # the module's RAW_LABEL_KEYS
+    assert raw_label_keys("tips", [], ["tips", "fare"], "big_tipper", raw) == ["tips", "fare"]
+    assert raw_label_keys("", [], None, "island", raw) == ["island"]  # label_key is itself a raw column
+    assert raw_label_keys("", [], None, "species_id", raw) == []
+    with pytest.raises(LabelError, match="differs from 'island' given to transform"):
+        raw_label_keys("species", ["island"], None, "species_id", raw)
+    with pytest.raises(LabelError, match="not in the module's RAW_LABEL_KEYS"):
+        raw_label_keys("species", [], ["tips"], "species_id", raw)
+    with pytest.raises(LabelError, match=r"\['nope'\] are not raw features"):
+        raw_label_keys("nope", [], None, "species_id", raw)
+
+
+def test_batch_size_bounded_by_data_size():
+    from components.train.fit import effective_batch_size
+
+    assert effective_batch_size(256, 213) == 16  # the 267-row table's train split: 14 steps per epoch, not 1
+    assert effective_batch_size(256, 2_000) == 100
+    assert effective_batch_size(256, 16_000) == 256  # large data keeps the given batch
+    assert effective_batch_size(8, 213) == 8  # never above what was asked
+    assert effective_batch_size(256, 0) == 256  # row counts unknown

@@ -8,6 +8,7 @@ import pytest
 
 import components  # noqa: F401
 from components._shared import artifacts
+from components._shared.artifacts.schema import SchemaError
 from components._shared.modules import ModuleFileError
 from components._shared.runner import is_distributed
 from components.transform.logic import count_records, run_transform
@@ -107,11 +108,61 @@ def test_module_errors_name_the_file_and_write_nothing(raw, tmp_path):
 
 
 def test_missing_inputs_are_clear_errors(raw, tmp_path):
-    with pytest.raises(FileNotFoundError, match="schema.pbtxt"):
+    with pytest.raises(SchemaError, match="schema.pbtxt"):
         run_transform(raw["examples"], str(tmp_path), FRAUD_MODULE, str(tmp_path / "tg"), str(tmp_path / "te"))
     with pytest.raises(FileNotFoundError, match="no 'train' examples"):
         run_transform(str(tmp_path), raw["schema"], FRAUD_MODULE, str(tmp_path / "tg"), str(tmp_path / "te"))
     assert not (tmp_path / "tg").exists()
+
+
+def test_raw_label_key_is_recorded_and_checked(raw, transformed, tmp_path):
+    from components._shared.artifacts.transform_graph import read_transform_meta
+
+    out = tmp_path / "out"
+    run_transform(
+        raw["examples"], raw["schema"], FRAUD_MODULE, str(out / "tg"), str(out / "te"), raw_label_key="is_fraud"
+    )
+    meta = read_transform_meta(str(out / "tg"))
+    assert meta["raw_label_keys"] == ["is_fraud"] and "device_type" in meta["optional_features"]
+    with pytest.raises(ValueError, match="raw_label_key 'fraud' is not a column of the schema"):
+        run_transform(
+            raw["examples"],
+            raw["schema"],
+            FRAUD_MODULE,
+            str(tmp_path / "tg"),
+            str(tmp_path / "te"),
+            raw_label_key="fraud",
+        )
+    assert not (tmp_path / "tg").exists()
+
+
+def test_required_column_missing_in_eval_is_an_anomaly_not_a_crash(taxi_csv, tmp_path):
+    """Issue 7: a curated schema requires pickup_* (as train-only inference did) and two eval rows lack them.
+    validate names the anomaly; with fail_on_anomalies=False the run goes on and Transform, given the statistics,
+    parses those columns as optional instead of crashing in TensorFlow's parser."""
+    import tensorflow_data_validation as tfdv
+
+    from components._shared.artifacts.schema import write_schema
+    from components._shared.artifacts.transform_graph import read_transform_meta
+    from components.statistics.logic import load_statistics
+    from components.validate.logic import validate
+    from tests.testdata.optional_columns import PICKUP, taxi_subset, write_module
+
+    dirs = taxi_subset(taxi_csv, str(tmp_path))
+    curated = str(tmp_path / "curated")
+    write_schema(tfdv.infer_schema(load_statistics(dirs["statistics"], "train")), curated)
+
+    result = validate(dirs["statistics"], curated, str(tmp_path / "anomalies"), fail_on_anomalies=False)
+    named = {(f.feature, f.source) for f in result.findings}
+    assert {(name, "eval") for name in PICKUP} <= named
+
+    tg, te = str(tmp_path / "tg"), str(tmp_path / "te")
+    out = run_transform(
+        dirs["examples"], curated, write_module(str(tmp_path)), tg, te, statistics_dir=dirs["statistics"]
+    )
+    for split in artifacts.SPLITS:
+        assert out.rows[split] == count_records(artifacts.split_files(dirs["examples"], split)) > 0
+    assert set(PICKUP) <= set(read_transform_meta(tg)["optional_features"])
 
 
 def test_runner_detection():

@@ -19,10 +19,12 @@ anomalies (Dataset)
 transform_graph (Model)
     <dir>/                           a TFTransformOutput directory (transform_fn/,
                                      transformed_metadata/, metadata/ = raw schema)
+    <dir>/transform.json             {"raw_label_keys", "optional_features"} (artifacts/transform_graph.py)
 model (Model)
     <dir>/saved_model/               Keras SavedModel; signatures below
     <dir>/logs/                      TensorBoard logs
-    <dir>/model.json                 {"label_key", "task", "raw_label_keys", "version"}
+    <dir>/model.json                 {"label_key", "task", "num_classes", "classes", "raw_label_keys",
+                                      "features", "optional_features", "epochs_run", "batch_size", "version", ...}
 evaluation (Dataset; layout: artifacts/evaluation.py)
     <dir>/tfma/                      tfma.EvalResult output (tfma.load_eval_result)
     <dir>/slices.json                [{"slice": "...", "features": {...}, "metrics": {...}}]

@@ -1,0 +1,128 @@
+"""What a module's ``build_model``/``run_fn`` gets (:class:`TrainArgs`) and the datasets it reads.
+
+The module-file contract is documented in ``pipelines/modules/README.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from components._shared import artifacts
+
+
+@dataclass
+class TrainArgs:
+    """Everything a module's ``build_model``/``run_fn`` gets (TFX's FnArgs, kfx-sized)."""
+
+    transformed_examples_dir: str
+    transform_graph_dir: str
+    model_dir: str
+    serving_model_dir: str
+    log_dir: str
+    label_key: str
+    task: str
+    epochs: int  # the maximum: fit stops earlier when the eval loss stops improving (callbacks())
+    batch_size: int  # already bounded by the data size (fit.effective_batch_size)
+    learning_rate: float
+    hidden_units: list[int]
+    num_classes: int  # multiclass: given, or inferred from the label's vocabulary / values; binary 2; regression 0
+    hyperparameters: dict[str, Any]
+    seed: int
+    raw_label_keys: list[str]
+    tf_transform_output: Any  # tft.TFTransformOutput
+    feature_keys: list[str]  # transformed features the model takes (label excluded)
+    module: Any = None
+    train_rows: int = 0
+    eval_rows: int = 0
+    history: dict[str, list[float]] = field(default_factory=dict)
+    patience: int = 2  # epochs without a 1% eval-loss improvement before fit stops
+
+    @property
+    def output_units(self) -> int:
+        return self.num_classes if self.task == "multiclass" else 1
+
+    @property
+    def output_activation(self) -> str | None:
+        return {"binary": "sigmoid", "multiclass": "softmax", "regression": None}[self.task]
+
+    def files(self, split: str) -> list[str]:
+        return artifacts.split_files(self.transformed_examples_dir, split)
+
+    def dataset(self, split: str, shuffle: bool | None = None, repeat: bool = False):
+        """(features, label) batches of one split of the transformed examples, model-ready shapes."""
+        return make_dataset(self, split, shuffle=(split == "train") if shuffle is None else shuffle, repeat=repeat)
+
+    def compile(self, model) -> None:
+        from components.train.model import compile_model
+
+        compile_model(model, self)
+
+    def callbacks(self) -> list:
+        """kfx's fit callbacks: early stopping on the eval loss (best weights restored) and TensorBoard logs."""
+        from components.train.fit import callbacks
+
+        return callbacks(self)
+
+    def fit(self, model):
+        """``model.fit`` on the train split, validated on eval, with :meth:`callbacks`; records ``history``."""
+        from components.train.fit import fit
+
+        return fit(model, self)
+
+    def export(self, model) -> str:
+        """Write ``model`` with kfx's raw-feature signatures to ``serving_model_dir``."""
+        from components.train.export import export_model
+
+        return export_model(model, self)
+
+
+def to_model_inputs(features: dict, keys: Sequence[str]) -> dict:
+    """Transformed features -> what the Keras model takes: dense, rank 2 ([batch, width])."""
+    import tensorflow as tf
+
+    out = {}
+    for k in keys:
+        t = features[k]
+        if isinstance(t, tf.SparseTensor):
+            default = "" if t.dtype == tf.string else tf.cast(0, t.dtype)
+            t = tf.sparse.to_dense(t, default_value=default)
+        if isinstance(t, tf.RaggedTensor):
+            t = t.to_tensor()
+        if t.shape.rank == 1:
+            t = tf.expand_dims(t, -1)
+        elif t.shape.rank is not None and t.shape.rank > 2:
+            t = tf.reshape(t, [tf.shape(t)[0], -1])
+        out[k] = t
+    return out
+
+
+def label_tensor(t, task: str):
+    import tensorflow as tf
+
+    if isinstance(t, tf.SparseTensor):
+        t = tf.sparse.to_dense(t)
+    t = tf.reshape(t, [-1])
+    if task == "multiclass":
+        return tf.cast(t, tf.int64)
+    return tf.expand_dims(tf.cast(t, tf.float32), -1)
+
+
+def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: bool = False):
+    import tensorflow as tf
+
+    spec = args.tf_transform_output.transformed_feature_spec()
+    keys = list(args.feature_keys)
+
+    def parse(serialized):
+        parsed = tf.io.parse_example(serialized, spec)
+        label = label_tensor(parsed[args.label_key], args.task)
+        return to_model_inputs(parsed, keys), label
+
+    ds = tf.data.TFRecordDataset(args.files(split))
+    if shuffle:
+        ds = ds.shuffle(min(10_000, max(args.train_rows, 1)), seed=args.seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    return ds.batch(args.batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,129 @@
+"""How kfx fits a model: batch size bounded by the data size, early stopping on the eval loss, final eval metrics.
+
+Defaults that work on 200 rows and on 200,000 alike: ``epochs`` is a *maximum* (fit stops when the eval loss has
+not improved by more than 1% of its best for ``patience`` epochs, and keeps the best epoch's weights), and the batch is at most ``train_rows / 20`` (but
+at least 16) so that even a small table gets ≥ 20 gradient steps per epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from components._shared._compat.keras import is_compiled
+from components._shared.log import get_logger, timed
+from components.train.args import TrainArgs
+from components.train.model import compile_model
+
+log = get_logger("train")
+
+MIN_STEPS_PER_EPOCH = 20
+MIN_BATCH_SIZE = 16
+#: an epoch "improves" when it lowers the best eval loss by more than this fraction of it
+MIN_RELATIVE_IMPROVEMENT = 0.01
+
+
+@dataclass
+class TrainResult:
+    loss: float
+    metrics: dict[str, float] = field(default_factory=dict)  # eval split metrics (binary: auc, accuracy, ...)
+    train_rows: int = 0
+    eval_rows: int = 0
+    seconds: float = 0.0
+    epochs_run: int = 0
+    batch_size: int = 0
+
+
+def effective_batch_size(batch_size: int, train_rows: int) -> int:
+    """``batch_size``, lowered for small data to give ≥ MIN_STEPS_PER_EPOCH steps per epoch (never below 16)."""
+    if train_rows <= 0:
+        return batch_size
+    return max(1, min(batch_size, max(MIN_BATCH_SIZE, train_rows // MIN_STEPS_PER_EPOCH)))
+
+
+_CALLBACKS: dict = {}
+
+
+def _stop_on_plateau_class():
+    """Keras' EarlyStopping takes an absolute ``min_delta``, which means nothing across losses of different scales
+    (a regression in grams or in kilograms); this one asks for a *relative* improvement."""
+    if not _CALLBACKS:
+        import tensorflow as tf
+
+        class StopOnPlateau(tf.keras.callbacks.Callback):
+            """Stop when the eval loss has not improved by > ``rel`` of its best for ``patience`` epochs; restore
+            the best epoch's weights."""
+
+            def __init__(self, patience: int, rel: float = MIN_RELATIVE_IMPROVEMENT):
+                super().__init__()
+                self.patience, self.rel = patience, rel
+                self.best, self.best_weights, self.wait, self.best_epoch = float("inf"), None, 0, -1
+
+            def on_epoch_end(self, epoch, logs=None):
+                loss = (logs or {}).get("val_loss")
+                if loss is None:
+                    return
+                if loss < self.best - self.rel * abs(self.best) or self.best_weights is None:
+                    self.best, self.best_weights, self.wait, self.best_epoch = loss, self.model.get_weights(), 0, epoch
+                    return
+                self.wait += 1
+                if self.wait >= self.patience:
+                    self.model.stop_training = True
+
+            def on_train_end(self, logs=None):
+                if self.best_weights is not None:
+                    self.model.set_weights(self.best_weights)
+
+        _CALLBACKS["StopOnPlateau"] = StopOnPlateau
+    return _CALLBACKS["StopOnPlateau"]
+
+
+def callbacks(args: TrainArgs) -> list:
+    """Early stopping on the eval loss (best weights restored) + TensorBoard logs in ``args.log_dir``."""
+    import tensorflow as tf
+
+    return [
+        _stop_on_plateau_class()(patience=args.patience),
+        tf.keras.callbacks.TensorBoard(log_dir=args.log_dir, update_freq="epoch"),
+    ]
+
+
+def fit(model, args: TrainArgs):
+    """Compile (if the module did not), fit on train with eval as validation data, record ``args.history``."""
+    if not is_compiled(model):
+        compile_model(model, args)
+    what = f"fitting {model.name} ({args.task}, label {args.label_key}) for at most {args.epochs} epochs"
+    with timed(log, what + f", batch {args.batch_size}") as t:
+        history = model.fit(
+            args.dataset("train"),
+            validation_data=args.dataset("eval"),
+            epochs=args.epochs,
+            callbacks=args.callbacks(),
+            verbose=0,
+        )
+        args.history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        t["rows"] = args.train_rows * len(args.history.get("loss", []))
+    log.info("stopped after %d epochs (max %d)", len(args.history.get("loss", [])), args.epochs)
+    return history
+
+
+def evaluate(model, args: TrainArgs) -> TrainResult:
+    """Final loss/metrics of ``model`` on the transformed eval split."""
+    if not is_compiled(model):
+        compile_model(model, args)
+    with timed(log, "evaluating on eval split") as t:
+        values = model.evaluate(args.dataset("eval"), return_dict=True, verbose=0)
+        t["rows"] = args.eval_rows
+    return TrainResult(
+        loss=float(values.pop("loss")),
+        metrics={k: float(v) for k, v in values.items()},
+        train_rows=args.train_rows,
+        eval_rows=args.eval_rows,
+    )
+
+
+def recorded_result(args: TrainArgs) -> TrainResult:
+    """The result of a ``run_fn`` that returned no model: what it recorded in ``args.history``, if anything."""
+    last = {k: v[-1] for k, v in args.history.items() if v and not k.startswith("val_")}
+    return TrainResult(
+        loss=float(last.pop("loss", float("nan"))), metrics=last, train_rows=args.train_rows, eval_rows=args.eval_rows
+    )
