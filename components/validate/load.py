@@ -13,6 +13,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from components._shared import artifacts
+from components._shared.artifacts.schema import read_schema
 from components._shared.stats_view import default_slice, stat_name
 
 __all__ = ["default_slice", "load_schema", "load_split_statistics", "load_statistics", "num_examples", "stat_name"]
@@ -80,18 +81,8 @@ def load_split_statistics(statistics_dir: str) -> dict[str, statistics_pb2.Datas
 
 
 def load_schema(schema_dir: str) -> schema_pb2.Schema:
-    """Load ``<schema_dir>/schema.pbtxt`` (or ``schema_dir`` itself when it is the file)."""
-    path = schema_dir if _isfile(schema_dir) else os.path.join(schema_dir, artifacts.SCHEMA_FILE)
-    if not _isfile(path):
-        raise FileNotFoundError(f"no schema at {schema_dir}: expected {path} (a text Schema proto)")
-    schema = schema_pb2.Schema()
-    try:
-        text_format.Parse(_read_bytes(path).decode("utf-8"), schema)
-    except text_format.ParseError as e:
-        raise ValueError(f"schema {path} is not a valid text Schema proto: {e}") from e
-    if not schema.feature:
-        raise ValueError(f"schema {path} declares no features")
-    return schema
+    """The schema of a schema artifact, or of the schema file itself (the one reader: ``artifacts.schema``)."""
+    return read_schema(schema_dir)
 
 
 def num_examples(stats: statistics_pb2.DatasetFeatureStatisticsList) -> int:

@@ -47,7 +47,7 @@ def test_gate_module_does_not_load_tensorflow():
 def _compile(fn, tmp_path) -> dict:
     path = tmp_path / "spec.yaml"
     compiler.Compiler().compile(fn, package_path=str(path))
-    return yaml.safe_load(path.read_text())
+    return next(d for d in yaml.safe_load_all(path.read_text()) if d)
 
 
 def test_validate_returns_passed_and_message_and_gate_takes_them(tmp_path):

@@ -195,7 +195,7 @@ def test_clear_errors_before_writing(tmp_path, base):
     out = tmp_path / "anomalies"
     with pytest.raises(FileNotFoundError, match="no statistics under"):
         validate(str(tmp_path / "nowhere"), base["schema"], str(out))
-    with pytest.raises(FileNotFoundError, match="no schema at"):
+    with pytest.raises(ValueError, match="has no schema.pbtxt"):
         validate(base["stats"], str(tmp_path / "nowhere"), str(out))
     with pytest.raises(FileNotFoundError, match="no statistics at"):
         validate(base["stats"], base["schema"], str(out), previous_statistics_uri=str(tmp_path / "nope"))
