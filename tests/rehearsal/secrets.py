@@ -1,0 +1,50 @@
+"""SecretStore — the rehearsal's stand-in for Kubernetes Secrets: manifests in a local YAML file, NOT a cluster.
+
+A step's Secret references (kfp-kubernetes ``use_secret_as_env`` / ``use_secret_as_volume``, compiled into the
+pipeline's platform config) are resolved here the way the kubelet resolves them: a missing Secret or key fails
+the pod before it starts (Kubernetes reports ``CreateContainerConfigError``), an optional one is skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import yaml
+
+DEFAULT_SECRETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "secrets.yaml")
+
+
+class SecretError(RuntimeError):
+    """A referenced Secret or key does not exist (the pod would not start)."""
+
+
+class SecretStore:
+    """Secrets by name, each a {key: value} map, read from Kubernetes Secret manifests."""
+
+    def __init__(self, secrets: dict[str, dict[str, str]]) -> None:
+        self.secrets = secrets
+
+    @classmethod
+    def from_file(cls, path: str = DEFAULT_SECRETS) -> SecretStore:
+        secrets: dict[str, dict[str, str]] = {}
+        with open(path) as f:
+            for doc in yaml.safe_load_all(f):
+                if not doc or doc.get("kind") != "Secret":
+                    continue
+                values = {k: base64.b64decode(v).decode() for k, v in (doc.get("data") or {}).items()}
+                values.update({k: str(v) for k, v in (doc.get("stringData") or {}).items()})
+                secrets[doc["metadata"]["name"]] = values
+        return cls(secrets)
+
+    def value(self, name: str, key: str, optional: bool = False) -> str | None:
+        """The value of ``key`` in Secret ``name``; None for an optional reference that does not resolve."""
+        if name not in self.secrets:
+            if optional:
+                return None
+            raise SecretError(f'CreateContainerConfigError: secret "{name}" not found')
+        if key not in self.secrets[name]:
+            if optional:
+                return None
+            raise SecretError(f'CreateContainerConfigError: couldn\'t find key {key} in Secret "{name}"')
+        return self.secrets[name][key]
