@@ -6,9 +6,10 @@ Parts, each named for what it is:
 - the Kubernetes API test double (``tests/doubles/kube_api.py``) as the API server + KServe controller, with a
   storage initializer added here: a revision whose ``storageUri`` is ``s3://`` gets the model downloaded from
   the S3 test double into a local directory, as KServe's storage initializer fills ``/mnt/models``;
-- the Secret stand-in (``tests/rehearsal/secrets.yaml``) for the namespace's Secrets;
-- cluster DNS: pod ``/etc/hosts`` entries for the doubles' service names (``minio-service.kubeflow.svc
-  .cluster.local``, ``kubernetes.default.svc``);
+- the Secret stand-in (``tests/rehearsal/secrets.py``: the kind overlay's Secrets + ``secrets.yaml``);
+- cluster DNS and service routing (``tests/rehearsal/dns.py``): the pods' ``/etc/hosts`` names the doubles'
+  services (``minio-service.kubeflow.svc.cluster.local``, ``kubernetes.default.svc``) and every cluster-local
+  InferenceService address the API test double hands out, routed to the model server standing in for it;
 - the pods' service account: a kubeconfig at ``$HOME/.kube/config`` naming ``kubernetes.default.svc`` (the API
   test double speaks plain HTTP, so the in-cluster TLS config cannot be rehearsed; this stands in for the
   service-account token mount);
@@ -29,6 +30,7 @@ import uuid
 from typing import Any
 
 from tests.doubles.kube_api import KubeApiTestDouble
+from tests.rehearsal.dns import ClusterNetwork
 from tests.rehearsal.environment import ImageEnvironment, build_environment
 from tests.rehearsal.launcher import LaunchContext
 from tests.rehearsal.runner import CompiledPipeline, ExecutionCache, RunResult, run_pipeline
@@ -80,9 +82,10 @@ class Rehearsal:
                  work_dir: str | None = None, caching: bool = True) -> None:  # fmt: skip
         self.work_dir = work_dir or tempfile.mkdtemp(prefix="rehearsal-", dir=os.path.join(ROOT, ".rehearsal"))
         self.s3 = S3TestDouble()
-        self.secrets = SecretStore.from_file(secrets_file) if secrets_file else SecretStore.from_file()
+        self.secrets = SecretStore.from_file(secrets_file) if secrets_file else SecretStore.default()
         self.kube = StorageInitializingKubeApi(self.s3, os.path.join(self.work_dir, "models"), schema=isvc_schema)
         self.cache = ExecutionCache() if caching else None
+        self.network: ClusterNetwork | None = None
         self.env: ImageEnvironment | None = None
         self.runs: list[RunResult] = []
 
@@ -92,9 +95,12 @@ class Rehearsal:
         self.s3.start()
         self.s3.create_bucket(BUCKET)
         self.kube.start()
+        self.network = ClusterNetwork(os.path.join(self.work_dir, "hosts"), self.hosts(), self.routes).start()
         return self
 
     def stop(self) -> None:
+        if self.network is not None:
+            self.network.stop()
         self.kube.stop()
         self.s3.stop()
 
@@ -109,6 +115,17 @@ class Rehearsal:
     # -- what the pods see
     def hosts(self) -> dict[str, str]:
         return {self.s3.host_name: self.s3.ip, API_HOST_NAME: "127.0.0.1"}
+
+    def routes(self) -> dict[str, str]:
+        """Cluster-local host -> local server, from the API test double's address-override file (if it has one)."""
+        path = getattr(self.kube, "address_overrides_path", None)
+        if not path or not os.path.exists(path):
+            return {}
+        try:
+            with open(path) as f:
+                return dict(json.load(f))
+        except (OSError, ValueError):
+            return {}
 
     def kubeconfig(self) -> str:
         port = self.kube.host.rsplit(":", 1)[1]
@@ -129,7 +146,7 @@ class Rehearsal:
         run_id = f"run-{len(self.runs) + 1}-{uuid.uuid4().hex[:6]}"
         ctx = LaunchContext(
             pipeline_name=compiled.name, run_id=run_id, pipeline_root=PIPELINE_ROOT, pipeline_args={},
-            s3=self.s3, secrets=self.secrets, hosts=self.hosts(),
+            s3=self.s3, secrets=self.secrets, hosts_file=self.network.hosts_file,
             base_env={**self.env.image_env, "PATH": self.env.path()},
             kubelet_env={}, field_paths={"metadata.namespace": NAMESPACE},
             work_dir=os.path.join(self.work_dir, run_id), home_files={".kube/config": self.kubeconfig()},

@@ -50,7 +50,7 @@ class LaunchContext:
     pipeline_args: dict[str, Any]
     s3: S3TestDouble
     secrets: SecretStore
-    hosts: dict[str, str]
+    hosts_file: str
     base_env: dict[str, str]  # image ENV + PATH (the image-equivalent interpreter first)
     kubelet_env: dict[str, str]  # what every pod of the namespace gets (KUBERNETES_SERVICE_*, ...)
     field_paths: dict[str, str]  # fieldPathAsEnv values (metadata.namespace, ...)
@@ -69,7 +69,7 @@ def launch(
     kill_when: Any = None,
 ) -> TaskResult:
     """Run one container task of the IR as a pod; outputs only when it succeeded."""
-    pod = Pod(os.path.join(ctx.work_dir, task_name), hosts=ctx.hosts)
+    pod = Pod(os.path.join(ctx.work_dir, task_name), hosts_file=ctx.hosts_file)
     task_root = f"{ctx.pipeline_root.rstrip('/')}/{ctx.pipeline_name}/{ctx.run_id}/{task_name}"
     executor_input = executor_input_utils.construct_executor_input(
         component_spec=component_spec, arguments=arguments, task_root=task_root, block_input_artifact=False

@@ -22,7 +22,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 S3_MOUNT = "/s3"
 _SANDBOX = r"""
@@ -52,14 +52,11 @@ class Pod:
     """The directories of one pod, under ``root``: ``s3/`` (-> /s3), ``tmp/`` (-> /tmp), ``home/``, ``work/``."""
 
     root: str
-    hosts: dict[str, str] = field(default_factory=dict)
+    hosts_file: str  # bind-mounted as /etc/hosts (cluster DNS stand-in, tests/rehearsal/dns.py)
 
     def __post_init__(self) -> None:
         for name in ("s3", "tmp", "home", "work"):
             os.makedirs(os.path.join(self.root, name), exist_ok=True)
-        with open(os.path.join(self.root, "hosts"), "w") as f:
-            f.write("127.0.0.1 localhost\n::1 localhost\n")
-            f.writelines(f"{ip} {name}\n" for name, ip in sorted(self.hosts.items()))
 
     @property
     def home(self) -> str:
@@ -84,7 +81,7 @@ class Pod:
         unshare = ["unshare", "--mount", "--propagation", "private"]
         if os.geteuid() != 0:
             unshare.append("--map-root-user")
-        dirs = [os.path.join(self.root, d) for d in ("s3", "tmp")] + [os.path.join(self.root, "hosts")]
+        dirs = [os.path.join(self.root, d) for d in ("s3", "tmp")] + [self.hosts_file]
         argv = [*unshare, "sh", "-c", _SANDBOX, "sandbox", *dirs, os.path.join(self.root, "work"), *command]
         log_path = os.path.join(self.root, "log.txt")
         killed = False

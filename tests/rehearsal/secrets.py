@@ -1,4 +1,10 @@
-"""SecretStore — the rehearsal's stand-in for Kubernetes Secrets: manifests in a local YAML file, NOT a cluster.
+"""SecretStore — the rehearsal's stand-in for Kubernetes Secrets: Secret manifests read locally, NOT a cluster.
+
+By default the Secrets are the ones an operator creates for the local (kind) cluster, rendered from
+``manifests/overlays/kind`` (kubectl kustomize, or the project's fallback renderer), plus those in
+``tests/rehearsal/secrets.yaml`` (Secrets the rehearsal itself needs). So a pipeline that references a key the
+manifests do not provide fails here as it would on the cluster. The S3 test double is reached under the same
+in-cluster address the kind overlay names (minio-service.kubeflow.svc.cluster.local:9000).
 
 A step's Secret references (kfp-kubernetes ``use_secret_as_env`` / ``use_secret_as_volume``, compiled into the
 pipeline's platform config) are resolved here the way the kubelet resolves them: a missing Secret or key fails
@@ -13,6 +19,8 @@ import os
 import yaml
 
 DEFAULT_SECRETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "secrets.yaml")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KIND_OVERLAY = os.path.join(ROOT, "manifests", "overlays", "kind")
 
 
 class SecretError(RuntimeError):
@@ -26,16 +34,30 @@ class SecretStore:
         self.secrets = secrets
 
     @classmethod
-    def from_file(cls, path: str = DEFAULT_SECRETS) -> SecretStore:
+    def from_manifests(cls, docs: list[dict]) -> SecretStore:
         secrets: dict[str, dict[str, str]] = {}
-        with open(path) as f:
-            for doc in yaml.safe_load_all(f):
-                if not doc or doc.get("kind") != "Secret":
-                    continue
-                values = {k: base64.b64decode(v).decode() for k, v in (doc.get("data") or {}).items()}
-                values.update({k: str(v) for k, v in (doc.get("stringData") or {}).items()})
-                secrets[doc["metadata"]["name"]] = values
+        for doc in docs:
+            if not doc or doc.get("kind") != "Secret":
+                continue
+            values = {k: base64.b64decode(v).decode() for k, v in (doc.get("data") or {}).items()}
+            values.update({k: str(v) for k, v in (doc.get("stringData") or {}).items()})
+            secrets[doc["metadata"]["name"]] = values
         return cls(secrets)
+
+    @classmethod
+    def from_file(cls, path: str = DEFAULT_SECRETS) -> SecretStore:
+        with open(path) as f:
+            return cls.from_manifests(list(yaml.safe_load_all(f)))
+
+    @classmethod
+    def default(cls) -> SecretStore:
+        """The kind overlay's Secrets (as an operator creates them) plus tests/rehearsal/secrets.yaml."""
+        from tests.testdata.deploy_kustomize import render
+
+        store = cls.from_manifests(render(KIND_OVERLAY))
+        for name, values in cls.from_file(DEFAULT_SECRETS).secrets.items():
+            store.secrets.setdefault(name, values)
+        return store
 
     def value(self, name: str, key: str, optional: bool = False) -> str | None:
         """The value of ``key`` in Secret ``name``; None for an optional reference that does not resolve."""
