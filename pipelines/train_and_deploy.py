@@ -1,7 +1,11 @@
 """The end-to-end pipeline run.sh submits to a cluster: resolve the served baseline, train, evaluate, deploy.
 
-resolve_baseline -> ingest -> statistics -> schema -> validate -> transform -> train -> evaluate (against the
+resolve_baseline (the served model as a Model artifact) -> ingest -> statistics -> schema -> validate -> transform -> train -> evaluate (against the
 served model, when there is one) -> deploy (canary, smoke test on eval rows, promote or roll back).
+
+Every task that touches object storage gets the storage configuration from the Secret ``kfx-s3``
+(``pipelines/cluster.py``); no credential is in the compiled YAML. Submit runs with the service account
+``kfx-deployer`` (README, section Cluster).
 
 Compiled by ``make compile`` to ``pipelines/compiled/<version>/train_and_deploy.yaml``; manifests/kind/run.sh
 submits it to a kind cluster.
@@ -13,16 +17,8 @@ from kfp import dsl
 
 from components._shared.version import __version__
 from components.deploy.component import deploy, resolve_baseline
+from pipelines.cluster import use_object_store
 from pipelines.training import training_steps
-
-MINIO_ENV = {
-    "S3_ENDPOINT": "minio-service.kubeflow.svc.cluster.local:9000",
-    "S3_USE_HTTPS": "0",
-    "S3_VERIFY_SSL": "0",
-    "AWS_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "minio",
-    "AWS_SECRET_ACCESS_KEY": "minio123",
-}
 
 
 @dsl.pipeline(name="kfx-train-and-deploy", description=f"kfx {__version__}: train, bless, deploy to KServe")
@@ -42,6 +38,7 @@ def train_and_deploy(
     canary_traffic_percent: int = 10,
     runtime: str = "kfx",
     rollout: str = "canary",
+    deployment_mode: str = "auto",
     service_account: str = "kfx-models",
 ) -> None:
     baseline = resolve_baseline(name=model_name, namespace=namespace).set_display_name("resolve baseline")
@@ -54,7 +51,7 @@ def train_and_deploy(
         slice_features=slice_features,
         value_thresholds=value_thresholds,
         change_thresholds=change_thresholds,
-        baseline_model_uri=baseline.output,
+        # After merging h/evaluate: baseline_model=baseline.outputs["baseline"] (evaluate takes Input[Model]).
         epochs=epochs,
     )
     examples, trained, evaluation = steps["ingest"], steps["train"], steps["evaluate"]
@@ -68,11 +65,8 @@ def train_and_deploy(
         canary_traffic_percent=canary_traffic_percent,
         runtime=runtime,
         rollout=rollout,
+        deployment_mode=deployment_mode,
         service_account=service_account,
     ).set_display_name("deploy")
-    # The deploy step writes to the in-cluster MinIO of KFP standalone through tensorflow-io's s3:// filesystem.
-    # Local-cluster defaults only: on a real cluster inject credentials from a Secret (kfp-kubernetes).
-    # ingest reads the s3:// data the same way.
-    for task in (examples, pushed):
-        for key, value in MINIO_ENV.items():
-            task.set_env_variable(key, value)
+    for task in (baseline, examples, steps["transform"], trained, evaluation, pushed):
+        use_object_store(task)

@@ -51,6 +51,9 @@ COMPONENT_IO: dict[str, dict[str, dict[str, str]]] = {
         "outputs": {"evaluation": EVALUATION, "blessing": BLESSING},
     },
     "deploy": {"inputs": {"model": MODEL, "blessing": BLESSING, "examples": EXAMPLES}, "outputs": {}},
+    # the served model, recorded (not copied) as a reference; metadata["present"] False when nothing is served
+    "resolve_baseline": {"inputs": {}, "outputs": {"baseline": MODEL}},
+    "rollback": {"inputs": {}, "outputs": {}},
 }
 
 #: Where each kind comes from, for error messages: kind -> "step.outputs['name']".

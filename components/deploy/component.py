@@ -1,4 +1,8 @@
-"""KFP wrappers of deploy (blessed model -> KServe InferenceService) and resolve_baseline (served model URI)."""
+"""KFP wrappers: deploy (blessed model -> KServe), resolve_baseline (served model -> Model artifact), rollback.
+
+The deploy signature is spelled out (KFP embeds this source); it must match ``components/deploy/params.py``
+(``tests/deploy/test_deploy_params.py`` checks).
+"""
 
 from typing import NamedTuple
 
@@ -25,25 +29,23 @@ def deploy(
     memory_limit: str = "2Gi",
     service_account: str = "",
     rollout: str = "canary",
+    deployment_mode: str = "auto",
     timeout_seconds: int = 600,
     smoke_rows: int = 8,
 ) -> NamedTuple("DeployOutputs", endpoint=str, revision=str, deployed=bool):
-    """Deploy a blessed model to KServe: push to storage_uri/<name>/<digest>/, canary, smoke test, promote or roll back."""
+    """Deploy a blessed model to KServe: push to storage_uri/<name>/<digest>/, test, move traffic or roll back."""
     from collections import namedtuple
 
     import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-    from components.deploy.logic import DeployError, deploy_model, eval_rows, versioned_storage_uri
+    from components._shared.kinds import check_inputs
+    from components.deploy.logic import DeployError, DeployParams, deploy_model
+    from components.deploy.smoke import eval_rows
 
-    outputs = namedtuple("DeployOutputs", ["endpoint", "revision", "deployed"])
-    target = versioned_storage_uri(storage_uri, name, model.path)
+    check_inputs("deploy", model=model, blessing=blessing, examples=examples)
+    args = {k: v for k, v in locals().items() if k in DeployParams.__dataclass_fields__}
+    params = DeployParams(**args)
     try:
-        result = deploy_model(
-            model.path, blessing.path, name, namespace, target,
-            canary_traffic_percent=canary_traffic_percent, runtime=runtime,
-            cpu_request=cpu_request, memory_request=memory_request, cpu_limit=cpu_limit, memory_limit=memory_limit,
-            service_account=service_account, rollout=rollout, timeout_seconds=timeout_seconds,
-            smoke_instances=eval_rows(examples.path, smoke_rows),
-        )  # fmt: skip
+        result = deploy_model(model.path, blessing.path, params, smoke_instances=eval_rows(examples.path, smoke_rows))
     except DeployError as e:
         with open(report.path, "w") as f:
             f.write(f"# Deploy `{namespace}/{name}`\n\n**failed**: {e}\n")
@@ -51,14 +53,35 @@ def deploy(
     with open(report.path, "w") as f:
         f.write(result.markdown(name, namespace))
     report.metadata.update({"deployed": result.deployed, "endpoint": result.url, "revision": result.revision,
-                            "storage_uri": result.storage_uri})  # fmt: skip
-    return outputs(result.url, result.revision, result.deployed)
+                            "storage_uri": result.storage_uri, "mode": result.mode})  # fmt: skip
+    return namedtuple("DeployOutputs", ["endpoint", "revision", "deployed"])(
+        result.url, result.revision, result.deployed
+    )
 
 
 @dsl.component(base_image=runtime_image(), install_kfp_package=False)
-def resolve_baseline(name: str, namespace: str) -> str:
-    """Storage URI of the model InferenceService namespace/name currently serves ("" = no baseline)."""
+def resolve_baseline(name: str, namespace: str, baseline: Output[Model]) -> None:
+    """The model InferenceService namespace/name serves now, as a Model artifact that refers to it (nothing copied);
+    metadata["present"] is False when nothing is served (KFP has no optional outputs)."""
     import components  # noqa: F401
-    from components.deploy.logic import resolve_baseline as resolve
+    from components._shared.kinds import MODEL, stamp
+    from components.deploy.baseline import record_baseline
+    from components.deploy.baseline import resolve_baseline as resolve
 
-    return resolve(name, namespace) or ""
+    baseline.metadata.update(record_baseline(baseline.path, resolve(name, namespace)))
+    stamp(baseline, MODEL)
+
+
+@dsl.component(base_image=runtime_image(), install_kfp_package=False)
+def rollback(name: str, namespace: str, report: Output[Markdown], timeout_seconds: int = 600) -> str:
+    """Roll namespace/name back to the model served before the last kfx rollout; returns the storage URI served."""
+    import json
+
+    import components  # noqa: F401
+    from components.deploy.logic import roll_back
+
+    out = roll_back(name, namespace, timeout_seconds=timeout_seconds)
+    with open(report.path, "w") as f:
+        f.write(f"# Rollback `{namespace}/{name}`\n\nfrom `{out['from']}` to `{out['to']}`\n\n```json\n"
+                f"{json.dumps(out, indent=2)}\n```\n")  # fmt: skip
+    return out["to"]

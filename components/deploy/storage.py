@@ -1,15 +1,9 @@
 """Push a model artifact to the storage URI an InferenceService will load it from.
 
-Layouts at ``storage_uri`` (what KServe's storage initializer copies to ``/mnt/models``):
-
-runtime ``kfx``         ``saved_model/`` + ``model.json`` (the model artifact's layout; kfx's predictor
-                        loads ``--model-dir /mnt/models``)
-runtime ``tensorflow``  ``1/`` = the SavedModel itself (TF Serving loads the highest numeric version
-                        folder under the base path) + ``model.json`` (TF Serving ignores non-numeric entries)
-
-Both get ``kfx-push.json`` ({"digest", "runtime"}) written *last*. The copy goes to a temporary name first
-and is renamed into place, so nothing half-written is ever referenced; a URI that already holds the same
-digest is left alone (re-applying a model copies nothing), a URI holding something else is refused.
+The layouts (kfx, TF Serving), the files a push copies and the ``kfx-push.json`` marker belong to
+``components/_shared/artifacts/model.py``; this module only moves files. The copy goes to a temporary name first
+and is renamed into place, marker last, so nothing half-written is ever referenced; a URI that already holds the
+same digest is left alone (re-applying a model copies nothing), a URI holding something else is refused.
 """
 
 from __future__ import annotations
@@ -22,57 +16,31 @@ import uuid
 import tensorflow as tf
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from components._shared import artifacts
+from components._shared.artifacts import model as model_layout
 from components._shared.log import get_logger, timed
 
 log = get_logger("deploy")
 
-PUSH_MARKER = "kfx-push.json"
-TF_SERVING_VERSION = "1"
-RUNTIMES = ("kfx", "tensorflow")
+PUSH_MARKER = model_layout.PUSH_MARKER
+RUNTIMES = model_layout.LAYOUTS  # a runtime loads the layout of the same name
+_join = model_layout.join
 
 
 class StorageError(RuntimeError):
     """The model cannot be pushed to the storage URI."""
 
 
-def _join(root: str, *parts: str) -> str:
-    root = root.rstrip("/")
-    if "://" in root:
-        return posixpath.join(root, *parts)
-    return os.path.join(root, *parts)
-
-
 def _local_path(uri: str) -> str | None:
     if uri.startswith("file://"):
         return uri[len("file://") :]
-    if "://" not in uri:
-        return uri
-    return None
-
-
-def _files(root: str) -> list[str]:
-    """Relative paths of every file under ``root`` (any gfile URI), sorted."""
-    out = []
-    for dirpath, _dirs, files in tf.io.gfile.walk(root):
-        rel = os.path.relpath(dirpath, root) if "://" not in root else dirpath[len(root.rstrip("/")) :].lstrip("/")
-        for f in files:
-            out.append(f if rel in ("", ".") else posixpath.join(rel.replace(os.sep, "/"), f))
-    return sorted(out)
+    return None if "://" in uri else uri
 
 
 def model_files(model_dir: str) -> list[str]:
-    """The files of a model artifact that serving needs (``saved_model/**`` and ``model.json``)."""
-    saved = _join(model_dir, artifacts.SAVED_MODEL_DIR)
-    if not tf.io.gfile.exists(_join(saved, "saved_model.pb")):
-        raise StorageError(
-            f"model artifact {model_dir} has no {artifacts.SAVED_MODEL_DIR}/saved_model.pb; "
-            "pass the `model` output of the train step"
-        )
-    files = [posixpath.join(artifacts.SAVED_MODEL_DIR, f) for f in _files(saved)]
-    if tf.io.gfile.exists(_join(model_dir, artifacts.MODEL_META)):
-        files.append(artifacts.MODEL_META)
-    return files
+    try:
+        return model_layout.serving_files(model_dir)
+    except FileNotFoundError as e:
+        raise StorageError(str(e)) from e
 
 
 def model_digest(model_dir: str) -> str:
@@ -86,22 +54,15 @@ def model_digest(model_dir: str) -> str:
     return h.hexdigest()
 
 
-def _destination(rel: str, runtime: str) -> str:
-    if runtime == "tensorflow" and rel.startswith(artifacts.SAVED_MODEL_DIR + "/"):
-        return posixpath.join(TF_SERVING_VERSION, rel[len(artifacts.SAVED_MODEL_DIR) + 1 :])
-    return rel
-
-
 def check_scheme(uri: str) -> None:
     """Fail early, naming the fix, when TensorFlow has no filesystem for the URI's scheme (s3:// needs tensorflow-io)."""
     if "://" not in uri or uri.startswith("file://"):
         return
     scheme = uri.split("://", 1)[0]
-    if scheme == "s3":
-        try:
-            import tensorflow_io  # noqa: F401  (registers the s3:// filesystem with tf.io.gfile)
-        except ImportError:
-            pass
+    try:
+        model_layout.register_filesystem(uri)
+    except ImportError:
+        pass
     try:
         tf.io.gfile.exists(uri)
     except tf.errors.UnimplementedError as e:
@@ -116,24 +77,15 @@ def check_scheme(uri: str) -> None:
 
 
 def read_marker(storage_uri: str) -> dict | None:
-    path = _join(storage_uri, PUSH_MARKER)
-    if not tf.io.gfile.exists(path):
-        return None
-    return artifacts.read_json(path)
+    return model_layout.read_push_marker(storage_uri)
 
 
-def push_model(model_dir: str, storage_uri: str, runtime: str = "kfx", digest: str | None = None) -> dict:
-    """Copy the model to ``storage_uri`` in the layout ``runtime`` loads; return {"digest", "copied", "files"}."""
-    if runtime not in RUNTIMES:
-        raise StorageError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-    check_scheme(storage_uri)
-    files = model_files(model_dir)
-    digest = digest or model_digest(model_dir)
+def _check_destination(storage_uri: str, digest: str, runtime: str) -> bool:
+    """True when ``storage_uri`` already holds this push; raise when it holds anything else."""
     marker = read_marker(storage_uri)
     if marker is not None:
         if marker.get("digest") == digest and marker.get("runtime") == runtime:
-            log.info("storage %s already holds this model (digest %s); nothing copied", storage_uri, digest[:12])
-            return {"digest": digest, "copied": False, "files": len(files)}
+            return True
         raise StorageError(
             f"storage URI {storage_uri} already holds another model (digest {str(marker.get('digest'))[:12]}, "
             f"runtime {marker.get('runtime')}); push each model to its own versioned path"
@@ -143,29 +95,46 @@ def push_model(model_dir: str, storage_uri: str, runtime: str = "kfx", digest: s
             f"storage URI {storage_uri} is not empty and was not written by kfx (no {PUSH_MARKER}); "
             "choose an empty versioned path"
         )
+    return False
+
+
+def _move_into_place(tmp: str, storage_uri: str) -> None:
+    local = _local_path(storage_uri)
+    if local is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
+        if os.path.isdir(local):
+            os.rmdir(local)  # empty (checked before)
+        os.rename(_local_path(tmp), local)  # atomic on one filesystem
+        return
+    # Object stores have no directory rename: move file by file, the marker last, so a reader that finds
+    # kfx-push.json finds every other file.
+    for rel in sorted(model_layout.relative_files(tmp), key=lambda r: r == PUSH_MARKER):
+        dst = _join(storage_uri, rel)
+        tf.io.gfile.makedirs(posixpath.dirname(dst))
+        tf.io.gfile.rename(_join(tmp, rel), dst, overwrite=True)
+    tf.io.gfile.rmtree(tmp)
+
+
+def push_model(model_dir: str, storage_uri: str, runtime: str = "kfx", digest: str | None = None) -> dict:
+    """Copy the model to ``storage_uri`` in the layout ``runtime`` loads; return {"digest", "copied", "files"}."""
+    if runtime not in RUNTIMES:
+        raise StorageError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    check_scheme(storage_uri)
+    files = model_files(model_dir)
+    digest = digest or model_digest(model_dir)
+    if _check_destination(storage_uri, digest, runtime):
+        log.info("storage %s already holds this model (digest %s); nothing copied", storage_uri, digest[:12])
+        return {"digest": digest, "copied": False, "files": len(files)}
     parent, base = (
         posixpath.split(storage_uri.rstrip("/")) if "://" in storage_uri else os.path.split(storage_uri.rstrip("/"))
     )
     tmp = _join(parent, f".kfx-tmp-{base}-{uuid.uuid4().hex[:8]}")
     with timed(log, f"pushing {len(files)} model files to {storage_uri} ({runtime} layout)") as t:
         for rel in files:
-            dst = _join(tmp, _destination(rel, runtime))
+            dst = _join(tmp, model_layout.pushed_path(rel, runtime))
             tf.io.gfile.makedirs(posixpath.dirname(dst) if "://" in dst else os.path.dirname(dst))
             tf.io.gfile.copy(_join(model_dir, rel), dst, overwrite=True)
-        artifacts.write_json(_join(tmp, PUSH_MARKER), {"digest": digest, "runtime": runtime, "source": model_dir})
-        local = _local_path(storage_uri)
-        if local is not None:
-            os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
-            if os.path.isdir(local):
-                os.rmdir(local)  # empty (checked above)
-            os.rename(_local_path(tmp), local)  # atomic on one filesystem
-        else:
-            # Object stores have no directory rename: move file by file, the marker last, so a reader that
-            # finds kfx-push.json finds every other file.
-            for rel in sorted(_files(tmp), key=lambda r: r == PUSH_MARKER):
-                dst = _join(storage_uri, rel)
-                tf.io.gfile.makedirs(posixpath.dirname(dst))
-                tf.io.gfile.rename(_join(tmp, rel), dst, overwrite=True)
-            tf.io.gfile.rmtree(tmp)
+        model_layout.write_push_marker(tmp, {"digest": digest, "runtime": runtime, "source": model_dir})
+        _move_into_place(tmp, storage_uri)
         t["rows"] = len(files)
     return {"digest": digest, "copied": True, "files": len(files)}

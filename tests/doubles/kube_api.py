@@ -15,8 +15,17 @@ revisions whose model dir and model name are identical share one server process.
 ``status.conditions`` and ``status.components.predictor`` (latestCreatedRevision, latestReadyRevision,
 latestRolledoutRevision, previousRolledoutRevision, traffic with percents and tags ``latest`` / ``prev``,
 url) the way KServe does: the last revision that had 100% keeps ``100 - canaryTrafficPercent``; a revision
-that is not ready gets no traffic. It routes nothing itself: every URL in the status points straight at a
-revision's server on 127.0.0.1.
+that is not ready gets no traffic. With ``serving.kserve.io/deploymentMode: RawDeployment`` (or ``Standard``) it
+imitates KServe's standard mode instead: no revisions and no traffic split, one "Deployment" whose old server
+keeps serving until the server of a changed spec is ready (a rolling update), ``canaryTrafficPercent`` ignored.
+
+Addresses are the ones KServe hands out, not local ones: ``status.address.url`` and the predictor's
+``address.url`` are cluster-local (``http://<name>[-predictor].<ns>.svc.cluster.local``), the traffic-tag and
+``status.url`` URLs are under the Knative domain ``example.com`` (which a pod cannot resolve, as on kind). The
+double routes nothing itself; its ADDRESS-OVERRIDE HOOK maps cluster-local host names to the local servers
+standing in for them: a JSON file {host: "127.0.0.1:port"} at ``address_overrides_path``, rewritten as servers
+come and go, read by kfx's smoke requests when ``KFX_TEST_ADDRESS_OVERRIDES`` names it (``local_url`` does the
+same for tests). Every request's (verb, group, resource) is recorded (``used_permissions``) for the RBAC test.
 
 What it is not: no pods, no Knative, no storage initializer (``storageUri`` must be a local path or
 ``file://``), no TF Serving (``modelFormat: tensorflow`` revisions fail with a message saying so), no watch.
@@ -49,6 +58,9 @@ from typing import Any
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVING_PYTHON = os.path.join(PROJECT_ROOT, ".venv-serving", "bin", "python")
 GROUP, VERSION, PLURAL, KIND = "serving.kserve.io", "v1beta1", "inferenceservices", "InferenceService"
+MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+#: The Knative domain of a kind setup: URLs under it do not resolve from inside the cluster (nor here).
+KNATIVE_DOMAIN = "example.com"
 
 _PATH = re.compile(rf"^/apis/{re.escape(GROUP)}/{VERSION}(?:/namespaces/([^/]+))?/{PLURAL}(?:/([^/]+))?(/status)?$")
 
@@ -293,6 +305,7 @@ class KubeApiTestDouble:
         self.states: dict[tuple[str, str], _State] = {}
         self.servers: dict[tuple[str, str], _Server] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every API request
+        self.permissions: list[tuple[str, str, str]] = []  # (verb, API group, resource) of every API request
         self.server_starts = 0
         self.traffic_history: dict[tuple[str, str], list[dict[str, int]]] = {}
         self._forbidden: set[str] = set()
@@ -302,6 +315,9 @@ class KubeApiTestDouble:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._log_dir = tempfile.mkdtemp(prefix="kube-api-double-")
+        self.address_overrides_path = os.path.join(self._log_dir, "address-overrides.json")
+        self._overrides: dict[str, str] = {}
+        self._write_overrides()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._http.daemon_threads = True
         self.host = f"http://127.0.0.1:{self._http.server_address[1]}"
@@ -376,6 +392,25 @@ class KubeApiTestDouble:
         with self._lock:
             return [s.proc for s in self.servers.values()]
 
+    def used_permissions(self) -> set[tuple[str, str, str]]:
+        """The (verb, API group, resource) of every request so far: what RBAC must grant."""
+        return set(self.permissions)
+
+    def local_url(self, url: str) -> str:
+        """TEST HOOK: a cluster-local URL rewritten to the local server standing in for it (unchanged if unknown)."""
+        import urllib.parse
+
+        parts = urllib.parse.urlsplit(url)
+        with self._lock:
+            netloc = self._overrides.get(parts.hostname or "", parts.netloc)
+        return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+    def _write_overrides(self) -> None:
+        tmp = self.address_overrides_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self._overrides, f)
+        os.replace(tmp, self.address_overrides_path)
+
     def mutating_requests(self) -> list[tuple[str, str]]:
         return [r for r in self.requests if r[0] in ("POST", "PATCH", "PUT", "DELETE")]
 
@@ -435,6 +470,7 @@ class KubeApiTestDouble:
                 "DELETE": "delete"}.get(method)  # fmt: skip
         if verb is None:
             return self._status(405, "MethodNotAllowed", f"method {method} not allowed")
+        self.permissions.append((verb, GROUP, PLURAL + ("/status" if status_sub else "")))
         with self._lock:
             refused = self._forbid_check(verb, namespace or "", name or "")
             if refused:
@@ -477,6 +513,8 @@ class KubeApiTestDouble:
                     return 200, copy.deepcopy(current)
                 del self.objects[key]
                 self.states.pop(key, None)
+                self._route({h: None for h in self.hosts(namespace, name).values()}, drop_suffix=f"-{name}-predictor."
+                            f"{namespace}.svc.cluster.local")  # fmt: skip
                 return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success",
                              "details": {"name": name, "group": GROUP, "kind": PLURAL}}  # fmt: skip
             # patch / update
@@ -593,7 +631,39 @@ class KubeApiTestDouble:
 
     def _reconcile(self, key: tuple[str, str]) -> None:
         obj = self.objects[key]
-        state = self.states[key]
+        mode = str(((obj.get("metadata") or {}).get("annotations") or {}).get(MODE_ANNOTATION, "Serverless"))
+        if mode.lower() in ("rawdeployment", "standard"):
+            self._reconcile_standard(key, obj, self.states[key])
+        else:
+            self._reconcile_knative(key, obj, self.states[key])
+
+    @staticmethod
+    def hosts(namespace: str, name: str) -> dict[str, str]:
+        """The host names KServe gives an InferenceService: cluster-local ones and those under the Knative domain."""
+        return {
+            "local": f"{name}.{namespace}.svc.cluster.local",
+            "predictor_local": f"{name}-predictor.{namespace}.svc.cluster.local",
+            "external": f"{name}.{namespace}.{KNATIVE_DOMAIN}",
+            "predictor_external": f"{name}-predictor.{namespace}.{KNATIVE_DOMAIN}",
+        }
+
+    def _route(self, mapping: dict[str, _Server | None], drop_suffix: str | None = None) -> None:
+        """Point cluster-local host names at local servers (the address-override hook)."""
+        new = dict(self._overrides)
+        if drop_suffix:
+            new = {h: a for h, a in new.items() if not h.endswith(drop_suffix)}
+        for host, server in mapping.items():
+            if server is not None:
+                new[host] = f"127.0.0.1:{server.port}"
+            else:
+                new.pop(host, None)
+        if new != self._overrides:
+            self._overrides = new
+            self._write_overrides()
+
+    def _reconcile_knative(self, key: tuple[str, str], obj: dict, state: _State) -> None:
+        namespace, name = key
+        hosts = self.hosts(namespace, name)
         predictor = dict((obj.get("spec") or {}).get("predictor") or {})
         canary = predictor.pop("canaryTrafficPercent", None)
         template = json.dumps(predictor, sort_keys=True)
@@ -602,25 +672,25 @@ class KubeApiTestDouble:
             state.revisions.append(self._new_revision(key, obj, state))
         latest = state.revisions[-1]
         by_name = {r.name: r for r in state.revisions}
-        traffic: list[dict] = []
+        entries: list[tuple[_Revision, int, str]] = []  # (revision, percent, tag)
         if latest.ready:
             if state.rolled_out is None or canary in (None, 100) or state.rolled_out == latest.name:
                 if state.rolled_out != latest.name:
                     state.previous_rolled_out, state.rolled_out = state.rolled_out, latest.name
-                traffic = [{"revisionName": latest.name, "percent": 100, "latestRevision": True, "tag": "latest",
-                            "url": latest.url}]  # fmt: skip
+                entries = [(latest, 100, "latest")]
             else:
-                stable = by_name[state.rolled_out]
-                traffic = [
-                    {"revisionName": latest.name, "percent": int(canary), "latestRevision": True, "tag": "latest",
-                     "url": latest.url},
-                    {"revisionName": stable.name, "percent": 100 - int(canary), "latestRevision": False,
-                     "tag": "prev", "url": stable.url},
-                ]  # fmt: skip
+                entries = [(latest, int(canary), "latest"), (by_name[state.rolled_out], 100 - int(canary), "prev")]
         elif state.rolled_out is not None:
-            stable = by_name[state.rolled_out]
-            traffic = [{"revisionName": stable.name, "percent": 100, "latestRevision": False, "tag": "prev",
-                        "url": stable.url}]  # fmt: skip
+            entries = [(by_name[state.rolled_out], 100, "prev")]
+        traffic = [
+            {"revisionName": r.name, "percent": pct, "latestRevision": r is latest, "tag": tag,
+             "url": f"http://{tag}-{hosts['predictor_external']}"}
+            for r, pct, tag in entries
+        ]  # fmt: skip
+        main = max(entries, key=lambda e: e[1])[0] if entries else None
+        self._route({hosts["local"]: main and main.server, hosts["predictor_local"]: main and main.server,
+                     **{f"{tag}-{hosts['predictor_local']}": r.server for r, _, tag in entries}},
+                    drop_suffix=f"-{hosts['predictor_local']}")  # fmt: skip
         ready_revs = [r for r in state.revisions if r.ready]
         if latest.ready:
             cond = {"status": "True"}
@@ -630,8 +700,6 @@ class KubeApiTestDouble:
         else:
             cond = {"status": "Unknown", "reason": "RevisionNotReady",
                     "message": f'Revision "{latest.name}" is not ready yet'}  # fmt: skip
-        main = max(traffic, key=lambda t: t["percent"]) if traffic else None
-        url = main["url"] if main else ""
         predictor_status: dict[str, Any] = {"latestCreatedRevision": latest.name}
         if ready_revs:
             predictor_status["latestReadyRevision"] = ready_revs[-1].name
@@ -641,31 +709,67 @@ class KubeApiTestDouble:
             predictor_status["previousRolledoutRevision"] = state.previous_rolled_out
         if traffic:
             predictor_status["traffic"] = traffic
-        if url:
-            predictor_status["url"] = url
-            predictor_status["address"] = {"url": url}
+            predictor_status["url"] = f"http://{hosts['predictor_external']}"
+            predictor_status["address"] = {"url": f"http://{hosts['predictor_local']}"}
+        split = {t["revisionName"]: t["percent"] for t in traffic}
+        self._set_status(key, obj, cond, bool(traffic), predictor_status, "Serverless", split)
+
+    def _reconcile_standard(self, key: tuple[str, str], obj: dict, state: _State) -> None:
+        """KServe's standard (RawDeployment) mode: one Deployment, rolling update, no revisions or traffic split."""
+        namespace, name = key
+        hosts = self.hosts(namespace, name)
+        predictor = dict((obj.get("spec") or {}).get("predictor") or {})
+        predictor.pop("canaryTrafficPercent", None)  # ignored in this mode, as by KServe
+        template = json.dumps(predictor, sort_keys=True)
+        if template != state.template:
+            state.template = template
+            state.revisions.append(self._new_revision(key, obj, state))  # the Deployment's new ReplicaSet
+        latest = state.revisions[-1]
+        if latest.ready and state.rolled_out != latest.name:
+            state.previous_rolled_out, state.rolled_out = state.rolled_out, latest.name
+        serving = {r.name: r for r in state.revisions}.get(state.rolled_out or "")
+        self._route({hosts["predictor_local"]: serving and serving.server})
+        if latest.ready:
+            cond = {"status": "True"}
+        elif latest.failed:
+            cond = {"status": "False", "reason": "RevisionFailed", "message": f"predictor failed: {latest.failed}"}
+        else:
+            cond = {"status": "Unknown", "reason": "PredictorNotReady", "message": "new pods are not ready yet"}
+        predictor_status: dict[str, Any] = {}
+        if serving:
+            predictor_status = {"url": f"http://{hosts['predictor_external']}",
+                                "address": {"url": f"http://{hosts['predictor_local']}"}}  # fmt: skip
+        split = {serving.storage_uri: 100} if serving else {}
+        self._set_status(key, obj, cond, serving is not None, predictor_status, "RawDeployment", split,
+                         address=f"http://{hosts['predictor_local']}")  # fmt: skip
+
+    def _set_status(
+        self, key: tuple[str, str], obj: dict, cond: dict, routed: bool, predictor_status: dict, mode: str,
+        split: dict[str, int], address: str | None = None,
+    ) -> None:  # fmt: skip
+        namespace, name = key
+        hosts = self.hosts(namespace, name)
         old = obj.get("status") or {}
         stamp = {c["type"]: c.get("lastTransitionTime") for c in old.get("conditions") or []}
         conditions = []
         for ctype in ("IngressReady", "PredictorReady", "Ready"):
-            c = {"type": ctype, **(cond if ctype != "IngressReady" or not traffic else {"status": "True"})}
+            c = {"type": ctype, **(cond if ctype != "IngressReady" or not routed else {"status": "True"})}
             prev = next((p for p in old.get("conditions") or [] if p["type"] == ctype), None)
             same = prev is not None and prev.get("status") == c["status"]
             c["lastTransitionTime"] = stamp.get(ctype) if same else _now()
             conditions.append(c)
-        status = {
+        status: dict[str, Any] = {
             "observedGeneration": obj["metadata"]["generation"],
             "conditions": conditions,
             "components": {"predictor": predictor_status},
-            "deploymentMode": "Serverless",
+            "deploymentMode": mode,
         }
-        if url:
-            status["url"] = url
-            status["address"] = {"url": url}
+        if routed:
+            status["url"] = f"http://{hosts['external']}"
+            status["address"] = {"url": address or f"http://{hosts['local']}"}
         if status != old:
             obj["status"] = status
             obj["metadata"]["resourceVersion"] = self._next_rv()
-            split = {t["revisionName"]: t["percent"] for t in traffic}
             history = self.traffic_history.setdefault(key, [])
             if not history or history[-1] != split:
                 history.append(split)

@@ -11,8 +11,18 @@ TF Serving layout (a model pushed for KServe's ``tensorflow`` runtime)::
     <dir>/1/                  the SavedModel itself (TF Serving loads the highest numeric version folder)
     <dir>/model.json          as above (TF Serving ignores non-numeric entries)
 
+A pushed model (either layout) also holds ``kfx-push.json`` ({"digest", "runtime", "source"}), written last: a
+directory that has it holds every other file. The files a push copies are :func:`serving_files` of the kfx
+artifact (``saved_model/**`` and ``model.json``; never ``logs/``), each placed at :func:`pushed_path`.
+
+Model reference (a resolved baseline: the ``model`` artifact of resolve_baseline records the served model, it does
+not copy it)::
+
+    <dir>/model-ref.json      {"storage_uri": "<a directory of either layout above>"}   (present model)
+    <dir>/model-ref.json      {"storage_uri": null, "reason": "..."}                    (no model served)
+
 Every reader of a model directory, wherever it comes from (a train output, a pushed model, a resolved baseline),
-finds its SavedModel through :func:`saved_model_dir`, so the layouts are known here and nowhere else.
+finds its SavedModel through :func:`saved_model_dir` (which follows a reference), so the layouts are known here and nowhere else.
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ LOGS_DIR = "logs"
 MODEL_META = "model.json"
 SAVED_MODEL_PB = "saved_model.pb"
 TF_SERVING_VERSION = "1"
+PUSH_MARKER = "kfx-push.json"
+REFERENCE_FILE = "model-ref.json"
 
 KFX_LAYOUT = "kfx"
 TF_SERVING_LAYOUT = "tensorflow"
@@ -48,9 +60,37 @@ def saved_model_subdir(layout: str) -> str:
     return SAVED_MODEL_DIR if layout == KFX_LAYOUT else TF_SERVING_VERSION
 
 
+def write_reference(model_dir: str, storage_uri: str) -> None:
+    """Make ``model_dir`` a reference to the model at ``storage_uri`` (nothing copied)."""
+    write_json(join(model_dir, REFERENCE_FILE), {"storage_uri": storage_uri})
+
+
+def write_absent(model_dir: str, reason: str) -> None:
+    """Make ``model_dir`` a reference to no model (e.g. nothing served yet), saying why."""
+    write_json(join(model_dir, REFERENCE_FILE), {"storage_uri": None, "reason": reason})
+
+
+def resolve(model_dir: str) -> str:
+    """The directory that holds the model: ``model_dir`` itself, or the one its reference names.
+
+    FileNotFoundError for a reference to no model."""
+    register_filesystem(model_dir)
+    path = join(model_dir, REFERENCE_FILE)
+    if not tf.io.gfile.exists(path):
+        return model_dir
+    ref = read_json(path)
+    if not ref.get("storage_uri"):
+        raise FileNotFoundError(f"{model_dir} refers to no model: {ref.get('reason') or 'none recorded'}")
+    register_filesystem(ref["storage_uri"])
+    return str(ref["storage_uri"])
+
+
 def layout_of(model_dir: str) -> str | None:
     """Which layout ``model_dir`` holds (``kfx`` or ``tensorflow``), or None when it holds no SavedModel."""
-    register_filesystem(model_dir)
+    try:
+        model_dir = resolve(model_dir)
+    except FileNotFoundError:
+        return None
     for layout in LAYOUTS:
         if tf.io.gfile.exists(join(model_dir, saved_model_subdir(layout), SAVED_MODEL_PB)):
             return layout
@@ -59,6 +99,7 @@ def layout_of(model_dir: str) -> str | None:
 
 def saved_model_dir(model_dir: str) -> str:
     """The SavedModel directory inside a model directory of either layout; a FileNotFoundError naming both."""
+    model_dir = resolve(model_dir)
     layout = layout_of(model_dir)
     if layout is None:
         raise FileNotFoundError(
@@ -69,11 +110,57 @@ def saved_model_dir(model_dir: str) -> str:
 
 
 def read_model_meta(model_dir: str) -> dict[str, Any]:
-    """``model.json`` of a model directory (either layout), or {} when it has none."""
-    register_filesystem(model_dir)
+    """``model.json`` of a model directory (either layout, or a reference to one), or {} when it has none."""
+    model_dir = resolve(model_dir)
     path = join(model_dir, MODEL_META)
     return read_json(path) if tf.io.gfile.exists(path) else {}
 
 
 def write_model_meta(model_dir: str, meta: dict[str, Any]) -> None:
     write_json(join(model_dir, MODEL_META), meta)
+
+
+def relative_files(root: str) -> list[str]:
+    """Relative ('/'-separated) paths of every file under ``root`` (a local path or any gfile URI), sorted."""
+    register_filesystem(root)
+    out = []
+    base = root.rstrip("/")
+    for dirpath, _dirs, files in tf.io.gfile.walk(root):
+        rel = dirpath[len(base) :].lstrip("/") if "://" in root else os.path.relpath(dirpath, root)
+        for f in files:
+            out.append(f if rel in ("", ".") else posixpath.join(rel.replace(os.sep, "/"), f))
+    return sorted(out)
+
+
+def serving_files(model_dir: str) -> list[str]:
+    """The files of a kfx model artifact that serving needs: ``saved_model/**`` and ``model.json`` (no logs)."""
+    saved = join(model_dir, SAVED_MODEL_DIR)
+    register_filesystem(model_dir)
+    if not tf.io.gfile.exists(join(saved, SAVED_MODEL_PB)):
+        raise FileNotFoundError(
+            f"model artifact {model_dir} has no {SAVED_MODEL_DIR}/{SAVED_MODEL_PB}; pass the `model` output of the "
+            "train step"
+        )
+    files = [posixpath.join(SAVED_MODEL_DIR, f) for f in relative_files(saved)]
+    if tf.io.gfile.exists(join(model_dir, MODEL_META)):
+        files.append(MODEL_META)
+    return files
+
+
+def pushed_path(rel: str, layout: str) -> str:
+    """Where a file of the kfx artifact (relative path from :func:`serving_files`) goes in a push of ``layout``."""
+    prefix = SAVED_MODEL_DIR + "/"
+    if rel.startswith(prefix):
+        return posixpath.join(saved_model_subdir(layout), rel[len(prefix) :])
+    return rel
+
+
+def read_push_marker(model_dir: str) -> dict[str, Any] | None:
+    """``kfx-push.json`` of a pushed model directory, or None when there is none (not pushed by kfx, or partial)."""
+    register_filesystem(model_dir)
+    path = join(model_dir, PUSH_MARKER)
+    return read_json(path) if tf.io.gfile.exists(path) else None
+
+
+def write_push_marker(model_dir: str, marker: dict[str, Any]) -> None:
+    write_json(join(model_dir, PUSH_MARKER), marker)
