@@ -1,8 +1,8 @@
 """The kfx training pipeline: ingest → statistics → schema → validate → transform → train → evaluate.
 
 Nothing is read from the environment at import time: every knob is an explicit pipeline parameter.
-The validation gate is inside the validate component (it fails the run on anomalies), so the
-pipeline needs no ``dsl.If`` and runs unchanged on kfp.local and on a cluster.
+validate always succeeds and publishes its evidence; a separate ``gate`` step fails the run on anomalies and
+everything downstream runs ``.after`` it (a task dependency, not ``dsl.If``: kfp.local 2.13 has no conditions).
 """
 
 from typing import Any, Dict, List
@@ -16,7 +16,7 @@ from components.schema.component import schema as schema_component
 from components.statistics.component import statistics as statistics_component
 from components.train.component import train
 from components.transform.component import transform
-from components.validate.component import validate
+from components.validate.component import gate, validate
 
 PIPELINE_NAME = "kfx-training"
 DEFAULT_MODULE = "pipelines.modules.fraud"
@@ -70,9 +70,15 @@ def training_steps(
         categorical_drift_threshold=categorical_drift_threshold,
         numeric_drift_threshold=numeric_drift_threshold,
         label_key=raw_label_key,
-        fail_on_anomalies=fail_on_anomalies,
     )
     validate_task.set_display_name("validate")
+
+    gate_task = gate(
+        passed=validate_task.outputs["passed"],
+        message=validate_task.outputs["message"],
+        fail_on_anomalies=fail_on_anomalies,
+    )
+    gate_task.set_display_name("gate")
 
     transform_task = transform(
         examples=examples_task.outputs["examples"],
@@ -81,7 +87,7 @@ def training_steps(
         **beam,
     )
     transform_task.set_display_name("transform")
-    transform_task.after(validate_task)  # the validation gate: nothing downstream runs on anomalies
+    transform_task.after(gate_task)  # the validation gate: nothing downstream runs on anomalies
 
     train_task = train(
         transformed_examples=transform_task.outputs["transformed_examples"],
@@ -112,6 +118,7 @@ def training_steps(
         "statistics": stats_task,
         "schema": schema_task,
         "validate": validate_task,
+        "gate": gate_task,
         "transform": transform_task,
         "train": train_task,
         "evaluate": evaluate_task,
@@ -170,4 +177,4 @@ def training_pipeline(
     )
 
 
-STEPS = ("ingest", "statistics", "schema", "validate", "transform", "train", "evaluate")
+STEPS = ("ingest", "statistics", "schema", "validate", "gate", "transform", "train", "evaluate")

@@ -269,7 +269,9 @@ def compute_statistics(
             path,
         )
     if html_path:
-        write_html(results, html_path)
+        from components.statistics import report_html  # self-contained report (issue 7)
+
+        report_html.write_html(results, html_path)
 
     counts = SplitCounts({split: _num_examples(stats) for split, stats in results.items()})
     counts.mode = chosen

@@ -107,8 +107,8 @@ def test_pipeline_gates_transform_on_validation(tmp_path):
 
     spec = _compile(training_pipeline, tmp_path)
     tasks = spec["root"]["dag"]["tasks"]
-    assert set(tasks) == {"ingest", "statistics", "schema", "validate", "transform", "train", "evaluate"}
-    assert "validate" in tasks["transform"].get("dependentTasks", [])
+    assert set(tasks) == {"ingest", "statistics", "schema", "validate", "gate", "transform", "train", "evaluate"}
+    assert "gate" in tasks["transform"].get("dependentTasks", [])
     params = spec["root"]["inputDefinitions"]["parameters"]
     for p in (
         "data_uri",

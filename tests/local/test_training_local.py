@@ -72,17 +72,36 @@ def test_second_run_against_first_model_applies_change_thresholds(first_run):
     assert s.blessed is True, s.reasons
 
 
-def _assert_stopped_before_transform(s):
+def _assert_stopped_at_the_gate_with_evidence(s):
+    """validate succeeded and published its evidence; the gate failed; nothing after it ran."""
     assert not s.succeeded
-    assert s.failed_step == "validate", s.failed_step
+    assert s.failed_step == "gate", s.failed_step
     assert not any(k.startswith(("transform/", "train/", "evaluate/")) for k in s.artifacts)
+    anomalies = s.artifacts["validate/anomalies"]
+    for name in ("anomalies.pbtxt", "report.json", "report.html"):
+        assert os.path.getsize(os.path.join(anomalies, name)) > 0, name
+    with open(os.path.join(anomalies, "report.json")) as f:
+        report = json.load(f)
+    assert report["passed"] is False and report["findings"]
+    with open(s.artifacts["validate/report"]) as f:
+        page = f.read()
+    assert "FAILED" in page and "<svg" in page or "Anomalies" in page
+    with open(os.path.join(s.run_dir, "validate", "executor_output.json")) as f:
+        outputs = json.load(f)
+    assert outputs["parameterValues"]["passed"] is False
+    assert outputs["parameterValues"]["message"] == report["message"]
+    (metrics,) = outputs["artifacts"]["metrics"]["artifacts"]
+    assert metrics["metadata"]["anomaly_count"] == len(report["findings"])
+    (anomalies_artifact,) = outputs["artifacts"]["anomalies"]["artifacts"]
+    assert anomalies_artifact["metadata"]["kfx_kind"] == "anomalies"
+    assert anomalies_artifact["metadata"]["passed"] is False
 
 
 def test_drifted_batch_stops_the_pipeline_before_transform(first_run):
     root, first = first_run
     previous = first.artifacts["statistics/statistics"]
     s = run_local(str(root), arguments(root, "--drift", "--seed", "9", "--previous-statistics", previous))
-    _assert_stopped_before_transform(s)
+    _assert_stopped_at_the_gate_with_evidence(s)
     kinds = {f["kind"] for f in s.findings}
     assert any("L_INFTY" in k or "JENSEN_SHANNON" in k for k in kinds), kinds
 
@@ -95,5 +114,5 @@ def test_missing_column_against_curated_schema_stops_the_pipeline(tmp_path, proj
     df.to_csv(data, index=False)
     schema = os.path.join(project_root, "pipelines", "schemas", "fraud.pbtxt")
     s = run_local(str(tmp_path), arguments(tmp_path, "--data", str(data), "--schema", schema))
-    _assert_stopped_before_transform(s)
+    _assert_stopped_at_the_gate_with_evidence(s)
     assert any(f["feature"] == "merchant_category" for f in s.findings), s.findings

@@ -54,3 +54,10 @@ def write_schema_artifact(root: str, df: pd.DataFrame) -> schema_pb2.Schema:
     with open(os.path.join(root, artifacts.SCHEMA_FILE), "w") as f:
         f.write(text_format.MessageToString(schema))
     return schema
+
+
+def taxi_frames(csv_path: str, eval_share: float = 0.2, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The Chicago taxi sample split at random into train and eval frames (types as pandas reads them)."""
+    df = pd.read_csv(csv_path)
+    mask = np.random.default_rng(seed).random(len(df)) < eval_share
+    return df[~mask].reset_index(drop=True), df[mask].reset_index(drop=True)

@@ -11,14 +11,15 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
+from components.validate.load import load_statistics
 from components.validate.logic import (
+    CONTINUE_ANYWAY,
     DataValidationError,
     ValidationResult,
-    load_statistics,
-    population_stability_index,
-    psi_of_histograms,
+    check_gate,
     validate,
 )
+from components.validate.psi import population_stability_index, psi_of_histograms
 from tests.testdata.validate_fixtures import (
     LABEL,
     stats_of,
@@ -47,7 +48,6 @@ def _run(tmp_path, base, eval_df=None, train_df=None, **kw) -> ValidationResult:
         base["train"] if train_df is None else train_df,
         transactions(seed=1) if eval_df is None else eval_df,
     )
-    kw.setdefault("fail_on_anomalies", False)
     return validate(stats_dir, base["schema"], str(tmp_path / "anomalies"), str(tmp_path / "report.html"), **kw)
 
 
@@ -192,22 +192,25 @@ def test_psi_threshold_gates_when_set(tmp_path, base):
     assert _kinds(result, "amount", "psi") == {"PSI_HIGH"}
 
 
-def test_fail_on_anomalies_raises_readable_error_after_writing(tmp_path, base):
+def test_anomalies_never_raise_and_the_gate_stops_with_a_readable_message(tmp_path, base):
     bad = transactions(seed=1).drop(columns=["country"])
     bad.loc[:30, "channel"] = "crypto"
     stats_dir = write_stats_artifact(str(tmp_path / "stats"), base["train"], bad)
     html_path = str(tmp_path / "report.html")
-    with pytest.raises(DataValidationError) as info:
-        validate(stats_dir, base["schema"], str(tmp_path / "anomalies"), html_path)
-    message = str(info.value)
-    assert message.startswith("data validation failed: 2 anomalies")
-    assert "feature `country`: SCHEMA_MISSING_COLUMN — Column is completely missing" in message
+    result = validate(stats_dir, base["schema"], str(tmp_path / "anomalies"), html_path)
+    assert not result.passed and result.anomaly_count == 2
+    message = result.message
+    assert message.startswith("Data validation found 2 anomalies: ")
+    assert "\n" not in message  # one paragraph
+    assert "feature `country`: SCHEMA_MISSING_COLUMN — Column is completely missing (eval split vs schema)" in message
     assert "feature `channel`: ENUM_TYPE_UNEXPECTED_STRING_VALUES — " in message and "crypto" in message
-    assert html_path in message
-    assert info.value.result.anomaly_count == 2
+    assert "--no-fail-on-anomalies (CLI) / fail_on_anomalies=False (pipeline parameter)" in message
+    assert CONTINUE_ANYWAY in message
+    # the evidence is written although the data failed
     for name in ("anomalies.pbtxt", "report.json", "report.html"):
-        assert (tmp_path / "anomalies" / name).exists()
+        assert (tmp_path / "anomalies" / name).stat().st_size > 0
     report = json.loads((tmp_path / "anomalies" / "report.json").read_text())
+    assert report["passed"] is False and report["message"] == message
     assert {(f["feature"], f["kind"]) for f in report["findings"]} == {
         ("country", "SCHEMA_MISSING_COLUMN"),
         ("channel", "ENUM_TYPE_UNEXPECTED_STRING_VALUES"),
@@ -215,7 +218,21 @@ def test_fail_on_anomalies_raises_readable_error_after_writing(tmp_path, base):
     page = open(html_path).read()
     for text in ("country", "SCHEMA_MISSING_COLUMN", "channel", "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "FAILED"):
         assert text in page
+    assert "what to do" in page and "presence.min_fraction" in page
     assert "<script" not in page
+
+    with pytest.raises(DataValidationError) as info:
+        check_gate(result.passed, result.message, fail_on_anomalies=True)
+    assert str(info.value) == message
+    check_gate(result.passed, result.message, fail_on_anomalies=False)  # continues, with a warning
+
+
+def test_gate_passes_clean_data(tmp_path, base):
+    result = validate(base["stats"], base["schema"], str(tmp_path / "a"))
+    assert result.passed and result.message == ""
+    check_gate(result.passed, result.message)
+    with pytest.raises(DataValidationError, match="did not pass"):
+        check_gate(False, "")
 
 
 def test_html_lists_drift_table(tmp_path, base):
@@ -266,7 +283,6 @@ def test_fraud_generator_drifted_batch(tmp_path):
         schema_dir,
         str(tmp_path / "a1"),
         previous_statistics_uri=previous,
-        fail_on_anomalies=False,
         label_key=LABEL,
     )
     assert [f for f in ok.findings if f.source in ("train", "eval")] == []
@@ -275,14 +291,13 @@ def test_fraud_generator_drifted_batch(tmp_path):
     drifted = write_stats_artifact(
         str(tmp_path / "drifted"), fraud.generate(2000, seed=3, drift=True), fraud.generate(500, seed=4, drift=True)
     )
-    with pytest.raises(DataValidationError) as info:
-        validate(drifted, schema_dir, str(tmp_path / "a2"), previous_statistics_uri=previous, label_key=LABEL)
-    result = info.value.result
+    result = validate(drifted, schema_dir, str(tmp_path / "a2"), previous_statistics_uri=previous, label_key=LABEL)
+    assert not result.passed
     assert "ENUM_TYPE_UNEXPECTED_STRING_VALUES" in _kinds(result, "merchant_category", "eval")
     assert "ENUM_TYPE_UNEXPECTED_STRING_VALUES" in _kinds(result, "country", "eval")
     assert any(f.source == "drift" for f in result.findings)
     assert result.max_drift > 0.1 and result.max_psi > 0.25
-    assert "feature `merchant_category`: ENUM_TYPE_UNEXPECTED_STRING_VALUES" in str(info.value)
+    assert "feature `merchant_category`: ENUM_TYPE_UNEXPECTED_STRING_VALUES" in result.message
 
 
 def test_auto_histogram_avoids_false_drift_on_long_tails(tmp_path):
@@ -303,7 +318,6 @@ def test_auto_histogram_avoids_false_drift_on_long_tails(tmp_path):
             schema_dir,
             str(tmp_path / choice),
             previous_statistics_uri=previous,
-            fail_on_anomalies=False,
             numeric_histogram=choice,
         )
         jsd[choice] = {c.feature: c for c in result.drift}
