@@ -80,6 +80,7 @@ class Rehearsal:
 
     def __init__(self, isvc_schema: dict | None = None, secrets_file: str | None = None,
                  work_dir: str | None = None, caching: bool = True) -> None:  # fmt: skip
+        os.makedirs(os.path.join(ROOT, ".rehearsal"), exist_ok=True)
         self.work_dir = work_dir or tempfile.mkdtemp(prefix="rehearsal-", dir=os.path.join(ROOT, ".rehearsal"))
         self.s3 = S3TestDouble()
         self.secrets = SecretStore.from_file(secrets_file) if secrets_file else SecretStore.default()
