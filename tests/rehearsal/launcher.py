@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ class TaskResult:
     log: str = ""
     reason: str = ""
     killed: bool = False
+    seconds: float = 0.0
 
 
 @dataclass
@@ -99,12 +101,14 @@ def launch(
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(content)
+    started = time.monotonic()
     result = pod.run(command, env, ctx.timeout, kill_when=kill_when)
+    seconds = time.monotonic() - started
     if result.exit_code != 0:
         why = "killed" if result.killed else f"exit code {result.exit_code}"
-        return TaskResult(task_name, "FAILED", log=result.log, reason=why, killed=result.killed)
+        return TaskResult(task_name, "FAILED", log=result.log, reason=why, killed=result.killed, seconds=seconds)
     return TaskResult(task_name, "SUCCEEDED", outputs=_publish(ctx.s3, pod, executor_input, component_spec),
-                      log=result.log)  # fmt: skip
+                      log=result.log, seconds=seconds)  # fmt: skip
 
 
 def pod_env(ctx: LaunchContext, pod: Pod, container: Any, platform: dict) -> dict[str, str]:

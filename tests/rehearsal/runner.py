@@ -74,13 +74,13 @@ class RunResult:
     def output(self, task: str, key: str) -> Any:
         return self.tasks[task].outputs[key]
 
-    def summary(self, log_tail: int = 3000) -> str:
-        """Each task's state; the tail of the log of every failed one (for assertion messages)."""
+    def summary(self, log_tail: int = 3000, logs_of: tuple[str, ...] = ()) -> str:
+        """Each task's state and time; the log tail of every failed task and of ``logs_of`` (assertion messages)."""
         lines = [f"{self.pipeline} run {self.run_id}:"]
         for t in self.tasks.values():
-            lines.append(f"  {t.name}: {t.state}{' (' + t.reason + ')' if t.reason else ''}")
+            lines.append(f"  {t.name}: {t.state} {t.seconds:.0f}s{' (' + t.reason + ')' if t.reason else ''}")
         for t in self.tasks.values():
-            if t.state == "FAILED" and t.log:
+            if (t.state == "FAILED" or t.name in logs_of) and t.log:
                 lines.append(f"--- log of {t.name} (tail) ---\n{t.log[-log_tail:]}")
         return "\n".join(lines)
 

@@ -19,7 +19,7 @@ def test_a_fresh_data_deploys(rehearsal, tmp_path):
     run = sc.train_and_deploy(rehearsal, data)
 
     assert run.succeeded, run.summary()
-    assert run.output("deploy", "deployed") is True, run.summary()
+    assert run.output("deploy", "deployed") is True, run.summary(logs_of=("evaluate", "deploy"))
     isvc = sc.served(rehearsal)
     assert isvc is not None, "deploy succeeded but no InferenceService exists"
     uri = sc.storage_uri_of(isvc)
