@@ -113,6 +113,9 @@ def run_pipeline(
     dag = spec.root.dag
     _refuse_unsupported(spec)
     params = spec.root.input_definitions.parameters
+    unknown = sorted(set(arguments) - set(params))
+    if unknown:
+        raise RehearsalError(f"{pipeline.name} has no parameter(s) {unknown} (a cluster rejects such a run)")
     missing = [k for k, p in params.items() if k not in arguments and not p.HasField("default_value")]
     if missing:
         raise RehearsalError(f"{pipeline.name}: missing pipeline arguments {missing}")

@@ -19,8 +19,9 @@ MODEL_NAME = "fraud"
 DATA_PREFIX = "s3://mlpipeline/rehearsal/data"
 MODULE_URI = "s3://mlpipeline/rehearsal/modules/fraud.py"
 STORAGE_URI = "s3://mlpipeline/kfx-models"
-ROWS = 3000
-EPOCHS = 3
+ROWS = 6000
+EPOCHS = 8
+SCHEMA_URI = "s3://mlpipeline/rehearsal/schemas/fraud.pbtxt"
 
 
 def generate_csv(path: str, seed: int, rows: int = ROWS) -> str:
@@ -57,6 +58,11 @@ def put_module(rehearsal: Rehearsal) -> str:
     return rehearsal.put_file(os.path.join(ROOT, "pipelines", "modules", "fraud.py"), MODULE_URI)
 
 
+def put_schema(rehearsal: Rehearsal) -> str:
+    """The curated fraud schema on the S3 test double (what a missing column is checked against)."""
+    return rehearsal.put_file(os.path.join(ROOT, "pipelines", "schemas", "fraud.pbtxt"), SCHEMA_URI)
+
+
 def train_and_deploy(rehearsal: Rehearsal, data_uri: str, kill_when: dict[str, Any] | None = None,
                      **overrides: Any) -> RunResult:  # fmt: skip
     """One rehearsed run of the committed ``train_and_deploy.yaml``."""
@@ -78,6 +84,14 @@ def traffic(isvc: dict) -> list[dict]:
     """The predictor's traffic split (revision, percent) as the controller reports it."""
     items = isvc.get("status", {}).get("components", {}).get("predictor", {}).get("traffic") or []
     return [{"revision": t["revisionName"], "percent": int(t.get("percent") or 0)} for t in items]
+
+
+def s3_text(rehearsal: Rehearsal, uri: str) -> str:
+    """Every object under ``uri`` (an artifact), concatenated as text (for "does the report mention X")."""
+    parts = [rehearsal.s3.read(f"{uri.rstrip('/')}/{key}").decode(errors="replace") for key in rehearsal.s3.keys(uri)]
+    if not parts and rehearsal.s3.exists(uri):
+        parts = [rehearsal.s3.read(uri).decode(errors="replace")]
+    return "\n".join(parts)
 
 
 def canary_in_progress(rehearsal: Rehearsal) -> bool:
