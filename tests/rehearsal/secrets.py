@@ -51,12 +51,13 @@ class SecretStore:
 
     @classmethod
     def default(cls) -> SecretStore:
-        """The kind overlay's Secrets (as an operator creates them) plus tests/rehearsal/secrets.yaml."""
+        """The kind overlay's Secrets (as an operator creates them) plus tests/rehearsal/secrets.yaml, key by key:
+        a key the overlay sets wins; secrets.yaml adds the keys an operator adds at install time (credentials)."""
         from tests.testdata.deploy_kustomize import render
 
         store = cls.from_manifests(render(KIND_OVERLAY))
         for name, values in cls.from_file(DEFAULT_SECRETS).secrets.items():
-            store.secrets.setdefault(name, values)
+            store.secrets[name] = {**values, **store.secrets.get(name, {})}  # the overlay's keys win
         return store
 
     def value(self, name: str, key: str, optional: bool = False) -> str | None:

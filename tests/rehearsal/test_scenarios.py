@@ -15,7 +15,6 @@ from tests.rehearsal import scenarios as sc
 from tests.rehearsal.cluster import Rehearsal
 
 pytestmark = pytest.mark.rehearsal
-FAILED_EARLIER: list[str] = []
 
 
 @pytest.fixture(scope="module")
