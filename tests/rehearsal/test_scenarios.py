@@ -122,3 +122,17 @@ def test_d_missing_column_stops_at_the_gate_with_the_report_published(isvc_schem
         assert r.s3.keys(anomalies.uri), f"no anomalies report at {anomalies.uri}"
         assert "amount" in sc.s3_text(r, anomalies.uri)
         assert sc.served(r) is None  # nothing reached the cluster
+
+
+@pytest.mark.slow
+def test_standard_mode_deploys_then_rolls_out(isvc_schema, tmp_path):
+    """KServe's Standard (RawDeployment) mode: no canary split; a new model replaces the old one only verified."""
+    with Rehearsal(isvc_schema=isvc_schema) as r:
+        first_data = sc.put_data(r, sc.generate_csv(str(tmp_path / "s1.csv"), seed=6))
+        first = _deployed(sc.train_and_deploy(r, first_data, deployment_mode="standard"), r)
+        annotations = first["metadata"].get("annotations") or {}
+        assert annotations.get("serving.kserve.io/deploymentMode") in ("RawDeployment", "Standard"), annotations
+
+        second_data = sc.put_data(r, sc.generate_csv(str(tmp_path / "s2.csv"), seed=7))
+        second = _deployed(sc.train_and_deploy(r, second_data, deployment_mode="standard"), r)
+        assert sc.storage_uri_of(second) != sc.storage_uri_of(first)
