@@ -94,6 +94,15 @@ def s3_text(rehearsal: Rehearsal, uri: str) -> str:
     return "\n".join(parts)
 
 
+def rollout_in_progress(rehearsal: Rehearsal, serving_uri: str) -> bool:
+    """True once a deploy has written a new model into the spec but not promoted it (canaryTrafficPercent < 100):
+    the moment to kill a deploy pod. (The traffic split itself lasts ~0.1 s with the API test double.)"""
+    isvc = served(rehearsal)
+    if isvc is None or storage_uri_of(isvc) == serving_uri:
+        return False
+    return isvc["spec"]["predictor"].get("canaryTrafficPercent") not in (None, 100)
+
+
 def canary_in_progress(rehearsal: Rehearsal) -> bool:
     """True while a new revision gets some but not all traffic (the moment to kill a deploy pod)."""
     isvc = served(rehearsal)

@@ -98,15 +98,17 @@ def test_e_deploy_killed_mid_canary_is_resolved_by_the_next_run(history, tmp_pat
     r = history["rehearsal"]
     serving = _needs(history, "second")
     data = sc.put_data(r, sc.generate_csv(str(tmp_path / "third.csv"), seed=4))
-    killed = sc.train_and_deploy(r, data, kill_when={"deploy": lambda: sc.canary_in_progress(r)})
+    killed = sc.train_and_deploy(r, data, kill_when={"deploy": lambda: sc.rollout_in_progress(r, serving)})
 
     assert killed.state("deploy") == "FAILED" and killed.tasks["deploy"].killed, killed.summary()
     stale = sc.served(r)
-    assert len([t for t in sc.traffic(stale) if t["percent"] > 0]) == 2, sc.traffic(stale)  # a canary left behind
+    assert sc.storage_uri_of(stale) != serving  # the killed deploy left an unverified model in the spec ...
+    assert stale["spec"]["predictor"].get("canaryTrafficPercent") not in (None, 100)  # ... mid-canary
 
     again = sc.train_and_deploy(r, data)  # the same data: KFP's cache reuses ingest..evaluate, deploy runs again
     isvc = _deployed(again, r)
-    assert sc.storage_uri_of(isvc) != serving  # the verified new model, not the stale canary's split
+    assert isvc["spec"]["predictor"].get("canaryTrafficPercent") in (None, 100), isvc["spec"]["predictor"]
+    assert sc.storage_uri_of(isvc) != serving  # the new model, verified this time
 
 
 def test_d_missing_column_stops_at_the_gate_with_the_report_published(isvc_schema, tmp_path):
