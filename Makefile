@@ -12,11 +12,12 @@ VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' components/_shared/ve
 RUN_ROOT ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: image serving-image help install install-serving lock run serve test test-unit test-serving compile lint format bench bench-statistics bench-pipeline bench-serving clean version
+.PHONY: image serving-image help install install-serving lock run serve test test-unit test-serving rehearse compile lint format bench bench-statistics bench-pipeline bench-serving clean version
 
 help:
 	@echo "make run      install the pinned environment and run the training pipeline locally (kfp.local)"
 	@echo "make test     run the test suite (components env + serving env)"
+	@echo "make rehearse rehearse a cluster: the committed compiled YAMLs, step by step, against S3 + Kubernetes API test doubles"
 	@echo "make serve    serve the latest blessed model from the last 'make run' on 127.0.0.1:8080"
 	@echo "make compile  write pipelines/compiled/$(VERSION)/training.yaml"
 	@echo "make lint | bench | lock | clean"
@@ -73,6 +74,10 @@ test-all: install install-serving
 	$(PY) -m pytest -m "not serving" $(PYTEST_ARGS)
 	$(SPY) -m pytest tests/serving -m serving $(PYTEST_ARGS)
 
+# The cluster rehearsal: all five scenarios (tests/rehearsal; the fast ones also run in `make test`).
+rehearse: install install-serving
+	$(PY) -m pytest -m rehearsal tests/rehearsal $(PYTEST_ARGS)
+
 bench: bench-statistics bench-pipeline bench-serving
 
 bench-statistics: install
@@ -85,7 +90,7 @@ bench-serving: install install-serving
 	$(SPY) benchmarks/serving.py
 
 clean:
-	rm -rf $(RUN_ROOT) .pytest_cache .ruff_cache build
+	rm -rf $(RUN_ROOT) .pytest_cache .ruff_cache build .rehearsal
 
 # Images (need a Docker engine; not available on every machine). Tags come from the one version.
 IMAGE_REPO ?= ghcr.io/kfx-ml
