@@ -50,5 +50,11 @@ def train_and_deploy(
         deployment_mode=deployment_mode,
         service_account=service_account,
     ).set_display_name("deploy")
-    for task in (baseline, examples, steps["transform"], trained, evaluation, pushed):
+    # every task that reads or writes object storage (schema: a curated s3:// schema; validate: previous/serving
+    # statistics URIs) gets the same storage configuration
+    for name in ("ingest", "schema", "validate", "transform", "train", "evaluate"):
+        use_object_store(steps[name])
+    for task in (baseline, pushed):
         use_object_store(task)
+        # what is served changes between runs: a cached answer from an earlier run would be wrong
+        task.set_caching_options(False)

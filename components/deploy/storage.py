@@ -112,7 +112,8 @@ def _move_into_place(tmp: str, storage_uri: str) -> None:
         dst = _join(storage_uri, rel)
         tf.io.gfile.makedirs(posixpath.dirname(dst))
         tf.io.gfile.rename(_join(tmp, rel), dst, overwrite=True)
-    tf.io.gfile.rmtree(tmp)
+    if tf.io.gfile.exists(tmp):  # on an object store the prefix is gone once its last object moved
+        tf.io.gfile.rmtree(tmp)
 
 
 def push_model(model_dir: str, storage_uri: str, runtime: str = "kfx", digest: str | None = None) -> dict:

@@ -78,7 +78,7 @@ kubectl apply -k "$ROOT/manifests/overlays/kind" -l kfx.dev/part=setup
 KEY_ID="$(kubectl -n kubeflow get secret mlpipeline-minio-artifact -o jsonpath='{.data.accesskey}' | base64 -d)"
 SECRET_KEY="$(kubectl -n kubeflow get secret mlpipeline-minio-artifact -o jsonpath='{.data.secretkey}' | base64 -d)"
 CREDS="\"AWS_ACCESS_KEY_ID\":\"$KEY_ID\",\"AWS_SECRET_ACCESS_KEY\":\"$SECRET_KEY\""
-CONFIG='"S3_ENDPOINT":"minio-service.kubeflow.svc.cluster.local:9000","S3_USE_HTTPS":"0","S3_VERIFY_SSL":"0","AWS_REGION":"us-east-1"'
+CONFIG='"S3_ENDPOINT":"http://minio-service.kubeflow.svc.cluster.local:9000","S3_USE_HTTPS":"0","S3_VERIFY_SSL":"0","AWS_REGION":"us-east-1"'
 kubectl -n kubeflow get secret kfx-s3 >/dev/null 2>&1 || kubectl -n kubeflow create secret generic kfx-s3
 kubectl -n kubeflow patch secret kfx-s3 --type merge -p "{\"stringData\":{$CREDS,$CONFIG}}"
 kubectl -n "$NAMESPACE" patch secret kfx-s3 --type merge -p "{\"stringData\":{$CREDS}}"

@@ -38,7 +38,7 @@ import os, subprocess, sys
 work, port = sys.argv[1], sys.argv[2]
 csv = os.path.join(work, "fraud.csv")
 subprocess.run([sys.executable, "-m", "components.datagen", "--rows", "20000", "--out", csv], check=True)
-os.environ.update(S3_ENDPOINT=f"localhost:{port}", S3_USE_HTTPS="0", S3_VERIFY_SSL="0", AWS_REGION="us-east-1")
+os.environ.update(S3_ENDPOINT=f"http://localhost:{port}", S3_USE_HTTPS="0", S3_VERIFY_SSL="0", AWS_REGION="us-east-1")
 import tensorflow_io  # noqa: F401  (s3:// for tf.io.gfile)
 import tensorflow as tf
 tf.io.gfile.copy(csv, "s3://mlpipeline/kfx-data/fraud.csv", overwrite=True)

@@ -127,7 +127,12 @@ def test_storage_secret_pattern(rendered):
         # the non-secret keys the pipeline steps read; the two credentials are never committed
         assert set(secret["stringData"]) == set(STORAGE_KEYS) - {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
         assert "data" not in secret
-        assert secret["stringData"]["S3_ENDPOINT"] == ann["serving.kserve.io/s3-endpoint"]  # one configuration
+        # one configuration: tensorflow-io needs the scheme in S3_ENDPOINT (it ignores S3_USE_HTTPS), KServe's annotation
+        # takes host:port with s3-usehttps
+        endpoint = secret["stringData"]["S3_ENDPOINT"]
+        assert endpoint.split("://", 1)[-1] == ann["serving.kserve.io/s3-endpoint"]
+        if endpoint.startswith("http://"):
+            assert ann.get("serving.kserve.io/s3-usehttps") == "0"
     kind = _by(rendered["overlays/kind"], "Secret")["kfx-s3"]
     assert kind["metadata"]["annotations"]["serving.kserve.io/s3-endpoint"].startswith("minio-service.kubeflow")
     prod = _by(rendered["overlays/production"], "Secret")["kfx-s3"]
