@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--max-batch-size must be >= 1")
     if args.workers != 1:
         p.error(
-            "--workers must be 1: KServe 0.15's multi-process server kills a worker that doesn't answer its ping"
+            "--workers must be 1: KServe's multi-process server (0.15-0.21) kills a worker that doesn't answer its ping"
             " within 5 s, and loading TensorFlow and the model takes longer; scale with more replicas instead"
         )
     local = "://" not in args.model_dir
