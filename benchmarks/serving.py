@@ -49,7 +49,7 @@ def serve_echo(port: int) -> None:
     import kserve
     from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-    from components.serving.predictor import KfxModelServer
+    from components.serving.server import KfxModelServer
 
     class Echo(kserve.Model):
         def load(self) -> bool:
@@ -235,13 +235,13 @@ def _floor(model_dir: str, rows: list[dict], repeats: int = 300) -> dict[str, fl
     """Microseconds per in-process call: parse + validate + TensorFlow (serving_raw), 1 and 32 rows."""
     sys.argv = sys.argv[:1]
     import components  # noqa: F401
-    from components.serving.predictor import KfxModel
+    from components.serving.model import KfxModel
 
     m = KfxModel(MODEL_NAME, model_dir)
     m.load()
     out = {}
     for label, batch in (("1", rows[:1]), ("32", (rows * 32)[:32])):
-        path, cols, _ = m._parse_v1({"instances": batch})
+        parsed = m.contract.parse_v1({"instances": batch})
         for _ in range(30):
             m.predict_instances(batch)
         t = time.perf_counter()
@@ -250,7 +250,7 @@ def _floor(model_dir: str, rows: list[dict], repeats: int = 300) -> dict[str, fl
         out[f"predict {label} row(s)"] = (time.perf_counter() - t) / repeats * 1e3
         t = time.perf_counter()
         for _ in range(repeats):
-            m._call(path, cols)
+            m.call(parsed)
         out[f"TF call only {label} row(s)"] = (time.perf_counter() - t) / repeats * 1e3
     return out
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import components  # noqa: F401  (sets TensorFlow's environment before it loads)
 from components._shared.log import get_logger
 
-SAVED_MODEL_DIR = "saved_model"  # components._shared.artifacts.SAVED_MODEL_DIR, without importing TensorFlow
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m components.serving", description=__doc__)
     p.add_argument(
-        "--model-dir", required=True, help="kfx model artifact directory (holds saved_model/ and model.json)"
+        "--model-dir",
+        required=True,
+        help="model directory: a kfx model artifact (saved_model/ + model.json) or a TF Serving push (1/ + model.json)",
     )
     p.add_argument(
         "--model-name", required=True, help="name in the URL: /v1/models/<name>:predict, /v2/models/<name>/infer"
@@ -40,9 +39,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "--workers must be 1: KServe's multi-process server (0.15-0.21) kills a worker that doesn't answer its ping"
             " within 5 s, and loading TensorFlow and the model takes longer; scale with more replicas instead"
         )
-    local = "://" not in args.model_dir
-    if local and not os.path.isdir(os.path.join(args.model_dir, SAVED_MODEL_DIR)):  # fail before TensorFlow loads
-        p.error(f"no SavedModel at {os.path.join(args.model_dir, SAVED_MODEL_DIR)}: --model-dir must be a kfx model")
     return args
 
 
@@ -51,9 +47,15 @@ def main(argv: list[str] | None = None) -> None:
     # kserve.model_server parses sys.argv with its own flags when imported: give it nothing to misread.
     sys.argv = sys.argv[:1]
     log = get_logger("serving")
-    from components.serving.predictor import KfxModel, KfxModelServer, configure_tf_threads
+    from components._shared.artifacts.model import saved_model_dir
+    from components.serving.model import KfxModel, configure_tf_threads
+    from components.serving.server import KfxModelServer
 
     configure_tf_threads(args.tf_intra_op_threads, args.tf_inter_op_threads)
+    try:  # fail before the server starts: the one reader of model layouts names both layouts it looked for
+        saved_model_dir(args.model_dir)
+    except FileNotFoundError as e:
+        sys.exit(f"python -m components.serving: error: {e}")
     model = KfxModel(
         args.model_name,
         args.model_dir,

@@ -298,11 +298,8 @@ def test_v2_rest_spec_conformance_schemathesis(server: Server, tmp_path):
 
 # ---------------------------------------------------------------------------- CLI
 def test_cli_defaults_match_the_documented_flags(tmp_path):
-    from components._shared import artifacts
     from components.serving import __main__ as cli
 
-    assert cli.SAVED_MODEL_DIR == artifacts.SAVED_MODEL_DIR
-    (tmp_path / artifacts.SAVED_MODEL_DIR).mkdir()
     m = str(tmp_path)
     a = cli.parse_args(["--model-dir", m, "--model-name", "n"])
     assert (a.host, a.http_port, a.workers, a.max_batch_size, a.model_version) == ("127.0.0.1", 8080, 1, 1024, "1")
@@ -334,4 +331,5 @@ def test_missing_model_dir_fails_with_a_clear_error(tmp_path):
         timeout=120,
     )
     assert proc.returncode != 0
-    assert "no SavedModel at" in proc.stderr + proc.stdout
+    out = proc.stderr + proc.stdout
+    assert "no SavedModel in" in out and "saved_model" in out and "TF Serving" in out, out[-2000:]
