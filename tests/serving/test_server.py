@@ -333,3 +333,27 @@ def test_missing_model_dir_fails_with_a_clear_error(tmp_path):
     assert proc.returncode != 0
     out = proc.stderr + proc.stdout
     assert "no SavedModel in" in out and "saved_model" in out and "TF Serving" in out, out[-2000:]
+
+
+# ---------------------------------------------------------------------------- call path
+def _tf_calls(server: Server) -> dict[str, float]:
+    text = requests.get(f"{server.url}/metrics", timeout=10).text
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("kfx_tf_calls_total{") and f'model="{MODEL_NAME}"' in line:
+            path = line.split('path="', 1)[1].split('"', 1)[0]
+            out[path] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def test_the_served_model_takes_the_fast_call_path(server: Server, served_model: dict):
+    """A version bump that loses the flat concrete-function call (and its speed) fails here, not in a benchmark."""
+    before = _tf_calls(server)
+    assert before.get("flat", 0) >= 1, f"no flat call at all: {before}\n{server.log()[-3000:]}"
+    rows, _ = _complete_rows(served_model)
+    for row in rows[:5]:
+        assert _predict(server, {"instances": [row]}).status_code == 200
+    after = _tf_calls(server)
+    assert after["flat"] >= before["flat"] + 5, (before, after)
+    assert after["structured"] == before["structured"] == 1, "only warm-up's reference call may be structured"
+    assert "call path flat" in server.log()
