@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import components  # noqa: F401  (sets TensorFlow's environment before it loads)
@@ -31,6 +32,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # threads compete with the event loop for the cores (1-row V1: 42% -> 54% of the echo ceiling, 2 cores).
     p.add_argument("--tf-intra-op-threads", type=int, default=1, help="TensorFlow intra-op threads (0 = TF default)")
     p.add_argument("--tf-inter-op-threads", type=int, default=1, help="TensorFlow inter-op threads (0 = TF default)")
+    p.add_argument(
+        "--prediction-log",
+        metavar="URI",
+        help="record every prediction (request id, time, raw features, prediction, model, revision) as Parquet "
+        "partitioned by hour under URI (a local directory or any tf.io.gfile URI); off when not given",
+    )
+    p.add_argument(
+        "--prediction-log-flush-seconds", type=float, default=10.0, help="how often the prediction log is written"
+    )
+    p.add_argument(
+        "--model-revision",
+        default=os.environ.get("K_REVISION"),
+        help="revision recorded in the prediction log (default: $K_REVISION, set by Knative; else the model version)",
+    )
     args = p.parse_args(argv)
     if args.max_batch_size < 1:
         p.error("--max-batch-size must be >= 1")
@@ -63,6 +78,9 @@ def main(argv: list[str] | None = None) -> None:
         max_batch_size=args.max_batch_size,
         micro_batching=not args.no_micro_batching,
     )
+    if args.prediction_log:
+        model.log_predictions(args.prediction_log, args.model_revision, args.prediction_log_flush_seconds)
+        log.info("logging predictions to %s", args.prediction_log)
     log.info("serving %s as '%s' on http://%s:%d", args.model_dir, args.model_name, args.host, args.http_port)
     KfxModelServer(host=args.host, http_port=args.http_port, workers=args.workers).start([model])
 

@@ -39,6 +39,7 @@ class Batch(NamedTuple):
     path: str  # RAW or EXAMPLES
     data: Any  # RAW: {feature: numpy column}; EXAMPLES: [serialized tf.Example]
     rows: int
+    raw: dict[str, list] | None = None  # {feature: checked values as sent, None = omitted} (for the prediction log)
 
 
 def kind_of(dtype: tf.DType) -> str:
@@ -172,14 +173,15 @@ class Contract:
     def _to_batch(self, values: dict[str, list], rows: int) -> Batch:
         """Checked column lists -> a RAW batch, or an EXAMPLES batch when a row omits a feature serving_raw
         can't express as missing (as in training's evaluation, the tf.Example path then fills its default)."""
+        sent = dict(values)  # the lists as sent: filling below replaces lists, never edits them
         for f, col in values.items():
             if any(v is None for v in col):
                 fill = self.raw_missing.get(f, _NO_FILL)
                 if fill is _NO_FILL:
                     records = [{name: vals[i] for name, vals in values.items()} for i in range(rows)]
-                    return Batch(EXAMPLES, self.serialize(records), rows)
+                    return Batch(EXAMPLES, self.serialize(records), rows, sent)
                 values[f] = [fill if v is None else v for v in col]
-        return Batch(RAW, columns(values, self.features), rows)
+        return Batch(RAW, columns(values, self.features), rows, sent)
 
     def serialize(self, rows: Sequence[dict]) -> list[bytes]:
         """Rows of raw values (None = omitted) -> serialized tf.Examples, as the training data was written."""
@@ -264,10 +266,16 @@ def _v2_input(i: int, inp: Any) -> InferInput:
     return InferInput(name=inp["name"], shape=inp["shape"], datatype=inp["datatype"], data=inp["data"])
 
 
-def encode_v2(out: np.ndarray, request: InferRequest, model_name: str, model_version: str) -> InferResponse:
+def request_id(payload: Any, headers: dict[str, str] | None) -> str:
+    """The request's id: V2 ``id``, else the ``x-request-id`` header (KServe/Knative/Istio set it), else a new UUID."""
+    rid = payload.id if isinstance(payload, InferRequest) else None
+    return rid or (headers or {}).get("x-request-id") or str(uuid.uuid4())
+
+
+def encode_v2(out: np.ndarray, response_id: str, model_name: str, model_version: str) -> InferResponse:
     output = InferOutput(name=OUTPUT_KEY, shape=list(out.shape), datatype="FP32", data=out.ravel().tolist())
     return InferResponse(
-        response_id=request.id or str(uuid.uuid4()),
+        response_id=response_id,
         model_name=model_name,
         model_version=model_version,
         infer_outputs=[output],

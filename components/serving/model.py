@@ -35,6 +35,7 @@ from components._shared.artifacts.model import read_model_meta, saved_model_dir
 from components.serving import codec
 from components.serving.batching import MicroBatcher
 from components.serving.codec import EXAMPLES, RAW, Batch, Contract
+from components.serving.prediction_log import PredictionLogger
 
 log = logging.getLogger("kfx.serving")
 
@@ -77,6 +78,7 @@ class KfxModel(kserve.Model):
         self.output_width: int | None = None
         self.load_seconds: float | None = None
         self.call_path: str | None = None  # FLAT or STRUCTURED once loaded
+        self.prediction_log: PredictionLogger | None = None  # set by log_predictions()
         self.calls = {FLAT: 0, STRUCTURED: 0, EXAMPLES: 0}
         self._counters = {p: TF_CALLS.labels(model=name, path=p) for p in self.calls}
         self._loaded = None
@@ -202,11 +204,13 @@ class KfxModel(kserve.Model):
     ) -> dict | InferResponse:
         if not self.ready:
             raise ModelNotReady(self.name)
-        if isinstance(payload, InferRequest):
-            out = await self.batcher.run(self.contract.parse_v2(payload))
-            return codec.encode_v2(out, payload, self.name, self.model_version)
-        out = await self.batcher.run(self.contract.parse_v1(payload))
-        return codec.encode_v1(out)
+        v2 = isinstance(payload, InferRequest)
+        batch = self.contract.parse_v2(payload) if v2 else self.contract.parse_v1(payload)
+        out = await self.batcher.run(batch)
+        rid = codec.request_id(payload, headers) if v2 or self.prediction_log else ""
+        if self.prediction_log is not None:
+            self.prediction_log.record(rid, batch.raw, out)
+        return codec.encode_v2(out, rid, self.name, self.model_version) if v2 else codec.encode_v1(out)
 
     def get_input_types(self) -> list[dict]:
         return self.contract.input_types()
@@ -224,6 +228,20 @@ class KfxModel(kserve.Model):
             "outputs": self.get_output_types(),
         }
 
+    def log_predictions(self, uri: str, revision: str | None = None, flush_seconds: float = 10.0) -> PredictionLogger:
+        """Record every prediction to ``uri`` (see ``components._shared.artifacts.prediction_log``)."""
+        self.prediction_log = PredictionLogger(
+            uri, self.name, revision or self.model_version, lambda: self.contract.features, flush_seconds=flush_seconds
+        )
+        return self.prediction_log
+
     def stop(self) -> None:
         self.batcher.stop()
+        if self.prediction_log is not None:
+            self.prediction_log.flush()  # close() follows when the server has exited
         super().stop()
+
+    def close(self) -> None:
+        """After the server has exited: write the rest of the prediction log."""
+        if self.prediction_log is not None:
+            self.prediction_log.close()

@@ -46,7 +46,12 @@ class KfxModelServer(kserve.ModelServer):
             self.register_model(m)  # registered before load: health and predict answer 503 until ready
             m.enable_latency_logging = self.enable_latency_logging
         self._kfx_rest_server = kserve_compat.make_rest_server(self, self.host, register_v2_routes, add_error_handlers)
-        kserve_compat.start_single_worker(self, self._kfx_rest_server, _load_models(models))
+        try:
+            kserve_compat.start_single_worker(self, self._kfx_rest_server, _load_models(models))
+        finally:  # a clean shutdown writes what is still buffered (e.g. the prediction log)
+            for m in models:
+                if callable(getattr(m, "close", None)):
+                    m.close()
 
     def stop(self, sig: int) -> None:
         super().stop(sig)
