@@ -179,7 +179,7 @@ async def _closed_loop(url: str, body: bytes, clients: int, duration: float) -> 
     headers = {"content-type": "application/json"}
     conn = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=conn) as session:
-        for _ in range(3):  # warm connections and the server
+        for _ in range(WARM_UP):  # warm connections and the server
             async with session.post(url, data=body, headers=headers) as r:
                 await r.read()
         stop = time.perf_counter() + duration
@@ -361,15 +361,37 @@ def main() -> None:
         f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (on a shared machine figures are noisy)"
     )
     floor = _floor(model_dir, rows, a.repeats)
-    procs, port_of = _start_servers(model_dir, a.skip_no_batching)
-    try:
-        _check_same_results(port_of, bodies, expected)
-        runs, rates = _measure(a, port_of, bodies)
-        rss = {t: _peak_rss_mb(procs[t].pid) for t in procs}
-    finally:
-        for proc in procs.values():
-            _stop(proc)
-    _report(a, runs, rates, floor, rss)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kfx-prediction-log-") as log_dir:
+        procs, port_of = _start_servers(model_dir, a.skip_no_batching, log_dir)
+        try:
+            _check_same_results(port_of, bodies, expected)
+            runs, rates = _measure(a, port_of, bodies)
+            rss = {t: _peak_rss_mb(procs[t].pid) for t in procs}
+        finally:
+            for proc in procs.values():
+                _stop(proc)  # SIGTERM: a clean shutdown, the prediction log is flushed
+        _report(a, runs, rates, floor, rss)
+        _report_log(log_dir, runs)
+
+
+def _report_log(log_dir: str, runs: dict) -> None:
+    """Logging on vs off (per repetition), and every answered row logged."""
+    from components._shared.artifacts.prediction_log import read_log
+
+    kinds = [k for (t, k) in runs if t == "model, logging"]
+    print("\nprediction logging on / off (same run, per repetition):")
+    for kind in kinds:
+        on, off = runs[("model, logging", kind)], runs[("model", kind)]
+        ratio = [r["rps"] / o["rps"] * 100 for r, o in zip(on, off, strict=True)]
+        verdict = "PASS" if statistics.median(ratio) >= 85 else "FAIL"
+        print(f"  {kind:<6} {_med_f(ratio, '.0f')} % of logging off (target >= 85%: {verdict})")
+    answered = 2 * 32 + sum(
+        (r["n"] + WARM_UP) * ROWS[k] for (t, k), rs in runs.items() if t == "model, logging" for r in rs
+    )
+    logged = read_log(log_dir).num_rows
+    print(f"  rows answered {answered}, rows logged {logged} ({'PASS' if logged == answered else 'FAIL'})")
 
 
 TARGETS = {  # target -> request kinds measured on it
@@ -377,10 +399,15 @@ TARGETS = {  # target -> request kinds measured on it
     "echo (ceiling)": ["v1-1", "v1-32", "v2-1", "v2-32"],
     "model": ["v1-1", "v1-32", "v2-1", "v2-32"],
     "model, no batching": ["v1-1", "v2-1"],
+    "model, logging": ["v1-1", "v1-32"],  # --prediction-log to a temp dir (compared with "model")
 }
+ROWS = {"v1-1": 1, "v1-32": 32, "v2-1": 1, "v2-32": 32}
+WARM_UP = 3  # requests each closed loop sends before measuring
 
 
-def _start_servers(model_dir: str, skip_no_batching: bool) -> tuple[dict[str, subprocess.Popen], dict[str, int]]:
+def _start_servers(
+    model_dir: str, skip_no_batching: bool, log_dir: str
+) -> tuple[dict[str, subprocess.Popen], dict[str, int]]:
     """All compared servers, alive together, so repetitions interleave and share the machine's noise."""
     py = sys.executable
     serve = [py, "-m", "components.serving", "--model-dir", model_dir, "--model-name", MODEL_NAME, "--http-port"]
@@ -389,6 +416,7 @@ def _start_servers(model_dir: str, skip_no_batching: bool) -> tuple[dict[str, su
         "echo (ceiling)": lambda port: ([py, __file__, "--serve-echo", str(port)], "/v2/health/ready"),
         "model": lambda port: ([*serve, str(port)], "/v2/health/ready"),
         "model, no batching": lambda port: ([*serve, str(port), "--no-micro-batching"], "/v2/health/ready"),
+        "model, logging": lambda port: ([*serve, str(port), "--prediction-log", log_dir], "/v2/health/ready"),
     }
     if skip_no_batching:
         del commands["model, no batching"]

@@ -11,6 +11,7 @@ take as missing), its ``data`` and its number of ``rows``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import uuid
 from collections.abc import Callable, Sequence
@@ -266,10 +267,15 @@ def _v2_input(i: int, inp: Any) -> InferInput:
     return InferInput(name=inp["name"], shape=inp["shape"], datatype=inp["datatype"], data=inp["data"])
 
 
+_ID_PREFIX = uuid.uuid4().hex[:16]  # unique per process: generated ids need no syscall per request
+_ID_COUNTER = itertools.count(1)
+
+
 def request_id(payload: Any, headers: dict[str, str] | None) -> str:
-    """The request's id: V2 ``id``, else the ``x-request-id`` header (KServe/Knative/Istio set it), else a new UUID."""
+    """The request's id: V2 ``id``, else the ``x-request-id`` header (KServe/Knative/Istio set it), else a new
+    id unique across processes (a per-process random prefix and a counter)."""
     rid = payload.id if isinstance(payload, InferRequest) else None
-    return rid or (headers or {}).get("x-request-id") or str(uuid.uuid4())
+    return rid or (headers or {}).get("x-request-id") or f"{_ID_PREFIX}-{next(_ID_COUNTER)}"
 
 
 def encode_v2(out: np.ndarray, response_id: str, model_name: str, model_version: str) -> InferResponse:

@@ -22,17 +22,22 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import numpy as np
+import orjson
 
 from components._shared.artifacts import prediction_log as layout
 
 log = logging.getLogger("kfx.serving")
+_HOUR_US = 3600 * 10**6  # the log's partitions are UTC hours
 
 
 class _Chunk(NamedTuple):
+    """One answered request, kept compact: bytes and numbers are not traversed by Python's garbage collector,
+    so a full buffer does not slow down every collection on the request path."""
+
     request_id: str
-    timestamp: float  # seconds since the epoch
-    raw: dict[str, list]  # feature -> values as sent (None = omitted)
-    out: np.ndarray  # [rows, k]
+    timestamp_us: int  # microseconds since the epoch
+    raw: bytes  # orjson of {feature: values as sent (None = omitted)}
+    out: np.ndarray  # [rows, k] float32
 
 
 class PredictionLogger:
@@ -59,13 +64,16 @@ class PredictionLogger:
         self._flushing = threading.Lock()  # one flush at a time
         self._wake = threading.Event()
         self._closed = False
+        # The first conversion imports more of pyarrow (seconds, holding the GIL): now, not in the middle of traffic.
+        layout.to_table({c: [] for c in layout.META_COLUMNS}, {})
         self._thread = threading.Thread(target=self._run, name="kfx-prediction-log", daemon=True)
         self._thread.start()
 
     def record(self, request_id: str, raw: dict[str, list], out: np.ndarray) -> None:
         """Log one answered request (called on the event loop: no I/O, no conversion here)."""
+        chunk = _Chunk(request_id, time.time_ns() // 1000, orjson.dumps(raw), out)
         with self._lock:
-            self._chunks.append(_Chunk(request_id, time.time(), raw, out))
+            self._chunks.append(chunk)
             self._rows += len(out)
             full = self._rows >= self.flush_rows
         if full:
@@ -84,9 +92,9 @@ class PredictionLogger:
                 chunks, self._chunks, self._rows = self._chunks, [], 0
             if not chunks:
                 return
-            by_hour: dict[str, list[_Chunk]] = defaultdict(list)
+            by_hour: dict[int, list[_Chunk]] = defaultdict(list)
             for c in chunks:
-                by_hour[layout.partition(datetime.fromtimestamp(c.timestamp, UTC))].append(c)
+                by_hour[c.timestamp_us // _HOUR_US].append(c)
             for part in by_hour.values():
                 try:
                     self._write(part)
@@ -104,16 +112,17 @@ class PredictionLogger:
             rows = len(c.out)
             columns["request_id"].extend([c.request_id] * rows)
             columns["row"].extend(range(rows))
-            columns["timestamp"].extend([datetime.fromtimestamp(c.timestamp, UTC)] * rows)
+            columns["timestamp"].extend([c.timestamp_us] * rows)
             columns["prediction"].extend(c.out.tolist())
+            raw = orjson.loads(c.raw)
             for f in features:
-                columns[f].extend(c.raw.get(f) or [None] * rows)
+                columns[f].extend(raw.get(f) or [None] * rows)
         n = len(columns["row"])
         columns["model_name"] = [self.model_name] * n
         columns["model_revision"] = [self.revision] * n
         table = layout.to_table(columns, features)
         self.parts += 1
-        layout.write_part(self.uri, table, datetime.fromtimestamp(chunks[0].timestamp, UTC), self._writer, self.parts)
+        layout.write_part(self.uri, table, _when(chunks[0]), self._writer, self.parts)
         self.written_rows += n
 
     def _requeue(self, chunks: list[_Chunk]) -> None:
@@ -138,3 +147,7 @@ class PredictionLogger:
             self.parts,
             self.dropped_rows,
         )
+
+
+def _when(chunk: _Chunk) -> datetime:
+    return datetime.fromtimestamp(chunk.timestamp_us / 1e6, UTC)
