@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
+import pyarrow as pa
 
 from components._shared.artifacts import prediction_log as layout
 
@@ -105,21 +106,28 @@ class PredictionLogger:
                     self._requeue(part)
 
     def _write(self, chunks: list[_Chunk]) -> None:
+        """One part from buffered chunks: metadata and predictions as numpy-built Arrow arrays (no per-row Python
+        objects), features from the JSON the requests sent."""
         features = self._features()
-        columns: dict[str, list[Any]] = {name: [] for name in layout.META_COLUMNS}
-        columns.update({f: [] for f in features})
-        for c in chunks:
-            rows = len(c.out)
-            columns["request_id"].extend([c.request_id] * rows)
-            columns["row"].extend(range(rows))
-            columns["timestamp"].extend([c.timestamp_us] * rows)
-            columns["prediction"].extend(c.out.tolist())
+        rows = np.array([len(c.out) for c in chunks], dtype=np.int64)
+        n = int(rows.sum())
+        outs = np.concatenate([c.out for c in chunks]).astype(np.float32, copy=False).reshape(n, -1)
+        k = outs.shape[1]
+        starts = np.repeat(np.cumsum(rows) - rows, rows)
+        columns: dict[str, Any] = {
+            "request_id": pa.array(np.repeat(np.array([c.request_id for c in chunks], dtype=object), rows)),
+            "row": pa.array((np.arange(n) - starts).astype(np.int32)),
+            "timestamp": pa.array(np.repeat([c.timestamp_us for c in chunks], rows), pa.timestamp("us", tz="UTC")),
+            "model_name": pa.repeat(pa.scalar(self.model_name), n),
+            "model_revision": pa.repeat(pa.scalar(self.revision), n),
+            "prediction": pa.ListArray.from_arrays(pa.array(np.arange(0, n * k + 1, k, dtype=np.int32)), outs.ravel()),
+        }
+        values: dict[str, list] = {f: [] for f in features}
+        for c, r in zip(chunks, rows.tolist(), strict=True):
             raw = orjson.loads(c.raw)
-            for f in features:
-                columns[f].extend(raw.get(f) or [None] * rows)
-        n = len(columns["row"])
-        columns["model_name"] = [self.model_name] * n
-        columns["model_revision"] = [self.revision] * n
+            for f, col in values.items():
+                col.extend(raw.get(f) or [None] * r)
+        columns.update(values)
         table = layout.to_table(columns, features)
         self.parts += 1
         layout.write_part(self.uri, table, _when(chunks[0]), self._writer, self.parts)

@@ -111,6 +111,6 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
 
 
 def to_table(columns: dict[str, list[Any]], features: dict[str, str]) -> pa.Table:
-    """Column lists (the log's columns; ``timestamp`` as datetimes or integer microseconds since the epoch, UTC)
-    -> a table of the log's schema."""
+    """The log's columns (lists or Arrow arrays; ``timestamp`` as datetimes or integer microseconds since the
+    epoch, UTC) -> a table of the log's schema."""
     return pa.Table.from_pydict(columns, schema=schema(features))
