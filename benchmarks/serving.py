@@ -264,6 +264,41 @@ def _floor(model_dir: str, rows: list[dict], repeats: int, calls: int = 300) -> 
     return out
 
 
+def _log_cost(model_dir: str, rows: list[dict], repeats: int, rounds: int = 150) -> dict[str, list[float]]:
+    """Process CPU microseconds per request (parse + TensorFlow + logging, 16 concurrent requests per round),
+    prediction logging off vs on, alternated; CPU time is far less disturbed by a busy machine than req/s."""
+    import tempfile
+
+    from components.serving.model import KfxModel
+
+    m = KfxModel(MODEL_NAME, model_dir)
+    m.load()
+
+    async def burst(per: int) -> None:
+        for _ in range(rounds):
+            await asyncio.gather(*(m.predict({"instances": (rows * per)[:per]}, {}) for _ in range(16)))
+
+    def cpu(per: int) -> float:
+        t = time.process_time()
+        asyncio.run(burst(per))
+        return (time.process_time() - t) / rounds / 16 * 1e6
+
+    out: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="kfx-prediction-log-") as log_dir:
+        logger = m.log_predictions(log_dir, flush_seconds=2)
+        for per in (1, 32):
+            for _ in range(repeats):
+                m.prediction_log = None
+                off = cpu(per)
+                m.prediction_log = logger
+                on = cpu(per)
+                out.setdefault(f"{per} row(s) off", []).append(off)
+                out.setdefault(f"{per} row(s) on", []).append(on)
+                out.setdefault(f"{per} row(s) on/off %", []).append(on / off * 100)
+        logger.close()
+    return out
+
+
 def _peak_rss_mb(pid: int) -> float:
     """A process's peak resident set (VmHWM) in MB; NaN where /proc is unavailable."""
     try:
@@ -361,6 +396,7 @@ def main() -> None:
         f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (on a shared machine figures are noisy)"
     )
     floor = _floor(model_dir, rows, a.repeats)
+    log_cost = _log_cost(model_dir, rows, a.repeats)
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="kfx-prediction-log-") as log_dir:
@@ -373,10 +409,10 @@ def main() -> None:
             for proc in procs.values():
                 _stop(proc)  # SIGTERM: a clean shutdown, the prediction log is flushed
         _report(a, runs, rates, floor, rss)
-        _report_log(log_dir, runs)
+        _report_log(log_dir, runs, log_cost)
 
 
-def _report_log(log_dir: str, runs: dict) -> None:
+def _report_log(log_dir: str, runs: dict, log_cost: dict[str, list[float]]) -> None:
     """Logging on vs off (per repetition), and every answered row logged."""
     from components._shared.artifacts.prediction_log import read_log
 
@@ -392,6 +428,9 @@ def _report_log(log_dir: str, runs: dict) -> None:
     )
     logged = read_log(log_dir).num_rows
     print(f"  rows answered {answered}, rows logged {logged} ({'PASS' if logged == answered else 'FAIL'})")
+    print("  in process, CPU microseconds per request (16 concurrent, no HTTP), logging off / on:")
+    for key, values in log_cost.items():
+        print(f"    {key:<20}{_med_f(values, '.0f'):>20}")
 
 
 TARGETS = {  # target -> request kinds measured on it
