@@ -56,7 +56,8 @@ def _require(obj: Any, names: tuple[str, ...], what: str) -> None:
 
 def make_rest_server(model_server: kserve.ModelServer, host: str, routes: Routes, handlers: Handlers) -> RESTServer:
     """A single-worker ``RESTServer`` bound to ``host``: ``routes`` registered before the stock ones (so they
-    win), ``handlers`` added after the stock exception handlers (so they replace them)."""
+    win), ``handlers`` added after the stock exception handlers (so they replace them). Checked: kserve 0.21.0
+    (``RESTServer._register_endpoints`` / ``_add_exception_handlers`` / ``config``); RuntimeError if gone."""
     _require(RESTServer, REST_HOOKS, "kserve RESTServer")
 
     class _KfxRESTServer(RESTServer):
@@ -91,6 +92,7 @@ def start_single_worker(
     """``ModelServer.start``'s single-worker branch (REST only), with ``loading`` run next to the server.
 
     Blocks until the server exits. Models must be registered first (they answer 503 until ready).
+    Checked: kserve 0.21.0 (``ModelServer.start``'s ``else`` branch); RuntimeError if its parts are gone.
     """
     _require(model_server, MODEL_SERVER_PARTS, "kserve ModelServer")
     model_server._rest_server = rest_server
@@ -107,7 +109,8 @@ async def _serve(servers: list) -> None:
 
 def stop_rest_server(rest_server: RESTServer | None) -> None:
     """Ask a single-worker REST server's uvicorn to exit (0.21's ``ModelServer.stop`` stops only the
-    multi-process one). Graceful: uvicorn finishes in-flight requests within the grace period."""
+    multi-process one). Graceful: uvicorn finishes in-flight requests within the grace period.
+    Checked: kserve 0.21.0 (``RESTServer._server`` is a ``uvicorn.Server``); RuntimeError if gone."""
     if rest_server is None:
         return
     uvicorn_server = getattr(rest_server, "_server", None)

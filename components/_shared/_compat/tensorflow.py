@@ -18,14 +18,15 @@ SERVING_CHECKED = "tensorflow-cpu 2.21.0"
 
 
 def has_call_flat(fn: Any) -> bool:
-    """Whether ``fn`` (a ``ConcreteFunction``) still has the private flat call kfx uses."""
+    """Whether ``fn`` (a ``ConcreteFunction``) still has the private flat call kfx uses (checked: TF 2.21.0)."""
     return callable(getattr(fn, "_call_flat", None)) and hasattr(fn, "captured_inputs")
 
 
 def call_flat(fn: Any, tensors: Sequence[Any]) -> Any:
     """Call the concrete function ``fn`` on ``tensors`` given in its flat input order (no structure checks).
 
-    Raises ``RuntimeError`` naming the checked version when the private API is gone; callers check its result
+    Checked: tensorflow-cpu 2.21.0 and 2.16.2. Raises ``RuntimeError`` naming the checked version when the
+    private API is gone; callers check its result
     against the public structured call once (at warm-up) and fall back to that call when this fails.
     """
     if not has_call_flat(fn):
