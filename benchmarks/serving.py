@@ -414,7 +414,9 @@ def main() -> None:
 
 def _report_log(log_dir: str, runs: dict, log_cost: dict[str, list[float]]) -> None:
     """Logging on vs off (per repetition), and every answered row logged."""
-    from components._shared.artifacts.prediction_log import read_log
+    from datetime import UTC, datetime, timedelta
+
+    from components._shared.artifacts import prediction_log as plog
 
     kinds = [k for (t, k) in runs if t == "model, logging"]
     print("\nprediction logging on / off (same run, per repetition):")
@@ -426,7 +428,9 @@ def _report_log(log_dir: str, runs: dict, log_cost: dict[str, list[float]]) -> N
     answered = 2 * 32 + sum(
         (r["n"] + WARM_UP) * ROWS[k] for (t, k), rs in runs.items() if t == "model, logging" for r in rs
     )
-    logged = read_log(log_dir).num_rows
+    now = datetime.now(UTC)
+    files = plog.window_files(log_dir, now - timedelta(hours=3), now + timedelta(hours=1))
+    logged = sum(1 for _ in plog.read_records(files))
     print(f"  rows answered {answered}, rows logged {logged} ({'PASS' if logged == answered else 'FAIL'})")
     print("  in process, CPU microseconds per request (16 concurrent, no HTTP), logging off / on:")
     for key, values in log_cost.items():

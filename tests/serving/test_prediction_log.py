@@ -1,5 +1,6 @@
 """Prediction logging, for real: a model server started with ``--prediction-log`` records every predicted row
-(request id, time, raw features as sent, prediction, model, revision), and a clean shutdown loses nothing."""
+(request id, time, raw features as sent, prediction, model, revision) in the prediction-log layout
+(``components._shared.artifacts.prediction_log``), and a clean shutdown loses nothing."""
 
 from __future__ import annotations
 
@@ -7,18 +8,25 @@ import json
 import os
 import signal
 import subprocess
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 import requests
 
-from components._shared.artifacts import prediction_log as layout
+from components._shared.artifacts import prediction_log as plog
 
 from .conftest import MODEL_NAME, PROJECT_ROOT, start_server
 
 pytestmark = pytest.mark.serving
 
 V2_TYPES = {"int64": "INT64", "float32": "FP32", "string": "BYTES"}
+
+
+def _window(root: str) -> tuple[list[str], list[dict]]:
+    now = datetime.now(UTC)
+    files = plog.window_files(root, now - timedelta(hours=2), now + timedelta(hours=1))
+    return files, list(plog.read_records(files))
 
 
 def test_n_requests_give_n_logged_rows_after_a_clean_shutdown(served_model: dict, tmp_path):
@@ -55,36 +63,34 @@ def test_n_requests_give_n_logged_rows_after_a_clean_shutdown(served_model: dict
         sent.append(("v2-a", complete, np.reshape(r.json()["outputs"][0]["data"], (len(complete), -1)).tolist()))
         bad = requests.post(f"{server.url}/v1/models/{MODEL_NAME}:predict", json={"instances": []}, timeout=30)
         assert bad.status_code == 400  # not a prediction: not logged
-        assert not layout.part_paths(log_uri), "nothing may be written before the flush interval or shutdown"
+        assert not _window(log_uri)[0], "nothing may be written before the flush interval or shutdown"
     finally:
         server.proc.send_signal(signal.SIGTERM)
         code = server.proc.wait(timeout=60)
     assert code == 0, server.log()[-3000:]
 
-    table = layout.read_log(log_uri).to_pylist()
+    files, table = _window(log_uri)
     assert len(table) == sum(len(r) for _, r, _ in sent), server.log()[-3000:]
+    assert all("/date=" in p and "/hour=" in p for p in files)
     by_id: dict = {}
     for rec in table:
-        by_id.setdefault(rec["request_id"], []).append(rec)
+        by_id.setdefault(rec[plog.REQUEST_ID], []).append(rec)
     for rid, req_rows, preds in sent:
         if rid is None:  # the generated id: the one id nobody sent
             (rid,) = set(by_id) - {s[0] for s in sent}
-        logged = by_id[rid]
-        logged.sort(key=lambda rec: rec["row"])
-        assert [rec["row"] for rec in logged] == list(range(len(req_rows)))
-        np.testing.assert_allclose([rec["prediction"] for rec in logged], preds, atol=1e-6)
+        logged = by_id[rid]  # a request's rows are written in order
+        assert len(logged) == len(req_rows)
+        np.testing.assert_allclose([rec[plog.PREDICTION] for rec in logged], preds, atol=1e-6)
         for rec, row in zip(logged, req_rows, strict=True):
-            assert rec["model_name"] == MODEL_NAME and rec["model_revision"] == "fraud-00007"
+            assert rec[plog.MODEL] == MODEL_NAME and rec[plog.REVISION] == "fraud-00007"
             for f, v in row.items():
                 assert rec[f] == pytest.approx(v, rel=1e-6) if isinstance(v, float) else rec[f] == v, (f, rec[f], v)
-            for f in set(rec) - set(row) - set(layout.META_COLUMNS):
-                assert rec[f] is None, f"omitted feature {f} should be logged as null"
-    paths = layout.part_paths(log_uri)
-    assert all("/date=" in p and "/hour=" in p for p in paths)
+            for f in set(rec) - set(row) - set(plog.META):
+                raise AssertionError(f"feature {f} was not sent but is logged as {rec[f]}")
 
 
 def test_the_components_environment_reads_the_log(served_model: dict, tmp_path):
-    """TFDV's environment (pyarrow 10) reads parts written by the serving environment's pyarrow."""
+    """TFDV's environment (TensorFlow 2.16) reads what the serving environment (TensorFlow 2.21) wrote."""
     from components.serving.prediction_log import PredictionLogger
 
     logger = PredictionLogger(str(tmp_path), MODEL_NAME, "1", lambda: {"amount": "float", "country": "string"})
@@ -92,27 +98,29 @@ def test_the_components_environment_reads_the_log(served_model: dict, tmp_path):
     logger.close()
     python = os.path.join(PROJECT_ROOT, ".venv", "bin", "python")
     code = (
-        "import sys; from components._shared.artifacts.prediction_log import read_log;"
-        "t = read_log(sys.argv[1]); print(t.num_rows, t.column('amount').to_pylist(), t.column('country').to_pylist())"
+        "import sys, datetime as d; from components._shared.artifacts import prediction_log as p;"
+        "now = d.datetime.now(d.UTC); h = d.timedelta(hours=2);"
+        "rs = list(p.read_records(p.window_files(sys.argv[1], now - h, now + h)));"
+        "print(len(rs), [r.get('amount') for r in rs], [r['country'] for r in rs], [r[p.REQUEST_ID] for r in rs])"
     )
     proc = subprocess.run(
         [python, "-c", code, str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip().splitlines()[-1] == "2 [1.5, None] ['BR', 'US']"
+    assert proc.stdout.strip().splitlines()[-1] == "2 [1.5, None] ['BR', 'US'] ['a', 'a']", proc.stdout[-2000:]
 
 
-def test_a_failed_write_is_kept_for_the_next_flush_then_bounded(tmp_path):
+def test_a_failed_write_is_reported_and_serving_goes_on(tmp_path):
     from components.serving.prediction_log import PredictionLogger
 
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where the log's directory should be")
-    logger = PredictionLogger(str(blocked), MODEL_NAME, "1", lambda: {"amount": "float"}, max_buffer_rows=3)
-    for i in range(2):
-        logger.record(str(i), {"amount": [1.0, 2.0]}, np.array([[0.1], [0.2]], np.float32))
-    logger.flush()  # fails: 4 rows requeued, the oldest request dropped to stay within 3 rows
-    assert logger.written_rows == 0 and logger.dropped_rows == 2
+    logger = PredictionLogger(str(blocked), MODEL_NAME, "1", lambda: {"amount": "float"})
+    logger.record("0", {"amount": [1.0, 2.0]}, np.array([[0.1], [0.2]], np.float32))
+    logger.flush()  # fails in the writer: counted, no exception reaches the caller
+    assert logger.written_rows == 0 and logger.writer.errors
     blocked.unlink()
+    logger.record("1", {"amount": [3.0]}, np.array([[0.3]], np.float32))
     logger.close()
-    assert logger.written_rows == 2
-    assert [r["request_id"] for r in layout.read_log(str(blocked)).to_pylist()] == ["1", "1"]
+    assert logger.written_rows == 1
+    assert [r[plog.REQUEST_ID] for r in _window(str(blocked))[1]] == ["1"]

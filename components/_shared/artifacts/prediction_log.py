@@ -1,116 +1,230 @@
-"""The prediction log: every prediction kfx's model server made, as Parquet partitioned by time.
+"""The prediction log: every prediction a served kfx model made, in a layout TFDV reads directly.
 
-Layout (``<root>`` is a local directory or any ``tf.io.gfile`` URI: ``gs://``, ``s3://``)::
+Layout under a log root (a local directory or any ``tf.io.gfile`` URI)::
 
-    <root>/date=YYYY-MM-DD/hour=HH/part-<YYYYMMDDTHHMMSSffffff>-<writer>-<seq>.parquet
+    <root>/date=YYYY-MM-DD/hour=HH/part-<first timestamp us>-<writer id>-<seq>.tfrecord
 
-Hive-style partitions (UTC) of the prediction's timestamp; ``<writer>`` is the host and process that wrote
-the part (several replicas can log to one root), ``<seq>`` its part counter. A part is written under a
-``_``-prefixed name and renamed when complete, so readers (pyarrow datasets ignore ``_`` files) never see
-a partial part. Columns, one row per predicted row:
+Each record is a ``tf.Example`` holding the request's raw features under their own names (a missing value is an
+absent feature, as in kfx's examples artifacts) plus the kfx meta features below. Because it is tf.Example TFRecords,
+a window of the log is an input TFDV reads as it is (``tfdv.generate_statistics_from_tfrecord``), and kfx's
+statistics step reads the files of a window like a split of an examples artifact.
 
-    request_id      string      the V2 request ``id``, the V1 ``x-request-id`` header, or a generated UUID
-    row             int32       the row's index in its request
-    timestamp       timestamp[us, UTC]  when the prediction was answered
-    model_name      string
-    model_revision  string      the serving revision (Knative's ``K_REVISION`` in a pod, else the model version)
-    prediction      list<float32>  the model's output row ([k]: binary k=1 probability of class 1)
-    <feature>...    one column per raw feature, as sent: int64 / float32 / string; null = omitted
+Meta features (never model inputs): ``kfx_request_id`` (bytes), ``kfx_timestamp_us`` (int64, UTC microseconds),
+``kfx_model`` (bytes), ``kfx_revision`` (bytes), ``kfx_prediction`` (float list: the model's outputs for the row).
 
-The raw feature columns carry the training data's names and types, so TFDV (pyarrow 10 in the components
-environment reads these files) computes statistics of served traffic directly, e.g. on
-``read_log(root).drop(META_COLUMNS)``.
+Labels arrive later, as a CSV or JSON-lines file/URI with columns ``request_id`` and ``label``; they are joined on
+the request id by :func:`read_labels` / the monitoring step.
+
+:class:`PredictionLogWriter` buffers records and writes them from a background thread (off the request path), at
+most ``max_rows`` per file or every ``max_seconds``; :meth:`PredictionLogWriter.close` writes everything still
+buffered, so a clean shutdown loses nothing.
 """
 
 from __future__ import annotations
 
+import csv
 import io
+import json
+import os
 import posixpath
-from collections.abc import Sequence
-from datetime import UTC, datetime
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-import tensorflow as tf
-
-from components._shared.artifacts import register_filesystem
-
-META_COLUMNS = ("request_id", "row", "timestamp", "model_name", "model_revision", "prediction")
-PART_PREFIX = "part-"
-PART_SUFFIX = ".parquet"
-_ARROW_TYPES = {"int": pa.int64(), "float": pa.float32(), "string": pa.string()}
+REQUEST_ID = "kfx_request_id"
+TIMESTAMP = "kfx_timestamp_us"
+MODEL = "kfx_model"
+REVISION = "kfx_revision"
+PREDICTION = "kfx_prediction"
+META = (REQUEST_ID, TIMESTAMP, MODEL, REVISION, PREDICTION)
+FILE_SUFFIX = ".tfrecord"
 
 
-def schema(features: dict[str, str]) -> pa.Schema:
-    """The log's Arrow schema for a model with ``features`` ({name: "int" | "float" | "string"})."""
-    clash = set(features) & set(META_COLUMNS)
-    if clash:
-        raise ValueError(f"feature name(s) {sorted(clash)} clash with the prediction log's own columns")
-    meta = [
-        pa.field("request_id", pa.string()),
-        pa.field("row", pa.int32()),
-        pa.field("timestamp", pa.timestamp("us", tz="UTC")),
-        pa.field("model_name", pa.string()),
-        pa.field("model_revision", pa.string()),
-        pa.field("prediction", pa.list_(pa.float32())),
-    ]
-    return pa.schema(meta + [pa.field(f, _ARROW_TYPES[k]) for f, k in features.items()])
+@dataclass
+class Record:
+    """One logged prediction: the raw features of one row and the model's outputs for it."""
 
-
-def partition(when: datetime) -> str:
-    """The partition directory (relative) of a timestamp: ``date=YYYY-MM-DD/hour=HH`` in UTC."""
-    when = when.astimezone(UTC)
-    return f"date={when:%Y-%m-%d}/hour={when:%H}"
+    request_id: str
+    features: Mapping[str, Any]
+    prediction: Sequence[float]
+    model: str = ""
+    revision: str = ""
+    timestamp_us: int = field(default_factory=lambda: time.time_ns() // 1000)
 
 
 def _join(root: str, *parts: str) -> str:
-    return posixpath.join(root.rstrip("/"), *parts)
+    return posixpath.join(root.rstrip("/"), *parts) if "://" in root else os.path.join(root, *parts)
 
 
-def write_part(root: str, table: pa.Table, when: datetime, writer: str, seq: int) -> str:
-    """Write one part of the log (rows all in ``when``'s hour); returns its path."""
-    register_filesystem(root)
-    directory = _join(root, partition(when))
-    name = f"{PART_PREFIX}{when.astimezone(UTC):%Y%m%dT%H%M%S%f}-{writer}-{seq:06d}{PART_SUFFIX}"
-    buf = io.BytesIO()
-    pq.write_table(table, buf)
-    tf.io.gfile.makedirs(directory)
-    tmp, final = _join(directory, "_" + name), _join(directory, name)
-    with tf.io.gfile.GFile(tmp, "wb") as f:
-        f.write(buf.getvalue())
-    tf.io.gfile.rename(tmp, final, overwrite=True)
-    return final
+def partition(timestamp_us: int) -> str:
+    """``date=YYYY-MM-DD/hour=HH`` of a UTC timestamp in microseconds."""
+    t = datetime.fromtimestamp(timestamp_us / 1e6, tz=UTC)
+    return f"date={t:%Y-%m-%d}/hour={t:%H}"
 
 
-def part_paths(root: str) -> list[str]:
-    """Every complete part under ``root``, oldest partition first."""
-    register_filesystem(root)
-    return sorted(tf.io.gfile.glob(_join(root, "date=*", "hour=*", f"{PART_PREFIX}*{PART_SUFFIX}")))
+def _feature(value: Any) -> Any:
+    import tensorflow as tf
+
+    if isinstance(value, bool | int) and not isinstance(value, float):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+    if isinstance(value, float):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
+    if isinstance(value, bytes):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(value).encode()]))
 
 
-def read_log(root: str, paths: Sequence[str] | None = None) -> pa.Table:
-    """The whole log under ``root`` (or the given parts) as one table, ordered by timestamp."""
-    tables = []
-    for path in part_paths(root) if paths is None else paths:
-        with tf.io.gfile.GFile(path, "rb") as f:
-            tables.append(pq.read_table(io.BytesIO(f.read())))
-    if not tables:
-        return pa.table({})
-    return _concat(tables).sort_by("timestamp")
+def encode(record: Record) -> bytes:
+    """A serialized tf.Example of ``record`` (None and NaN features are left out: missing)."""
+    import tensorflow as tf
+
+    feats = {}
+    for name, value in record.features.items():
+        if value is None or (isinstance(value, float) and value != value):
+            continue
+        feats[name] = _feature(value)
+    feats[REQUEST_ID] = _feature(record.request_id)
+    feats[TIMESTAMP] = _feature(int(record.timestamp_us))
+    feats[MODEL] = _feature(record.model)
+    feats[REVISION] = _feature(record.revision)
+    feats[PREDICTION] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in record.prediction]))
+    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
 
 
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    """Concatenate parts whose columns may differ (a model's features changed between parts)."""
-    if len(tables) == 1:
-        return tables[0]
-    try:
-        return pa.concat_tables(tables, promote_options="default")  # pyarrow >= 14
-    except TypeError:
-        return pa.concat_tables(tables, promote=True)  # pyarrow 10 (the components environment)
+def decode(serialized: bytes) -> dict[str, Any]:
+    """A logged record as a dict: features as scalars (lists for ``kfx_prediction``), strings decoded."""
+    import tensorflow as tf
+
+    example = tf.train.Example.FromString(serialized)
+    out: dict[str, Any] = {}
+    for name, feat in example.features.feature.items():
+        kind = feat.WhichOneof("kind")
+        values = list(getattr(feat, kind).value) if kind else []
+        if kind == "bytes_list":
+            values = [v.decode() for v in values]
+        out[name] = values if name == PREDICTION else (values[0] if values else None)
+    return out
 
 
-def to_table(columns: dict[str, list[Any]], features: dict[str, str]) -> pa.Table:
-    """The log's columns (lists or Arrow arrays; ``timestamp`` as datetimes or integer microseconds since the
-    epoch, UTC) -> a table of the log's schema."""
-    return pa.Table.from_pydict(columns, schema=schema(features))
+class PredictionLogWriter:
+    """Buffered, thread-backed writer of prediction-log files. ``log`` never touches storage."""
+
+    def __init__(self, root: str, max_rows: int = 10_000, max_seconds: float = 10.0) -> None:
+        self.root, self.max_rows, self.max_seconds = root, max_rows, max_seconds
+        self._id = uuid.uuid4().hex[:12]
+        self._seq = 0
+        self._buffer: list[Record] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self.rows_written = 0
+        self.files_written: list[str] = []
+        self.errors: list[str] = []
+        self._thread = threading.Thread(target=self._run, name="kfx-prediction-log", daemon=True)
+        self._thread.start()
+
+    def log(self, records: Iterable[Record]) -> None:
+        """Queue records for writing (O(1) per record on the caller's thread)."""
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("prediction log writer is closed")
+            self._buffer.extend(records)
+            if len(self._buffer) >= self.max_rows:
+                self._cond.notify()
+
+    def flush(self) -> None:
+        """Write everything buffered now (on the caller's thread)."""
+        with self._cond:
+            batch, self._buffer = self._buffer, []
+        self._write(batch)
+
+    def close(self) -> None:
+        """Stop the background thread and write what is left: nothing logged before close is lost."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+        self.flush()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._closed or len(self._buffer) >= self.max_rows, self.max_seconds)
+                if self._closed:
+                    return
+                batch, self._buffer = self._buffer, []
+            self._write(batch)
+
+    def _write(self, batch: list[Record]) -> None:
+        if not batch:
+            return
+        import tensorflow as tf
+
+        by_partition: dict[str, list[Record]] = {}
+        for r in batch:
+            by_partition.setdefault(partition(r.timestamp_us), []).append(r)
+        for part, records in by_partition.items():
+            self._seq += 1
+            name = f"part-{records[0].timestamp_us:017d}-{self._id}-{self._seq:06d}{FILE_SUFFIX}"
+            directory = _join(self.root, *part.split("/"))
+            try:
+                tf.io.gfile.makedirs(directory)
+                tmp, final = _join(directory, f".{name}.tmp"), _join(directory, name)
+                with tf.io.TFRecordWriter(tmp) as w:
+                    for r in records:
+                        w.write(encode(r))
+                tf.io.gfile.rename(tmp, final, overwrite=True)  # readers never see a half-written file
+            except Exception as e:  # noqa: BLE001  (a background thread: record the failure, keep serving)
+                self.errors.append(f"{type(e).__name__}: {e}")
+                continue
+            self.rows_written += len(records)
+            self.files_written.append(final)
+
+
+def window_files(root: str, start: datetime, end: datetime) -> list[str]:
+    """Log files whose hour partition overlaps ``[start, end)`` (UTC), sorted."""
+    import tensorflow as tf
+
+    files: list[str] = []
+    hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    while hour < end:
+        directory = _join(root, f"date={hour:%Y-%m-%d}", f"hour={hour:%H}")
+        files += tf.io.gfile.glob(_join(directory, "part-*" + FILE_SUFFIX))
+        hour += timedelta(hours=1)
+    return sorted(files)
+
+
+def read_records(files: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """Decoded records of log files, in file order."""
+    import tensorflow as tf
+
+    for path in files:
+        for serialized in tf.data.TFRecordDataset(path).as_numpy_iterator():
+            yield decode(serialized)
+
+
+def read_window(root: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Every logged record with ``start <= timestamp < end``."""
+    lo, hi = int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)
+    return [r for r in read_records(window_files(root, start, end)) if lo <= r[TIMESTAMP] < hi]
+
+
+def read_labels(uri: str) -> dict[str, Any]:
+    """``request_id -> label`` from a CSV (header ``request_id,label``) or JSON-lines file; {} when it doesn't exist."""
+    import tensorflow as tf
+
+    if not tf.io.gfile.exists(uri):
+        return {}
+    with tf.io.gfile.GFile(uri) as f:
+        text = f.read()
+    if uri.endswith((".jsonl", ".json")):
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        rows = list(csv.DictReader(io.StringIO(text)))
+    missing = {"request_id", "label"} - set(rows[0]) if rows else set()
+    if missing:
+        raise ValueError(f"labels file {uri} lacks column(s) {', '.join(sorted(missing))}; it needs request_id,label")
+    return {str(r["request_id"]): r["label"] for r in rows}
