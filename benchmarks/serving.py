@@ -2,7 +2,7 @@
 
 Run in the serving environment (it builds/reuses the test model with the components env)::
 
-    .venv-serving/bin/python benchmarks/serving.py [--duration 20] [--clients 16] [--rate 200]
+    .venv-serving/bin/python benchmarks/serving.py [--duration 10] [--repeats 3] [--clients 16] [--rate 200]
 
 What it prints (all on 127.0.0.1, one uvicorn worker each):
 
@@ -19,8 +19,14 @@ What it prints (all on 127.0.0.1, one uvicorn worker each):
   the scheduled send time, so a stalled server can't hide its queue).
 * **floor**: the in-process cost of one model call (parse + validate + TensorFlow) in this process.
 
-Targets (issue 3): model >= 50% of echo req/s for 1-row requests at 16 clients; p99 < 20 ms at
-200 req/s; zero errors. Timings on a shared machine are noisy: run it twice.
+All servers run side by side and every run is repeated ``--repeats`` times (>= 3), interleaved across
+servers, so each model run is compared with the echo run made next to it; the summary prints median
+[min-max] of the repetitions, the ratios to the echo measured in the same run, and each server's peak
+RSS. Before measuring, the compared servers (micro-batching on/off, V1/V2) must give the same
+predictions, equal to the training evaluation path's.
+
+Targets (issues 3 and 6): model >= 50% of echo req/s for 1-row V1 requests at 16 clients; p99 < 20 ms
+at 200 req/s; zero errors. Timings on a shared machine are noisy: compare the ratios.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ sys.path[:] = [ROOT] + [p for p in sys.path if os.path.abspath(p or ".") not in 
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -49,7 +56,7 @@ def serve_echo(port: int) -> None:
     import kserve
     from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-    from components.serving.predictor import KfxModelServer
+    from components.serving.server import KfxModelServer
 
     class Echo(kserve.Model):
         def load(self) -> bool:
@@ -172,7 +179,7 @@ async def _closed_loop(url: str, body: bytes, clients: int, duration: float) -> 
     headers = {"content-type": "application/json"}
     conn = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=conn) as session:
-        for _ in range(3):  # warm connections and the server
+        for _ in range(WARM_UP):  # warm connections and the server
             async with session.post(url, data=body, headers=headers) as r:
                 await r.read()
         stop = time.perf_counter() + duration
@@ -231,33 +238,141 @@ def _summary(latencies: list[float], errors: int, elapsed: float) -> dict:
     return {"n": len(lat), "rps": len(lat) / elapsed, "p50": q[49] * 1e3, "p99": q[98] * 1e3, "errors": errors}
 
 
-def _floor(model_dir: str, rows: list[dict], repeats: int = 300) -> dict[str, float]:
-    """Microseconds per in-process call: parse + validate + TensorFlow (serving_raw), 1 and 32 rows."""
+def _floor(model_dir: str, rows: list[dict], repeats: int, calls: int = 300) -> dict[str, list[float]]:
+    """Milliseconds per in-process call: parse + validate + TensorFlow (serving_raw), 1 and 32 rows; per repeat."""
     sys.argv = sys.argv[:1]
     import components  # noqa: F401
-    from components.serving.predictor import KfxModel
+    from components.serving.model import KfxModel
 
     m = KfxModel(MODEL_NAME, model_dir)
     m.load()
-    out = {}
+    out: dict[str, list[float]] = {}
     for label, batch in (("1", rows[:1]), ("32", (rows * 32)[:32])):
-        path, cols, _ = m._parse_v1({"instances": batch})
+        parsed = m.contract.parse_v1({"instances": batch})
         for _ in range(30):
             m.predict_instances(batch)
-        t = time.perf_counter()
         for _ in range(repeats):
-            m.predict_instances(batch)
-        out[f"predict {label} row(s)"] = (time.perf_counter() - t) / repeats * 1e3
-        t = time.perf_counter()
-        for _ in range(repeats):
-            m._call(path, cols)
-        out[f"TF call only {label} row(s)"] = (time.perf_counter() - t) / repeats * 1e3
+            t = time.perf_counter()
+            for _ in range(calls):
+                m.predict_instances(batch)
+            out.setdefault(f"predict {label} row(s)", []).append((time.perf_counter() - t) / calls * 1e3)
+            t = time.perf_counter()
+            for _ in range(calls):
+                m.call(parsed)
+            out.setdefault(f"TF call only {label} row(s)", []).append((time.perf_counter() - t) / calls * 1e3)
+    out["call path"] = m.call_path  # type: ignore[assignment]
     return out
+
+
+def _log_cost(model_dir: str, rows: list[dict], repeats: int, rounds: int = 150) -> dict[str, list[float]]:
+    """Process CPU microseconds per request (parse + TensorFlow + logging, 16 concurrent requests per round),
+    prediction logging off vs on, alternated; CPU time is far less disturbed by a busy machine than req/s."""
+    import tempfile
+
+    from components.serving.model import KfxModel
+
+    m = KfxModel(MODEL_NAME, model_dir)
+    m.load()
+
+    async def burst(per: int) -> None:
+        for _ in range(rounds):
+            await asyncio.gather(*(m.predict({"instances": (rows * per)[:per]}, {}) for _ in range(16)))
+
+    def cpu(per: int) -> float:
+        t = time.process_time()
+        asyncio.run(burst(per))
+        return (time.process_time() - t) / rounds / 16 * 1e6
+
+    out: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="kfx-prediction-log-") as log_dir:
+        logger = m.log_predictions(log_dir, flush_seconds=2)
+        for per in (1, 32):
+            for _ in range(repeats):
+                m.prediction_log = None
+                off = cpu(per)
+                m.prediction_log = logger
+                on = cpu(per)
+                out.setdefault(f"{per} row(s) off", []).append(off)
+                out.setdefault(f"{per} row(s) on", []).append(on)
+                out.setdefault(f"{per} row(s) on/off %", []).append(on / off * 100)
+        logger.close()
+    return out
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """A process's peak resident set (VmHWM) in MB; NaN where /proc is unavailable."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _med(values: list[float]) -> str:
+    """Median [min-max] of the repetitions."""
+    return f"{statistics.median(values):.0f} [{min(values):.0f}-{max(values):.0f}]"
+
+
+def _med_f(values: list[float], fmt: str = ".1f") -> str:
+    return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}-{max(values):{fmt}}]"
+
+
+def _check_same_results(port_of: dict[str, int], bodies: dict[str, bytes], expected: list | None) -> None:
+    """The compared servers (micro-batching on/off, V1/V2) answer the same predictions; equal to training's."""
+    import numpy as np
+    import requests
+
+    answers = {}
+    for target, port in port_of.items():
+        if not target.startswith("model"):
+            continue
+        for kind in ("v1-32", "v2-32"):
+            r = requests.post(f"http://127.0.0.1:{port}{_path(kind)}", data=bodies[kind], timeout=30)
+            r.raise_for_status()
+            doc = r.json()
+            out = doc["predictions"] if kind.startswith("v1") else doc["outputs"][0]["data"]
+            answers[(target, kind)] = np.ravel(np.array(out, dtype=float))
+    first = next(iter(answers.values()))
+    for key, out in answers.items():
+        if not np.allclose(out, first, atol=1e-5):
+            raise SystemExit(f"compared paths disagree: {key} gives {out[:4]}..., expected {first[:4]}...")
+    if expected is not None and not np.allclose(first, np.ravel(expected), atol=1e-5):
+        raise SystemExit("the server's predictions differ from the training evaluation path's")
+    print(f"results: {len(answers)} server/protocol combinations give identical predictions", end="")
+    print(" (equal to the training evaluation path)" if expected is not None else "")
+
+
+def _load_rows(model_dir: str | None) -> tuple[str, dict[str, str], list[dict], list | None]:
+    import json
+
+    if model_dir:
+        expected_path = os.path.join(os.path.dirname(os.path.abspath(model_dir)), "expected.json")
+        doc = json.load(open(expected_path)) if os.path.exists(expected_path) else {"instances": []}
+    else:
+        from tests.testdata.build_serving_model import ensure_built
+
+        doc = ensure_built()
+        model_dir = doc["model_dir"]
+    with open(os.path.join(model_dir, "model.json")) as f:
+        features = json.load(f)["features"]
+    idx = [i for i, r in enumerate(doc["instances"]) if len(r) == len(features)]  # complete rows
+    rows = [doc["instances"][i] for i in idx]
+    expected = None
+    if rows and "predictions" in doc:  # what the training env predicts for the 32-row body (rows cycled)
+        preds = [doc["predictions"][i] for i in idx]
+        expected = (preds * 32)[:32]
+    if not rows:  # a model without the test's parity rows: one synthetic row of the right types
+        rows = [{f: {"int64": 1, "float32": 1.0}.get(t, "x") for f, t in features.items()}]
+    return model_dir, features, rows, expected
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description="kfx serving benchmark (closed loop vs echo; open-loop rate test)")
-    p.add_argument("--duration", type=float, default=20.0, help="seconds per closed-loop run (1-120)")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per closed-loop run (1-120)")
+    p.add_argument("--repeats", type=int, default=3, help="repetitions of every run (>= 3); median [min-max] printed")
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--rate", type=float, default=200.0, help="open-loop requests/s")
     p.add_argument("--rate-duration", type=float, default=10.0)
@@ -272,87 +387,150 @@ def main() -> None:
         return serve_raw(a.serve_raw)
     a.duration = min(max(a.duration, 1.0), 120.0)
     a.rate_duration = min(max(a.rate_duration, 1.0), 120.0)
-
-    import json
-
-    if a.model_dir:
-        model_dir = a.model_dir
-        expected_path = os.path.join(os.path.dirname(os.path.abspath(model_dir)), "expected.json")
-        instances = json.load(open(expected_path))["instances"] if os.path.exists(expected_path) else []
-    else:
-        from tests.testdata.build_serving_model import ensure_built
-
-        expected = ensure_built()
-        model_dir, instances = expected["model_dir"], expected["instances"]
-    with open(os.path.join(model_dir, "model.json")) as f:
-        features = json.load(f)["features"]
-    rows = [r for r in instances if len(r) == len(features)]  # complete rows
-    if not rows:  # a model without the test's parity rows: one synthetic row of the right types
-        rows = [{f: {"int64": 1, "float32": 1.0}.get(t, "x") for f, t in features.items()}]
+    a.repeats = max(a.repeats, 3)
+    model_dir, features, rows, expected = _load_rows(a.model_dir)
     bodies = _bodies(rows, features)
     print(f"model {model_dir}; {a.clients} clients x {a.duration:.0f}s closed loop; open loop {a.rate:.0f} req/s")
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared machine: figures are noisy)")
+    print(f"{a.repeats} repetitions, interleaved across servers; figures are median [min-max]")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (on a shared machine figures are noisy)"
+    )
+    floor = _floor(model_dir, rows, a.repeats)
+    log_cost = _log_cost(model_dir, rows, a.repeats)
+    import tempfile
 
-    floor = _floor(model_dir, rows)
-    results: list[tuple[str, str, dict]] = []
-    py = sys.executable
-
-    def run(target: str, cmd: list[str], port: int, ready: str, kinds: list[str]) -> None:
-        proc = _start(cmd, port, ready)
+    with tempfile.TemporaryDirectory(prefix="kfx-prediction-log-") as log_dir:
+        procs, port_of = _start_servers(model_dir, a.skip_no_batching, log_dir)
         try:
-            for kind in kinds:
+            _check_same_results(port_of, bodies, expected)
+            runs, rates = _measure(a, port_of, bodies)
+            rss = {t: _peak_rss_mb(procs[t].pid) for t in procs}
+        finally:
+            for proc in procs.values():
+                _stop(proc)  # SIGTERM: a clean shutdown, the prediction log is flushed
+        _report(a, runs, rates, floor, rss)
+        _report_log(log_dir, runs, log_cost)
+
+
+def _report_log(log_dir: str, runs: dict, log_cost: dict[str, list[float]]) -> None:
+    """Logging on vs off (per repetition), and every answered row logged."""
+    from datetime import UTC, datetime, timedelta
+
+    from components._shared.artifacts import prediction_log as plog
+
+    kinds = [k for (t, k) in runs if t == "model, logging"]
+    print("\nprediction logging on / off (same run, per repetition):")
+    for kind in kinds:
+        on, off = runs[("model, logging", kind)], runs[("model", kind)]
+        ratio = [r["rps"] / o["rps"] * 100 for r, o in zip(on, off, strict=True)]
+        verdict = "PASS" if statistics.median(ratio) >= 85 else "FAIL"
+        print(f"  {kind:<6} {_med_f(ratio, '.0f')} % of logging off (target >= 85%: {verdict})")
+    answered = 2 * 32 + sum(
+        (r["n"] + WARM_UP) * ROWS[k] for (t, k), rs in runs.items() if t == "model, logging" for r in rs
+    )
+    now = datetime.now(UTC)
+    files = plog.window_files(log_dir, now - timedelta(hours=3), now + timedelta(hours=1))
+    logged = sum(1 for _ in plog.read_records(files))
+    print(f"  rows answered {answered}, rows logged {logged} ({'PASS' if logged == answered else 'FAIL'})")
+    print("  in process, CPU microseconds per request (16 concurrent, no HTTP), logging off / on:")
+    for key, values in log_cost.items():
+        print(f"    {key:<20}{_med_f(values, '.0f'):>20}")
+
+
+TARGETS = {  # target -> request kinds measured on it
+    "client ceiling (raw)": ["v1-1"],
+    "echo (ceiling)": ["v1-1", "v1-32", "v2-1", "v2-32"],
+    "model": ["v1-1", "v1-32", "v2-1", "v2-32"],
+    "model, no batching": ["v1-1", "v2-1"],
+    "model, logging": ["v1-1", "v1-32"],  # --prediction-log to a temp dir (compared with "model")
+}
+ROWS = {"v1-1": 1, "v1-32": 32, "v2-1": 1, "v2-32": 32}
+WARM_UP = 3  # requests each closed loop sends before measuring
+
+
+def _start_servers(
+    model_dir: str, skip_no_batching: bool, log_dir: str
+) -> tuple[dict[str, subprocess.Popen], dict[str, int]]:
+    """All compared servers, alive together, so repetitions interleave and share the machine's noise."""
+    py = sys.executable
+    serve = [py, "-m", "components.serving", "--model-dir", model_dir, "--model-name", MODEL_NAME, "--http-port"]
+    commands = {
+        "client ceiling (raw)": lambda port: ([py, __file__, "--serve-raw", str(port)], "/"),
+        "echo (ceiling)": lambda port: ([py, __file__, "--serve-echo", str(port)], "/v2/health/ready"),
+        "model": lambda port: ([*serve, str(port)], "/v2/health/ready"),
+        "model, no batching": lambda port: ([*serve, str(port), "--no-micro-batching"], "/v2/health/ready"),
+        "model, logging": lambda port: ([*serve, str(port), "--prediction-log", log_dir], "/v2/health/ready"),
+    }
+    if skip_no_batching:
+        del commands["model, no batching"]
+    procs, port_of = {}, {}
+    try:
+        for target, command in commands.items():
+            port = _free_port()
+            cmd, ready = command(port)
+            procs[target], port_of[target] = _start(cmd, port, ready), port
+    except BaseException:
+        for proc in procs.values():
+            _stop(proc)
+        raise
+    return procs, port_of
+
+
+def _measure(a: argparse.Namespace, port_of: dict[str, int], bodies: dict[str, bytes]) -> tuple[dict, list]:
+    """{(target, kind): [result per repetition]}, and the open-loop results per repetition."""
+    runs: dict[tuple[str, str], list[dict]] = {}
+    rates = []
+    print(f"\n{'repeat':<8}{'target':<22}{'request':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for rep in range(a.repeats):
+        for target, port in port_of.items():
+            for kind in TARGETS[target]:
                 url = f"http://127.0.0.1:{port}{_path(kind)}"
                 res = asyncio.run(_closed_loop(url, bodies[kind], a.clients, a.duration))
-                results.append((target, kind, res))
+                runs.setdefault((target, kind), []).append(res)
+                print(f"{rep + 1:<8}", end="")
                 _print_row(target, kind, res)
-        finally:
-            _stop(proc)
-
-    print(f"\n{'target':<22}{'request':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    port = _free_port()
-    run("client ceiling (raw)", [py, __file__, "--serve-raw", str(port)], port, "/", ["v1-1"])
-    port = _free_port()
-    run("echo (ceiling)", [py, __file__, "--serve-echo", str(port)], port, "/v2/health/ready", list(bodies))
-    serve = [py, "-m", "components.serving", "--model-dir", model_dir, "--model-name", MODEL_NAME, "--http-port"]
-    port = _free_port()
-    proc = _start([*serve, str(port)], port, "/v2/health/ready")
-    try:
-        for kind in bodies:
-            res = asyncio.run(
-                _closed_loop(f"http://127.0.0.1:{port}{_path(kind)}", bodies[kind], a.clients, a.duration)
-            )
-            results.append(("model", kind, res))
-            _print_row("model", kind, res)
-        rate = asyncio.run(
-            _open_loop(f"http://127.0.0.1:{port}{_path('v1-1')}", bodies["v1-1"], a.rate, a.rate_duration)
+        url = f"http://127.0.0.1:{port_of['model']}{_path('v1-1')}"
+        rates.append(asyncio.run(_open_loop(url, bodies["v1-1"], a.rate, a.rate_duration)))
+        r = rates[-1]
+        print(
+            f"{rep + 1:<8}open loop {a.rate:.0f} req/s: p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, {r['errors']} errors"
         )
-    finally:
-        _stop(proc)
-    if not a.skip_no_batching:
-        port = _free_port()
-        run(
-            "model, no batching", [*serve, str(port), "--no-micro-batching"], port, "/v2/health/ready", ["v1-1", "v2-1"]
-        )
+    return runs, rates
 
+
+def _report(a: argparse.Namespace, runs: dict, rates: list, floor: dict, rss: dict[str, float]) -> None:
+    print(f"\nsummary, median [min-max] of {a.repeats} repetitions:")
+    print(f"{'target':<22}{'request':<10}{'req/s':>20}{'p50 ms':>20}{'p99 ms':>20}{'errors':>8}{'vs echo':>22}")
+    ratio: dict[tuple[str, str], list[float]] = {}
+    for (target, kind), rs in runs.items():
+        echo = runs.get(("echo (ceiling)", kind))
+        if target.startswith("model") and echo:  # per repetition: each model run against the echo run next to it
+            ratio[(target, kind)] = [r["rps"] / e["rps"] * 100 for r, e in zip(rs, echo, strict=True)]
+        vs = _med_f(ratio[(target, kind)], ".0f") + " %" if (target, kind) in ratio else ""
+        print(
+            f"{target:<22}{kind:<10}{_med([r['rps'] for r in rs]):>20}{_med_f([r['p50'] for r in rs]):>20}"
+            f"{_med_f([r['p99'] for r in rs]):>20}{sum(r['errors'] for r in rs):>8}{vs:>22}"
+        )
+    raw = runs[("client ceiling (raw)", "v1-1")]
+    echo = runs[("echo (ceiling)", "v1-1")]
+    client = [e["rps"] / r["rps"] * 100 for e, r in zip(echo, raw, strict=True)]
+    print(f"echo 1-row V1 / client ceiling: {_med_f(client, '.0f')} %")
     print(f"\nopen loop, {a.rate:.0f} req/s for {a.rate_duration:.0f}s, 1-row V1 on the model:")
     print(
-        f"  achieved {rate['rps']:.0f} req/s, p50 {rate['p50']:.1f} ms, p99 {rate['p99']:.1f} ms, errors {rate['errors']}"
+        f"  achieved {_med([r['rps'] for r in rates])} req/s, p50 {_med_f([r['p50'] for r in rates])} ms, "
+        f"p99 {_med_f([r['p99'] for r in rates])} ms, errors {sum(r['errors'] for r in rates)}"
     )
-    print("\nfloor (in-process, this process, ms per call):")
+    print(f"\nfloor (in-process, this process, ms per call; serving_raw call path: {floor.pop('call path')}):")
     for k, v in floor.items():
-        print(f"  {k:<26}{v:8.2f}")
-    echo = {kind: r["rps"] for t, kind, r in results if t == "echo (ceiling)"}
-    ceiling = next(r["rps"] for t, _, r in results if t.startswith("client ceiling"))
-    print("\nratios:")
-    print(f"  echo 1-row V1 / client ceiling: {echo['v1-1'] / ceiling:.0%}")
-    for target, kind, r in results:
-        if target.startswith("model"):
-            print(f"  {target:<20} {kind:<6} {r['rps'] / echo[kind]:6.0%} of echo")
-    errors = sum(r["errors"] for _, _, r in results) + rate["errors"]
-    one_row = next(r["rps"] for t, k, r in results if t == "model" and k == "v1-1") / echo["v1-1"]
-    print("\ntargets:")
-    print(f"  1-row V1 >= 50% of echo: {one_row:.0%} {'PASS' if one_row >= 0.5 else 'FAIL'}")
-    print(f"  p99 < 20 ms at {a.rate:.0f} req/s: {rate['p99']:.1f} ms {'PASS' if rate['p99'] < 20 else 'FAIL'}")
+        print(f"  {k:<26}{_med_f(v, '.2f'):>22}")
+    print("\npeak RSS (MB): " + ", ".join(f"{t} {v:.0f}" for t, v in rss.items()))
+    print(f"  this client process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+    errors = sum(r["errors"] for rs in runs.values() for r in rs) + sum(r["errors"] for r in rates)
+    one_row = statistics.median(ratio[("model", "v1-1")])
+    p99 = statistics.median(r["p99"] for r in rates)
+    print("\ntargets (medians):")
+    print(f"  1-row V1 >= 50% of echo: {one_row:.0f}% {'PASS' if one_row >= 50 else 'FAIL'}")
+    print(f"  p99 < 20 ms at {a.rate:.0f} req/s: {p99:.1f} ms {'PASS' if p99 < 20 else 'FAIL'}")
     print(f"  zero errors: {errors} {'PASS' if errors == 0 else 'FAIL'}")
 
 

@@ -1,4 +1,4 @@
-# kfx serving image: KServe 0.15.2 + tensorflow-cpu (requirements/serving.lock) + kfx's predictor.
+# kfx serving image: KServe 0.21.0 + tensorflow-cpu 2.21.0 (requirements/serving.lock, protobuf 6.33) + kfx's predictor.
 # No TFT/TFDV here: the exported SavedModel carries the transform graph and loads with plain TensorFlow.
 # Build from the project root:  docker build -f components/serving.Dockerfile -t <repo>/kfx-serving:<version> .
 # Run (a pod; KServe mounts the model at /mnt/models):

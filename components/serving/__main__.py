@@ -9,13 +9,13 @@ import sys
 import components  # noqa: F401  (sets TensorFlow's environment before it loads)
 from components._shared.log import get_logger
 
-SAVED_MODEL_DIR = "saved_model"  # components._shared.artifacts.SAVED_MODEL_DIR, without importing TensorFlow
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m components.serving", description=__doc__)
     p.add_argument(
-        "--model-dir", required=True, help="kfx model artifact directory (holds saved_model/ and model.json)"
+        "--model-dir",
+        required=True,
+        help="model directory: a kfx model artifact (saved_model/ + model.json) or a TF Serving push (1/ + model.json)",
     )
     p.add_argument(
         "--model-name", required=True, help="name in the URL: /v1/models/<name>:predict, /v2/models/<name>/infer"
@@ -32,17 +32,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # threads compete with the event loop for the cores (1-row V1: 42% -> 54% of the echo ceiling, 2 cores).
     p.add_argument("--tf-intra-op-threads", type=int, default=1, help="TensorFlow intra-op threads (0 = TF default)")
     p.add_argument("--tf-inter-op-threads", type=int, default=1, help="TensorFlow inter-op threads (0 = TF default)")
+    p.add_argument(
+        "--prediction-log",
+        metavar="URI",
+        help="record every prediction (request id, time, raw features, prediction, model, revision) as Parquet "
+        "partitioned by hour under URI (a local directory or any tf.io.gfile URI); off when not given",
+    )
+    p.add_argument(
+        "--prediction-log-flush-seconds", type=float, default=10.0, help="how often the prediction log is written"
+    )
+    p.add_argument(
+        "--model-revision",
+        default=os.environ.get("K_REVISION"),
+        help="revision recorded in the prediction log (default: $K_REVISION, set by Knative; else the model version)",
+    )
     args = p.parse_args(argv)
     if args.max_batch_size < 1:
         p.error("--max-batch-size must be >= 1")
     if args.workers != 1:
         p.error(
-            "--workers must be 1: KServe 0.15's multi-process server kills a worker that doesn't answer its ping"
+            "--workers must be 1: KServe's multi-process server (0.15-0.21) kills a worker that doesn't answer its ping"
             " within 5 s, and loading TensorFlow and the model takes longer; scale with more replicas instead"
         )
-    local = "://" not in args.model_dir
-    if local and not os.path.isdir(os.path.join(args.model_dir, SAVED_MODEL_DIR)):  # fail before TensorFlow loads
-        p.error(f"no SavedModel at {os.path.join(args.model_dir, SAVED_MODEL_DIR)}: --model-dir must be a kfx model")
     return args
 
 
@@ -51,9 +62,15 @@ def main(argv: list[str] | None = None) -> None:
     # kserve.model_server parses sys.argv with its own flags when imported: give it nothing to misread.
     sys.argv = sys.argv[:1]
     log = get_logger("serving")
-    from components.serving.predictor import KfxModel, KfxModelServer, configure_tf_threads
+    from components._shared.artifacts.model import saved_model_dir
+    from components.serving.model import KfxModel, configure_tf_threads
+    from components.serving.server import KfxModelServer
 
     configure_tf_threads(args.tf_intra_op_threads, args.tf_inter_op_threads)
+    try:  # fail before the server starts: the one reader of model layouts names both layouts it looked for
+        saved_model_dir(args.model_dir)
+    except FileNotFoundError as e:
+        sys.exit(f"python -m components.serving: error: {e}")
     model = KfxModel(
         args.model_name,
         args.model_dir,
@@ -61,6 +78,9 @@ def main(argv: list[str] | None = None) -> None:
         max_batch_size=args.max_batch_size,
         micro_batching=not args.no_micro_batching,
     )
+    if args.prediction_log:
+        model.log_predictions(args.prediction_log, args.model_revision, args.prediction_log_flush_seconds)
+        log.info("logging predictions to %s", args.prediction_log)
     log.info("serving %s as '%s' on http://%s:%d", args.model_dir, args.model_name, args.host, args.http_port)
     KfxModelServer(host=args.host, http_port=args.http_port, workers=args.workers).start([model])
 

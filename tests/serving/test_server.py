@@ -248,7 +248,7 @@ def test_unknown_model_or_version_is_404(server: Server):
 
 
 def test_v2_rest_spec_conformance_schemathesis(server: Server, tmp_path):
-    """Schemathesis, driven by KServe's V2 REST spec, finds no failures (stock KServe 0.15.2: 7).
+    """Schemathesis, driven by KServe's V2 REST spec, finds no failures on kserve 0.21.0 (stock KServe 0.15.2: 7).
 
     The spec writes path parameters shell-style (``/v2/models/${MODEL_NAME}/...``); a literal ``$``
     would name a model that doesn't exist, so the copy tested here reads ``{MODEL_NAME}`` and the
@@ -298,11 +298,8 @@ def test_v2_rest_spec_conformance_schemathesis(server: Server, tmp_path):
 
 # ---------------------------------------------------------------------------- CLI
 def test_cli_defaults_match_the_documented_flags(tmp_path):
-    from components._shared import artifacts
     from components.serving import __main__ as cli
 
-    assert cli.SAVED_MODEL_DIR == artifacts.SAVED_MODEL_DIR
-    (tmp_path / artifacts.SAVED_MODEL_DIR).mkdir()
     m = str(tmp_path)
     a = cli.parse_args(["--model-dir", m, "--model-name", "n"])
     assert (a.host, a.http_port, a.workers, a.max_batch_size, a.model_version) == ("127.0.0.1", 8080, 1, 1024, "1")
@@ -334,4 +331,29 @@ def test_missing_model_dir_fails_with_a_clear_error(tmp_path):
         timeout=120,
     )
     assert proc.returncode != 0
-    assert "no SavedModel at" in proc.stderr + proc.stdout
+    out = proc.stderr + proc.stdout
+    assert "no SavedModel in" in out and "saved_model" in out and "TF Serving" in out, out[-2000:]
+
+
+# ---------------------------------------------------------------------------- call path
+def _tf_calls(server: Server) -> dict[str, float]:
+    text = requests.get(f"{server.url}/metrics", timeout=10).text
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("kfx_tf_calls_total{") and f'model="{MODEL_NAME}"' in line:
+            path = line.split('path="', 1)[1].split('"', 1)[0]
+            out[path] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def test_the_served_model_takes_the_fast_call_path(server: Server, served_model: dict):
+    """A version bump that loses the flat concrete-function call (and its speed) fails here, not in a benchmark."""
+    before = _tf_calls(server)
+    assert before.get("flat", 0) >= 1, f"no flat call at all: {before}\n{server.log()[-3000:]}"
+    rows, _ = _complete_rows(served_model)
+    for row in rows[:5]:
+        assert _predict(server, {"instances": [row]}).status_code == 200
+    after = _tf_calls(server)
+    assert after["flat"] >= before["flat"] + 5, (before, after)
+    assert after["structured"] == before["structured"] == 1, "only warm-up's reference call may be structured"
+    assert "call path flat" in server.log()
