@@ -40,12 +40,12 @@ def test_types_missing_values_and_layout(tmp_path):
     assert sum(result.splits.values()) == 400 and set(result.splits) == {"train", "eval"}
     assert result.columns == {"id": "int", "amount": "float", "cat": "string", "count": "int", "note": "string"}
     for split in artifacts.SPLITS:
-        assert artifacts.split_files(out, split) == [os.path.join(out, split, "part-00000.tfrecord")]
+        assert layout.split_files(out, split) == [os.path.join(out, split, "part-00000.tfrecord")]
     meta = read_examples_meta(out)
     assert meta["columns"] == result.columns and meta["splits"] == result.splits and meta["source"] == src
 
     # empty cells: no value in the example; tf.io.parse_example sees them as missing (default used)
-    rec = next(iter(tf.data.TFRecordDataset(artifacts.split_files(out, "train"))))
+    rec = next(iter(tf.data.TFRecordDataset(layout.split_files(out, "train"))))
     example = tf.train.Example.FromString(rec.numpy())
     row_id = example.features.feature["id"].int64_list.value[0]
     count = example.features.feature["count"]
