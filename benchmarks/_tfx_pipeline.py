@@ -15,6 +15,8 @@ import re
 import sys
 import time
 
+# kfx's model is tf.keras 2 (tf-keras), as in kfx; TFX's components run in this process
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 ARGS = json.loads(sys.argv[1])
 T0 = ARGS.get("start") or time.time()
 import_start = time.time()

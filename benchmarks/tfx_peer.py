@@ -102,6 +102,7 @@ def run_tfx(csv: str, work: str, tfx_python: str, rows: int) -> dict[str, object
         "start": start,
     }
     env = dict(os.environ, KFX_TAXI_MODULE=TAXI_MODULE, KFX_TFX_EPOCHS="5", TF_CPP_MIN_LOG_LEVEL="2")
+    env["TF_USE_LEGACY_KERAS"] = "1"  # kfx's model is tf.keras 2 (tf-keras), as kfx runs it
     env.pop("PYTHONPATH", None)
     argv = [tfx_python, os.path.join(HERE, "_tfx_pipeline.py"), json.dumps(spec)]
     seconds, rss, out = run_process(argv, env, os.path.join(work, "tfx.log"), timeout=7200)
