@@ -7,7 +7,8 @@ work. The parent (:func:`run_step`) reads the step's ``seconds``, result and pea
 (``getrusage`` at the step's exit: its own peak resident set, or its largest subprocess', whichever is larger).
 
 The pipeline steps call the components' logic with the arguments the taxi pipeline gives them (one process per
-step, like kfp.local), so a step's time, memory and outputs are the pipeline's.
+step, like kfp.local), so a step's time, memory and outputs are the pipeline's. One difference: validate reports
+anomalies without failing (resampled data must not stop a timing run).
 """
 
 from __future__ import annotations
