@@ -6,13 +6,15 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 SERVING_VENV := .venv-serving
+TFX_VENV := .venv-tfx
 PY := $(VENV)/bin/python
 SPY := $(SERVING_VENV)/bin/python
+TPY := $(TFX_VENV)/bin/python
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' components/_shared/version.py)
 RUN_ROOT ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: image serving-image help install install-serving lock run serve test test-unit test-serving rehearse compile lint format bench bench-statistics bench-pipeline bench-serving clean version
+.PHONY: lock-tfx image serving-image help install install-serving lock run serve test test-all test-unit test-serving rehearse compile lint format bench bench-statistics bench-scale bench-tfx bench-pipeline bench-serving install-tfx clean version
 
 help:
 	@echo "make run      install the pinned environment and run the training pipeline locally (kfp.local)"
@@ -38,12 +40,24 @@ $(SERVING_VENV)/.installed: requirements/serving.lock pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(SPY) --no-deps -e .
 	touch $@
 
+# The TFX peer (benchmarks/tfx_peer.py): TFX 1.16.0 beside kfx's pins in its own venv. TFX pip-installs the
+# module file as a wheel at run time, so this venv carries pip (ensurepip).
+$(TFX_VENV)/.installed: requirements/tfx.lock | $(UV)
+	[ -x $(TPY) ] || $(UV) venv --quiet --python $(PYTHON) $(TFX_VENV)
+	$(UV) pip sync --quiet --python $(TPY) requirements/tfx.lock
+	$(TPY) -m ensurepip --upgrade >/dev/null
+	touch $@
+
 install: $(VENV)/.installed
 install-serving: $(SERVING_VENV)/.installed
+install-tfx: $(TFX_VENV)/.installed
 
 lock: | $(UV)
 	$(UV) pip compile --quiet --python-version 3.11 requirements/components.in -o requirements/components.lock
 	$(UV) pip compile --quiet --python-version 3.11 requirements/serving.in -o requirements/serving.lock
+
+lock-tfx: | $(UV)
+	$(UV) pip compile --quiet --python-version 3.11 requirements/tfx.in -o requirements/tfx.lock
 
 version:
 	@echo $(VERSION)
@@ -83,6 +97,14 @@ bench: bench-statistics bench-pipeline bench-serving
 bench-statistics: install
 	$(PY) benchmarks/statistics.py
 
+# the whole local pipeline at 15k, 150k, 1.5M and 15M rows (hours on 2 cores: SIZES=15k,150k,1.5M for less)
+bench-scale: install
+	$(PY) benchmarks/scale.py --sizes $${SIZES:-15k,150k,1.5M,15M}
+
+# kfx's local pipeline against the canonical TFX pipeline on the same data, same run, at 15k and 150k rows
+bench-tfx: install install-tfx
+	$(PY) benchmarks/tfx_peer.py --tfx-python $(TPY)
+
 bench-pipeline: install
 	$(PY) benchmarks/pipeline.py
 
@@ -90,7 +112,7 @@ bench-serving: install install-serving
 	$(SPY) benchmarks/serving.py
 
 clean:
-	rm -rf $(RUN_ROOT) .pytest_cache .ruff_cache build .rehearsal
+	rm -rf $(RUN_ROOT) .pytest_cache .ruff_cache build .rehearsal .bench
 
 # Images (need a Docker engine; not available on every machine). Tags come from the one version.
 IMAGE_REPO ?= ghcr.io/kfx-ml

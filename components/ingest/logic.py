@@ -1,13 +1,18 @@
-"""Ingest: CSV (local path or any ``tf.io.gfile`` URI) -> tf.Example TFRecords split into train/eval.
+"""Ingest: CSV (local path or any ``tf.io.gfile`` URI) -> tf.Example TFRecord shards split into train/eval.
 
-* Parsing is pyarrow's multi-threaded CSV reader; every column is first read as text, then typed over the
-  *whole* column (int64 if every present cell is an integer, else float64 if every present cell is a
-  number, else string), so an integral column with missing values stays ``int``.
+The CSV is streamed twice in bounded chunks (pyarrow's streaming CSV reader), so memory does not grow with the
+file:
+
+1. **scan**: every cell is read as text; each column's type is the widest any chunk needs (int64 if every
+   present cell is an integer, else float64 if every present cell is a number, else string: a column whose
+   type is revealed only in a late chunk is typed correctly), and each row's split is decided;
+2. **write**: each chunk is cast to the final types, split, encoded by tfx-bsl's C++
+   ``RecordBatchToExamplesEncoder`` and appended to the split's shards (``components/_shared/artifacts/examples``).
+
 * Empty cells are missing values: the example carries the feature with no value list, which every reader
   (``tf.io.parse_example``, tfx_bsl/TFDV, TFT) treats as absent.
 * The split is a deterministic hash of the row's *text* (all cells) and ``seed``: the same row lands in the
   same split on any machine, whatever else the file contains; identical rows always share a split.
-* Serialization is tfx_bsl's C++ ``RecordBatchToExamplesEncoder`` (no per-row Python proto building).
 
 Every input problem (missing/empty/header-only file, ragged row, duplicate or empty column name) raises
 ``IngestError`` before anything is written.
@@ -18,7 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,18 +32,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import tensorflow as tf
-from tensorflow_metadata.proto.v0 import schema_pb2
-from tfx_bsl.coders import example_coder
 
 from components._shared import artifacts
+from components._shared.artifacts import examples as examples_layout
+from components._shared.artifacts.examples import (  # noqa: F401  (re-exported: the readers' old home)
+    columns_schema,
+    iter_split_batches,
+    load_split,
+    split_to_pandas,
+)
 from components._shared.log import get_logger, timed
 
 log = get_logger("ingest")
 
-#: Rows encoded and written per chunk (bounds the memory held by serialized examples).
-_CHUNK_ROWS = 65_536
+#: Bytes of CSV parsed per chunk (bounds the memory of both passes).
+BLOCK_BYTES = 16 << 20
 
-_TYPE_NAMES = {"int": pa.int64(), "float": pa.float64(), "string": pa.large_binary()}
+#: kfx column types, narrowest first: a column takes the widest type any of its chunks needs.
+TYPE_ORDER = ("int", "float", "string")
+_ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "string": pa.large_binary()}
 
 
 class IngestError(ValueError):
@@ -57,6 +69,8 @@ class IngestResult:
 
 # --------------------------------------------------------------------------------------------- reading
 
+Opener = Callable[[], "pa.NativeFile | str"]
+
 
 def _is_local(uri: str) -> bool:
     return "://" not in uri or uri.startswith("file://")
@@ -66,33 +80,58 @@ def _local_path(uri: str) -> str:
     return uri[len("file://") :] if uri.startswith("file://") else uri
 
 
-def _open_source(data_uri: str) -> pa.NativeFile | str:
-    """A local path (read by pyarrow directly) or an in-memory buffer of a remote gfile object."""
+def _opener(data_uri: str) -> Opener:
+    """A function giving a fresh stream of the CSV each call (a local path, or a gfile stream for any URI)."""
     if _is_local(data_uri):
         path = _local_path(data_uri)
         if not os.path.isfile(path):
             raise IngestError(f"CSV file {data_uri} does not exist")
-        if os.path.getsize(path) == 0:
-            raise IngestError(f"CSV file {data_uri} is empty (0 bytes); expected a header line and data rows")
-        return path
-    artifacts.register_filesystem(data_uri)
-    if not tf.io.gfile.exists(data_uri):
-        raise IngestError(f"CSV file {data_uri} does not exist")
-    with tf.io.gfile.GFile(data_uri, "rb") as f:
-        data = f.read()
-    if not data:
-        raise IngestError(f"CSV file {data_uri} is empty (0 bytes); expected a header line and data rows")
-    return pa.BufferReader(pa.py_buffer(data))
-
-
-def _read_header(source: pa.NativeFile | str, data_uri: str) -> list[str]:
-    if isinstance(source, str):
-        with open(source, newline="", encoding="utf-8-sig") as f:
-            first = f.readline()
+        size = os.path.getsize(path)
     else:
-        head = source.read(1 << 20)
-        source.seek(0)
-        first = head.decode("utf-8-sig", errors="replace").splitlines()[0] if head else ""
+        artifacts.register_filesystem(data_uri)
+        if not tf.io.gfile.exists(data_uri):
+            raise IngestError(f"CSV file {data_uri} does not exist")
+        size = tf.io.gfile.stat(data_uri).length
+    if size == 0:
+        raise IngestError(f"CSV file {data_uri} is empty (0 bytes); expected a header line and data rows")
+    if _is_local(data_uri):
+        return lambda: _local_path(data_uri)
+    return lambda: pa.PythonFile(io.BufferedReader(_GFileRaw(data_uri), BLOCK_BYTES), mode="r")
+
+
+class _GFileRaw(io.RawIOBase):
+    """A ``tf.io.gfile`` object as a raw binary stream (pyarrow streams it; GFile alone looks closed to it)."""
+
+    def __init__(self, uri: str) -> None:
+        self._f = tf.io.gfile.GFile(uri, "rb")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:
+        data = self._f.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def _text_stream(source: pa.NativeFile | str, limit: int = -1) -> io.TextIOBase:
+    """Text of a local path (streamed) or of a remote stream (its first ``limit`` bytes, or all of it)."""
+    if isinstance(source, str):
+        return open(source, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115
+    try:
+        data = source.read(limit) if limit >= 0 else source.read()
+    finally:
+        source.close()
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="", errors="replace")
+
+
+def _read_header(opener: Opener, data_uri: str) -> list[str]:
+    with _text_stream(opener(), limit=1 << 20) as f:
+        first = f.readline()
     if not first.strip():
         raise IngestError(f"CSV file {data_uri} has an empty first line; expected a header line with column names")
     header = next(csv.reader([first]))
@@ -107,14 +146,9 @@ def _read_header(source: pa.NativeFile | str, data_uri: str) -> list[str]:
     return names
 
 
-def _find_ragged_line(source: pa.NativeFile | str, n_cols: int) -> tuple[int, int] | None:
+def _find_ragged_line(opener: Opener, n_cols: int) -> tuple[int, int] | None:
     """(1-based physical line, cells) of the first row whose cell count differs from the header's."""
-    if isinstance(source, str):
-        f = open(source, newline="", encoding="utf-8-sig")  # noqa: SIM115
-    else:
-        source.seek(0)
-        f = io.TextIOWrapper(io.BytesIO(source.read()), encoding="utf-8-sig", newline="")
-    with f:
+    with _text_stream(opener()) as f:
         reader = csv.reader(f)
         for row in reader:
             if row and len(row) != n_cols:
@@ -122,14 +156,11 @@ def _find_ragged_line(source: pa.NativeFile | str, n_cols: int) -> tuple[int, in
     return None
 
 
-def read_csv_table(data_uri: str) -> pa.Table:
-    """Parse ``data_uri`` into an Arrow table typed per whole column (int64 / float64 / large_binary).
+def text_batches(opener: Opener, names: list[str], data_uri: str) -> Iterator[pa.RecordBatch]:
+    """The CSV's rows as text RecordBatches of about ``BLOCK_BYTES`` of CSV each (empty cell = null).
 
-    Raises IngestError for a missing, empty or header-only file, a ragged row (naming its line) or a
-    duplicate column name.
+    Raises IngestError naming the first ragged row once the whole file has been read.
     """
-    source = _open_source(data_uri)
-    names = _read_header(source, data_uri)
     ragged: list[pacsv.InvalidRow] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -137,9 +168,9 @@ def read_csv_table(data_uri: str) -> pa.Table:
         return "skip"
 
     try:
-        table = pacsv.read_csv(
-            source,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=16 << 20),
+        reader = pacsv.open_csv(
+            opener(),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
@@ -148,62 +179,78 @@ def read_csv_table(data_uri: str) -> pa.Table:
                 quoted_strings_can_be_null=True,
             ),
         )
+        yield from reader
     except pa.ArrowInvalid as e:
         raise IngestError(f"CSV file {data_uri} could not be parsed: {e}") from e
     if ragged:
         first = ragged[0]
         line, cells = first.number, first.actual_columns
         if line is None:
-            found = _find_ragged_line(source, len(names))
+            found = _find_ragged_line(opener, len(names))
             line, cells = found if found else ("?", cells)
         raise IngestError(
             f"CSV file {data_uri}: line {line} has {cells} cells but the header has {len(names)} columns "
             f"({len(ragged)} ragged row(s) in total); fix or remove the row"
         )
-    if table.num_rows == 0:
-        raise IngestError(f"CSV file {data_uri} has a header but no data rows")
-    return table
 
 
-def _infer_column(col: pa.ChunkedArray) -> tuple[str, pa.ChunkedArray]:
-    """Type a text column over all its values: int if all integral, else float if all numeric, else string."""
-    # a failed cast over the whole column is slow: try the first values first, then the whole column
-    head = col.slice(0, 4096)
-    for name in ("int", "float"):
-        for values in (head, col):
-            try:
-                typed = pc.cast(values, _TYPE_NAMES[name])
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                try:  # tolerate padding such as " 12"
-                    typed = pc.cast(pc.utf8_trim_whitespace(values), _TYPE_NAMES[name])
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    break
-        else:
-            return name, typed
-    return "string", col.cast(pa.large_binary())
+# ---------------------------------------------------------------------------------------------- typing
 
 
-def infer_types(table: pa.Table) -> tuple[dict[str, str], pa.Table]:
-    """Columns' kfx type names and the typed table."""
-    types: dict[str, str] = {}
+def _cast(values: pa.Array, kind: str) -> pa.Array | None:
+    """``values`` (text) cast to ``kind``, tolerating padding such as " 12"; None when some cell doesn't fit."""
+    for candidate in (values, None):
+        try:
+            if candidate is None:
+                candidate = pc.utf8_trim_whitespace(values)
+            return pc.cast(candidate, _ARROW_TYPES[kind])
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return None
+
+
+def chunk_type(values: pa.Array, at_least: str = "int") -> str:
+    """The narrowest kfx type (not narrower than ``at_least``) every present cell of ``values`` fits."""
+    for kind in TYPE_ORDER[TYPE_ORDER.index(at_least) :]:
+        if kind == "string":
+            return kind
+        # a failed cast over many values is slow: try the first values first
+        if _cast(values.slice(0, 4096), kind) is not None and _cast(values, kind) is not None:
+            return kind
+    return "string"
+
+
+def cast_batch(text: pa.RecordBatch, columns: dict[str, str]) -> pa.RecordBatch:
+    """A text batch cast to the final column types (int64 / float64 / large_binary)."""
     arrays = []
-    for name, col in zip(table.column_names, table.columns, strict=True):
-        types[name], typed = _infer_column(col)
+    for name, col in zip(text.schema.names, text.columns, strict=True):
+        typed = _cast(col, columns[name]) if columns[name] != "string" else col.cast(pa.large_binary())
+        if typed is None:  # the scan typed this column over the same cells: cannot happen
+            raise IngestError(f"column {name!r} does not fit type {columns[name]} in a later read of the file")
         arrays.append(typed)
-    return types, pa.Table.from_arrays(arrays, names=table.column_names)
+    return pa.RecordBatch.from_arrays(arrays, names=text.schema.names)
 
 
 # ----------------------------------------------------------------------------------------------- split
 
 
-def row_hashes(text_table: pa.Table, seed: int = 0) -> np.ndarray:
-    """uint64 hash of each row's cell texts (pandas' fixed-key SipHash: the same on every machine)."""
-    h = np.full(text_table.num_rows, np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(seed & 0xFFFFFFFFFFFFFFFF))
+def row_hashes(text: pa.RecordBatch | pa.Table, seed: int = 0) -> np.ndarray:
+    """uint64 hash of each row's cell texts (pandas' fixed-key SipHash: the same on every machine).
+
+    Each column is dictionary-encoded first so every distinct text is hashed once (the values equal
+    ``pd.util.hash_array(texts, categorize=True)``, which kfx used before, without its Python-object factorize).
+    """
+    h = np.full(text.num_rows, np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(seed & 0xFFFFFFFFFFFFFFFF))
     mult = np.uint64(1_000_003)
     with np.errstate(over="ignore"):
-        for col in text_table.columns:
-            values = pc.fill_null(col, "").to_numpy()
-            h = (h * mult) ^ pd.util.hash_array(values.astype(object, copy=False), categorize=True)
+        for col in text.columns:
+            encoded = pc.dictionary_encode(pc.fill_null(col, ""))
+            chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+            parts = []
+            for chunk in chunks:
+                texts = chunk.dictionary.to_numpy(zero_copy_only=False).astype(object, copy=False)
+                parts.append(pd.util.hash_array(texts, categorize=False).take(chunk.indices.to_numpy()))
+            h = (h * mult) ^ (np.concatenate(parts) if parts else np.zeros(0, np.uint64))
         # final avalanche (splitmix64) so the low bits of every column matter
         h ^= h >> np.uint64(30)
         h *= np.uint64(0xBF58476D1CE4E5B9)
@@ -219,30 +266,55 @@ def assign_splits(hashes: np.ndarray, eval_fraction: float) -> np.ndarray:
     return unit < eval_fraction
 
 
+# ------------------------------------------------------------------------------------------------ scan
+
+
+@dataclass
+class Scan:
+    """What the first pass learns: column names and types, and each row's split (True = eval)."""
+
+    names: list[str]
+    columns: dict[str, str]
+    is_eval: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        return len(self.is_eval)
+
+    def splits(self) -> dict[str, int]:
+        n_eval = int(self.is_eval.sum())
+        return {"train": self.rows - n_eval, "eval": n_eval}
+
+
+def scan_csv(data_uri: str, eval_fraction: float = 0.2, seed: int = 0) -> tuple[Opener, Scan]:
+    """First pass over the CSV: header checks, column types over every chunk, split of every row."""
+    opener = _opener(data_uri)
+    names = _read_header(opener, data_uri)
+    types = dict.fromkeys(names, TYPE_ORDER[0])
+    masks = []
+    for text in text_batches(opener, names, data_uri):
+        for name, col in zip(names, text.columns, strict=True):
+            if types[name] != "string":
+                types[name] = chunk_type(col, types[name])
+        masks.append(assign_splits(row_hashes(text, seed), eval_fraction))
+    is_eval = np.concatenate(masks) if masks else np.zeros(0, bool)
+    if not len(is_eval):
+        raise IngestError(f"CSV file {data_uri} has a header but no data rows")
+    return opener, Scan(names=names, columns=types, is_eval=is_eval)
+
+
+def typed_batches(opener: Opener, scan: Scan, data_uri: str) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    """Second pass: each chunk cast to the scanned types, with its rows' eval mask."""
+    start = 0
+    for text in text_batches(opener, scan.names, data_uri):
+        mask = scan.is_eval[start : start + text.num_rows]
+        start += text.num_rows
+        yield cast_batch(text, scan.columns), mask
+    if start != scan.rows:
+        raise IngestError(f"CSV file {data_uri} changed while being read: {start:,} rows now, {scan.rows:,} before")
+
+
 # ----------------------------------------------------------------------------------------------- write
-
-
-def _to_list_array(col: pa.Array) -> pa.Array:
-    """One value per row as a list array; a null cell becomes a null list (no value in the example)."""
-    valid = col.is_valid()
-    counts = pc.cast(valid, pa.int64()).to_numpy(zero_copy_only=False)
-    offsets = np.zeros(len(col) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    values = col.drop_null() if col.null_count else col
-    if pa.types.is_floating(values.type):
-        values = values.cast(pa.float32())
-    return pa.LargeListArray.from_arrays(
-        pa.array(offsets, pa.int64()), values, mask=pc.invert(valid) if col.null_count else None
-    )
-
-
-def _write_split(table: pa.Table, path: str) -> None:
-    encoder = example_coder.RecordBatchToExamplesEncoder()
-    with tf.io.TFRecordWriter(path) as writer:
-        for batch in table.to_batches(max_chunksize=_CHUNK_ROWS):
-            lists = [_to_list_array(c) for c in batch.columns]
-            for record in encoder.encode(pa.RecordBatch.from_arrays(lists, names=batch.schema.names)):
-                writer.write(record)
 
 
 def ingest_csv(
@@ -250,169 +322,76 @@ def ingest_csv(
     output_dir: str,
     eval_fraction: float = 0.2,
     seed: int = 0,
+    shard_bytes: int = examples_layout.SHARD_BYTES,
 ) -> IngestResult:
     """Convert the CSV at ``data_uri`` into the examples artifact at ``output_dir``.
 
-    Layout (``components/_shared/artifacts.py``): ``train/part-00000.tfrecord``, ``eval/part-00000.tfrecord``
-    and ``examples.json``. ``eval_fraction`` is the share of rows hashed into eval; ``seed`` changes the hash.
+    Layout: ``components/_shared/artifacts/examples.py`` (``<split>/part-NNNNN.tfrecord`` shards of about
+    ``shard_bytes`` each, and ``examples.json``). ``eval_fraction`` is the share of rows hashed into eval;
+    ``seed`` changes the hash.
     """
     if not 0.0 < eval_fraction < 1.0:
         raise IngestError(f"eval_fraction must be strictly between 0 and 1, got {eval_fraction}")
-    with timed(log, f"reading {data_uri}") as t:
-        text = read_csv_table(data_uri)
-        t["rows"] = text.num_rows
-    with timed(log, f"typing {text.num_columns} columns"):
-        columns, typed = infer_types(text)
+    with timed(log, f"scanning {data_uri} (types, split)") as t:
+        opener, scan = scan_csv(data_uri, eval_fraction, seed)
+        t["rows"] = scan.rows
+    columns, splits = scan.columns, scan.splits()
     log.info("columns: %s", ", ".join(f"{k}:{v}" for k, v in columns.items()))
-    with timed(log, f"hash-splitting (eval_fraction={eval_fraction}, seed={seed})") as t:
-        is_eval = assign_splits(row_hashes(text, seed), eval_fraction)
-        t["rows"] = len(is_eval)
-    del text
-    parts = {"train": typed.filter(pa.array(~is_eval)), "eval": typed.filter(pa.array(is_eval))}
-    splits = {name: part.num_rows for name, part in parts.items()}
     empty = [name for name, n in splits.items() if n == 0]
     if empty:
         raise IngestError(
-            f"CSV file {data_uri}: split {empty[0]!r} got 0 of {typed.num_rows} rows with eval_fraction="
+            f"CSV file {data_uri}: split {empty[0]!r} got 0 of {scan.rows} rows with eval_fraction="
             f"{eval_fraction}; give more rows or a different eval_fraction"
         )
 
-    files: dict[str, list[str]] = {}
     with timed(log, f"writing tf.Examples to {output_dir}") as t:
-        for name, part in parts.items():
-            tf.io.gfile.makedirs(artifacts.split_dir(output_dir, name))
-            path = os.path.join(artifacts.split_dir(output_dir, name), "part-00000.tfrecord")
-            _write_split(part, path)
-            files[name] = [path]
-            log.info("split %s: %s rows -> %s", name, f"{part.num_rows:,}", path)
-        t["rows"] = typed.num_rows
-    meta = {
-        "columns": columns,
-        "column_order": list(columns),  # write_json sorts keys; this keeps the CSV's order
-        "splits": splits,
-        "source": data_uri,
-        "rows": typed.num_rows,
-        "eval_fraction": eval_fraction,
-        "seed": seed,
-    }
-    artifacts.write_json(os.path.join(output_dir, artifacts.EXAMPLES_META), meta)
-    return IngestResult(
-        columns=columns, splits=splits, rows=typed.num_rows, source=data_uri, seconds=t["seconds"], files=files
+        writers = {name: examples_layout.ShardWriter(output_dir, name, shard_bytes) for name in splits}
+        try:
+            for batch, mask in typed_batches(opener, scan, data_uri):
+                writers["train"].write(batch.filter(pa.array(~mask)))
+                writers["eval"].write(batch.filter(pa.array(mask)))
+        finally:
+            for writer in writers.values():
+                writer.close()
+        t["rows"] = scan.rows
+    files = {name: w.files for name, w in writers.items()}
+    for name, w in writers.items():
+        log.info("split %s: %s rows in %d shard(s) under %s", name, f"{w.rows:,}", len(w.files), w.dir)
+    examples_layout.write_meta(
+        output_dir,
+        {
+            "columns": columns,
+            "column_order": scan.names,  # write_json sorts keys; this keeps the CSV's order
+            "splits": splits,
+            "shards": {name: len(f) for name, f in files.items()},
+            "source": data_uri,
+            "rows": scan.rows,
+            "eval_fraction": eval_fraction,
+            "seed": seed,
+        },
     )
-
-
-# ------------------------------------------------------------------------------------------------ read
+    return IngestResult(
+        columns=columns, splits=splits, rows=scan.rows, source=data_uri, seconds=t["seconds"], files=files
+    )
 
 
 def read_examples_meta(examples_dir: str) -> dict:
     """The ``examples.json`` of an examples artifact."""
-    path = os.path.join(examples_dir, artifacts.EXAMPLES_META)
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"{path} not found: {examples_dir} is not an ingest examples artifact")
-    return artifacts.read_json(path)
-
-
-def columns_schema(columns: dict[str, str]) -> schema_pb2.Schema:
-    """A bare TFMD schema (names + types only) for kfx column types."""
-    kinds = {"int": schema_pb2.INT, "float": schema_pb2.FLOAT, "string": schema_pb2.BYTES}
-    schema = schema_pb2.Schema()
-    for name, kind in columns.items():
-        schema.feature.add(name=name, type=kinds[kind])
-    return schema
-
-
-def iter_records(files: Sequence[str]) -> Iterator[bytes]:
-    """Serialized records of TFRecord files (any gfile URI; ``.gz`` files are read as GZIP), CRC-checked.
-
-    TF's C++ record reader without tf.data's start-up cost (~1 s per process), which dominates small splits.
-    """
-    from tensorflow.python.util import deprecation
-
-    for path in files:
-        options = tf.io.TFRecordOptions("GZIP") if path.endswith(".gz") else None
-        with deprecation.silence():
-            yield from tf.compat.v1.io.tf_record_iterator(path, options)
-
-
-def decode_batches(
-    files: Sequence[str], schema: schema_pb2.Schema | None = None, batch_size: int = _CHUNK_ROWS
-) -> Iterator[pa.RecordBatch]:
-    """Arrow RecordBatches (list-typed columns) of tf.Examples in ``files``, decoded by tfx_bsl's C++ decoder.
-
-    With ``schema`` every schema feature is a column, typed as declared, even where a batch has no value.
-    """
-    decoder = example_coder.ExamplesToRecordBatchDecoder(schema.SerializeToString() if schema else None)
-    chunk: list[bytes] = []
-    for record in iter_records(files):
-        chunk.append(record)
-        if len(chunk) >= batch_size:
-            yield decoder.DecodeBatch(chunk)
-            chunk = []
-    if chunk:
-        yield decoder.DecodeBatch(chunk)
-
-
-def iter_split_batches(
-    examples_dir: str, split: str, batch_size: int = _CHUNK_ROWS, columns: dict[str, str] | None = None
-) -> Iterator[pa.RecordBatch]:
-    """Yield Arrow RecordBatches (list-typed columns) decoded from one split's TFRecords by tfx_bsl.
-
-    With ``columns`` (or an ``examples.json`` next to the splits) every column is present and typed
-    even if a batch has no value for it.
-    """
-    if columns is None:
-        meta_path = os.path.join(examples_dir, artifacts.EXAMPLES_META)
-        if tf.io.gfile.exists(meta_path):
-            columns = artifacts.read_json(meta_path).get("columns")
-    schema = columns_schema(columns) if columns else None
-    yield from decode_batches(artifacts.split_files(examples_dir, split), schema, batch_size)
-
-
-def load_split(examples_dir: str, split: str, columns: Sequence[str] | None = None) -> pa.RecordBatch:
-    """All examples of one split as one Arrow RecordBatch (columns are lists, as tfx_bsl decodes them).
-
-    ``columns`` keeps only those columns (in that order).
-    """
-    batches = list(iter_split_batches(examples_dir, split))
-    if not batches:
-        raise ValueError(f"split {split!r} of {examples_dir} has no examples")
-    table = pa.Table.from_batches(batches).combine_chunks()
-    if columns is None:
-        meta_path = os.path.join(examples_dir, artifacts.EXAMPLES_META)
-        if tf.io.gfile.exists(meta_path):
-            meta = artifacts.read_json(meta_path)
-            order = meta.get("column_order") or list(meta.get("columns", {}))
-            if sorted(order) == sorted(table.column_names):
-                table = table.select(order)
-    else:
-        missing = [c for c in columns if c not in table.column_names]
-        if missing:
-            raise KeyError(f"column(s) {missing} not in split {split!r} of {examples_dir}")
-        table = table.select(list(columns))
-    out = table.to_batches()
-    return out[0] if len(out) == 1 else pa.Table.from_batches(out).combine_chunks().to_batches()[0]
-
-
-def split_to_pandas(examples_dir: str, split: str) -> pd.DataFrame:
-    """One split as a DataFrame with one scalar per cell (None/NaN where the value is missing)."""
-    batch = load_split(examples_dir, split)
-    data = {}
-    for name, col in zip(batch.schema.names, batch.columns, strict=True):
-        flat = pc.list_element(col, 0) if len(col) else col.flatten()
-        if pa.types.is_large_binary(flat.type) or pa.types.is_binary(flat.type):
-            flat = flat.cast(pa.large_string())
-        data[name] = flat.to_pandas()
-    return pd.DataFrame(data)
+    return examples_layout.read_meta(examples_dir)
 
 
 __all__ = [
     "IngestError",
     "IngestResult",
-    "ingest_csv",
-    "load_split",
-    "iter_split_batches",
-    "read_csv_table",
-    "read_examples_meta",
-    "split_to_pandas",
+    "Scan",
+    "cast_batch",
     "columns_schema",
+    "ingest_csv",
+    "iter_split_batches",
+    "load_split",
+    "read_examples_meta",
+    "scan_csv",
+    "split_to_pandas",
+    "text_batches",
+    "typed_batches",
 ]

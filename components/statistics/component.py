@@ -18,8 +18,10 @@ def statistics(
 ) -> None:
     """TFDV statistics of each split (in memory when the data fits and the runner is local, else Beam)."""
     import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+    from components._shared.kinds import check_inputs, stamp_outputs
     from components.statistics.logic import compute_statistics
 
+    check_inputs("statistics", examples=examples)
     counts = compute_statistics(
         examples.path,
         statistics.path,
@@ -31,3 +33,4 @@ def statistics(
         statistics.metadata[f"num_examples_{split}"] = n
     statistics.metadata["num_examples"] = sum(counts.values())
     statistics.metadata["mode"] = counts.mode
+    stamp_outputs("statistics", statistics=statistics)

@@ -5,8 +5,8 @@ Two paths, one result:
 * **in_memory** (default when the split files together are at most ``in_memory_max_bytes`` and no
   distributed runner is named): tfx_bsl decodes the TFRecords chunk by chunk into Arrow RecordBatches that
   are fed straight into TFDV's combiner statistics generators (the core of
-  ``tfdv.generate_statistics_from_dataframe`` / ``stats_impl.generate_statistics_in_memory``), without
-  Beam's per-bundle overhead.
+  ``tfdv.generate_statistics_from_dataframe``; the one use of TFDV internals is fenced in
+  ``components/_shared/_compat/tfdv.py``), without Beam's per-bundle overhead.
 * **beam**: ``tfdv.GenerateStatistics`` in a Beam pipeline built from ``beam_pipeline_args`` (DirectRunner in
   any running mode, Dataflow, Flink, Spark ...).
 
@@ -25,11 +25,12 @@ from collections.abc import Iterable, Iterator, Sequence
 import pyarrow as pa
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
-from tensorflow_data_validation.statistics import stats_impl
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from tfx_bsl.public.tfxio import TFExampleRecord
 
-from components._shared import artifacts
+from components._shared._compat.tfdv import streaming_statistics
+from components._shared.artifacts import examples as examples_layout
+from components._shared.artifacts.statistics import read_statistics, write_statistics
 from components._shared.log import get_logger, timed
 from components._shared.runner import is_distributed, is_local, runner_of
 
@@ -73,24 +74,12 @@ def stats_options(schema: schema_pb2.Schema | None = None, **overrides) -> tfdv.
 # ------------------------------------------------------------------------------------------ inputs
 
 
-def _columns_schema(columns: dict[str, str]) -> schema_pb2.Schema:
-    from components.ingest.logic import columns_schema
-
-    return columns_schema(columns)
-
-
-def _examples_meta(examples_dir: str) -> dict:
-    path = os.path.join(examples_dir, artifacts.EXAMPLES_META)
-    return artifacts.read_json(path) if tf.io.gfile.exists(path) else {}
-
-
 def _splits(examples_dir: str, meta: dict) -> list[str]:
-    names = list(meta.get("splits") or artifacts.SPLITS)
-    names = [s for s in artifacts.SPLITS if s in names] + sorted(s for s in names if s not in artifacts.SPLITS)
-    found = [s for s in names if tf.io.gfile.glob(artifacts.split_pattern(examples_dir, s))]
+    found = examples_layout.splits_present(examples_dir, meta)
     if not found:
         raise StatisticsError(
-            f"no examples under {examples_dir}: expected TFRecords at {artifacts.split_pattern(examples_dir, '<split>')}"
+            f"no examples under {examples_dir}: expected TFRecords at "
+            f"{examples_layout.split_pattern(examples_dir, '<split>')}"
         )
     return found
 
@@ -115,23 +104,7 @@ def statistics_from_batches(
 
     Returns the statistics and the number of rows fed.
     """
-    options = options or stats_options()
-    generators = stats_impl.get_generators(options, in_memory=True)
-    accumulators = [g.create_accumulator() for g in generators]
-    rows = 0
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        rows += batch.num_rows
-        accumulators = [g.add_input(acc, batch) for g, acc in zip(generators, accumulators, strict=True)]
-    stats = stats_impl.extract_statistics_output(accumulators, generators)
-    return stats, rows
-
-
-def _record_batches(files: list[str], schema: schema_pb2.Schema | None, batch_size: int) -> Iterator[pa.RecordBatch]:
-    from components.ingest.logic import decode_batches
-
-    yield from decode_batches(files, schema, batch_size)
+    return streaming_statistics(batches, options or stats_options())
 
 
 def _num_examples(stats: statistics_pb2.DatasetFeatureStatisticsList) -> int:
@@ -210,10 +183,10 @@ def compute_statistics(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    meta = _examples_meta(examples_dir)
+    meta = examples_layout.read_meta(examples_dir, required=False)
     splits = _splits(examples_dir, meta)
-    inputs = {split: artifacts.split_files(examples_dir, split) for split in splits}
-    schema = _columns_schema(meta["columns"]) if meta.get("columns") else None
+    inputs = {split: examples_layout.split_files(examples_dir, split) for split in splits}
+    schema = examples_layout.columns_schema(meta["columns"]) if meta.get("columns") else None
     options = stats_options(schema)
     total_bytes = _input_bytes(f for files in inputs.values() for f in files)
     chosen = mode if mode != "auto" else choose_mode(beam_pipeline_args, total_bytes, in_memory_max_bytes)
@@ -233,7 +206,7 @@ def compute_statistics(
         for split, files in inputs.items():
             with timed(log, f"computing {split} statistics in memory") as t:
                 results[split], read[split] = statistics_from_batches(
-                    _record_batches(files, schema, CHUNK_ROWS), options
+                    examples_layout.decode_batches(files, schema, CHUNK_ROWS), options
                 )
                 t["rows"] = read[split]
     else:
@@ -257,10 +230,7 @@ def compute_statistics(
         stats.datasets[0].name = split
 
     for split, stats in results.items():
-        path = os.path.join(output_dir, split, artifacts.STATS_FILE)
-        tf.io.gfile.makedirs(os.path.dirname(path))
-        with tf.io.gfile.GFile(path, "wb") as f:
-            f.write(stats.SerializeToString())
+        path = write_statistics(output_dir, split, stats)
         log.info(
             "split %s: %s examples, %d features -> %s",
             split,
@@ -306,33 +276,32 @@ def write_html(results: dict[str, statistics_pb2.DatasetFeatureStatisticsList], 
 
 
 def load_statistics(statistics_dir: str, split: str) -> statistics_pb2.DatasetFeatureStatisticsList:
-    """Read ``<statistics_dir>/<split>/FeatureStats.pb``."""
-    path = os.path.join(statistics_dir, split, artifacts.STATS_FILE)
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"no statistics for split {split!r}: {path} does not exist")
-    return tfdv.load_stats_binary(path)
+    """``split``'s statistics of a statistics artifact (``components/_shared/artifacts/statistics.py``)."""
+    return read_statistics(statistics_dir, split)
 
 
 def statistics_from_csv(
     csv_path: str, options: tfdv.StatsOptions | None = None, chunk_rows: int = CHUNK_ROWS
 ) -> statistics_pb2.DatasetFeatureStatisticsList:
-    """TFDV statistics of a CSV through the same in-memory core (types as ingest would infer them)."""
-    from components.ingest.logic import _to_list_array, infer_types, read_csv_table
+    """TFDV statistics of a CSV straight from Arrow (no examples artifact), through the same in-memory core.
 
-    with timed(log, f"reading {csv_path}") as t:
-        text = read_csv_table(csv_path)
-        t["rows"] = text.num_rows
-    columns, typed = infer_types(text)
-    del text
-    schema = _columns_schema(columns)
+    Types as ingest infers them; the CSV is streamed twice (types, then values), ``chunk_rows`` rows at a time.
+    """
+    from components.ingest.logic import scan_csv, typed_batches
+
+    with timed(log, f"scanning {csv_path}") as t:
+        opener, scan = scan_csv(csv_path)
+        t["rows"] = scan.rows
+    schema = examples_layout.columns_schema(scan.columns)
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for chunk in typed.to_batches(max_chunksize=chunk_rows):
-            yield pa.RecordBatch.from_arrays([_to_list_array(c) for c in chunk.columns], names=chunk.schema.names)
+        for batch, _ in typed_batches(opener, scan, csv_path):
+            for start in range(0, batch.num_rows, chunk_rows):
+                yield examples_layout.to_list_batch(batch.slice(start, chunk_rows))
 
     with timed(log, "computing statistics in memory") as t:
         stats, rows = statistics_from_batches(batches(), options or stats_options(schema))
         t["rows"] = rows
-    if _num_examples(stats) != typed.num_rows:
-        raise StatisticsError(f"statistics count {_num_examples(stats):,} rows but {csv_path} has {typed.num_rows:,}")
+    if _num_examples(stats) != scan.rows:
+        raise StatisticsError(f"statistics count {_num_examples(stats):,} rows but {csv_path} has {scan.rows:,}")
     return stats

@@ -7,7 +7,10 @@ import os
 import pytest
 
 from components._shared import artifacts  # first: components/__init__ sets the TF env before TensorFlow loads
+from components._shared.artifacts import examples as layout
+from components.ingest import logic as ingest_logic
 from components.ingest.logic import IngestError, ingest_csv, load_split, read_examples_meta, split_to_pandas
+from tests.testdata import golden_examples as golden
 
 pytestmark = pytest.mark.unit
 
@@ -37,12 +40,12 @@ def test_types_missing_values_and_layout(tmp_path):
     assert sum(result.splits.values()) == 400 and set(result.splits) == {"train", "eval"}
     assert result.columns == {"id": "int", "amount": "float", "cat": "string", "count": "int", "note": "string"}
     for split in artifacts.SPLITS:
-        assert artifacts.split_files(out, split) == [os.path.join(out, split, "part-00000.tfrecord")]
+        assert layout.split_files(out, split) == [os.path.join(out, split, "part-00000.tfrecord")]
     meta = read_examples_meta(out)
     assert meta["columns"] == result.columns and meta["splits"] == result.splits and meta["source"] == src
 
     # empty cells: no value in the example; tf.io.parse_example sees them as missing (default used)
-    rec = next(iter(tf.data.TFRecordDataset(artifacts.split_files(out, "train"))))
+    rec = next(iter(tf.data.TFRecordDataset(layout.split_files(out, "train"))))
     example = tf.train.Example.FromString(rec.numpy())
     row_id = example.features.feature["id"].int64_list.value[0]
     count = example.features.feature["count"]
@@ -167,3 +170,40 @@ def test_taxi_table_row_count_exact():
         assert r.columns["payment_type"] == "string" and r.columns["pickup_community_area"] == "int"
         assert r.columns["fare"] == "float"
         assert load_split(d, "eval").num_rows == r.splits["eval"]
+
+
+@pytest.fixture
+def tiny_chunks(monkeypatch):
+    """Stream the CSV in 4 KiB chunks, so a 3,000-row file is ~20 chunks and types show only in late ones."""
+    monkeypatch.setattr(ingest_logic, "BLOCK_BYTES", 4096)
+
+
+def test_streamed_shards_reproduce_the_whole_file_ingest_exactly(tmp_path, tiny_chunks):
+    """Types revealed in late chunks are right, and the records (split, order, values) are byte-for-byte what the
+    whole-file ingest wrote, now spread over several shards per split."""
+    src = golden.write_late_types_csv(str(tmp_path / "late.csv"))
+    out = str(tmp_path / "ex")
+    result = ingest_csv(src, out, shard_bytes=20_000)
+    assert result.columns == golden.COLUMNS
+    assert result.splits == golden.SPLITS and result.rows == 3000
+    meta = read_examples_meta(out)
+    for split in artifacts.SPLITS:
+        files = layout.split_files(out, split)
+        assert len(files) > 2 and files == result.files[split]
+        assert [os.path.basename(f) for f in files] == [layout.shard_name(i) for i in range(len(files))]
+        assert meta["shards"][split] == len(files)
+        assert golden.records_digest(files) == golden.RECORDS_SHA256[split], split
+    assert meta["column_order"] == list(golden.COLUMNS)
+    df = split_to_pandas(out, "train")
+    assert df["late_float"].dtype.kind == "f" and df["late_str"].dtype == object
+
+
+def test_type_widening_needs_every_chunk():
+    """The scan's rule: a column takes the widest type any chunk needs (int < float < string)."""
+    import pyarrow as pa
+
+    assert ingest_logic.chunk_type(pa.array(["1", " 2", None])) == "int"
+    assert ingest_logic.chunk_type(pa.array(["1", "2.5"])) == "float"
+    assert ingest_logic.chunk_type(pa.array(["1", "x"])) == "string"
+    assert ingest_logic.chunk_type(pa.array(["1", "2"]), at_least="float") == "float"
+    assert ingest_logic.chunk_type(pa.array([None, None], pa.string())) == "int"

@@ -9,6 +9,8 @@ import pytest
 from google.protobuf import json_format
 
 from components._shared import artifacts
+from components._shared.artifacts import examples as examples_layout
+from components._shared.artifacts.statistics import stats_path
 from components.datagen.fraud import write_csv
 from components.ingest.logic import ingest_csv
 from components.statistics.logic import (
@@ -69,7 +71,7 @@ def test_in_memory_counts_files_and_html(examples, in_memory):
     assert counts.num_examples == sum(examples["splits"].values())
     for split in artifacts.SPLITS:
         stats = load_statistics(in_memory["dir"], split)
-        assert os.path.exists(os.path.join(in_memory["dir"], split, artifacts.STATS_FILE))
+        assert os.path.exists(stats_path(in_memory["dir"], split))
         ds = stats.datasets[0]
         assert ds.num_examples == examples["splits"][split] and ds.name == split
         by_name = {f.path.step[0]: f for f in ds.features}
@@ -118,9 +120,9 @@ def test_undercount_is_an_error_and_nothing_is_written(examples, tmp_path):
 
     bad = tmp_path / "examples"
     shutil.copytree(examples["dir"], bad)
-    meta = artifacts.read_json(str(bad / artifacts.EXAMPLES_META))
+    meta = examples_layout.read_meta(str(bad))
     meta["splits"]["eval"] += 1  # pretend ingest wrote one more row than the files hold
-    artifacts.write_json(str(bad / artifacts.EXAMPLES_META), meta)
+    examples_layout.write_meta(str(bad), meta)
     with pytest.raises(StatisticsError, match="count .* examples but ingest wrote"):
         compute_statistics(str(bad), str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
@@ -161,3 +163,18 @@ def test_statistics_from_csv_matches_the_examples(examples, in_memory):
     import tensorflow_data_validation as tfdv
 
     assert tfdv.infer_schema(stats).feature
+
+
+def test_statistics_of_streamed_shards_equal_the_whole_file_ingest(tmp_path, monkeypatch):
+    """Statistics over many small shards written chunk by chunk are byte-identical to those kfx computed when ingest
+    read the whole file into one shard per split (digests taken before the change)."""
+    from components.ingest import logic as ingest_logic
+    from tests.testdata import golden_examples as golden
+
+    monkeypatch.setattr(ingest_logic, "BLOCK_BYTES", 4096)
+    src = golden.write_late_types_csv(str(tmp_path / "late.csv"))
+    ingest_csv(src, str(tmp_path / "ex"), shard_bytes=20_000)
+    counts = compute_statistics(str(tmp_path / "ex"), str(tmp_path / "st"))
+    assert dict(counts) == golden.SPLITS
+    for split in artifacts.SPLITS:
+        assert golden.file_digest(stats_path(str(tmp_path / "st"), split)) == golden.STATS_SHA256[split], split

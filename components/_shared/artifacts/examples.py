@@ -1,0 +1,295 @@
+"""The examples layout (kinds ``examples`` and ``transformed_examples``): shard names, ``examples.json``, and the
+one reader/writer of tf.Example shards, encoded from and decoded to Arrow by tfx-bsl's batch coders.
+
+Layout::
+
+    <dir>/examples.json                 {"columns": {name: "int"|"float"|"string"}, "column_order": [...],
+                                         "splits": {split: rows}, "shards": {split: n}, "rows": n,
+                                         "source": uri, "eval_fraction": f, "seed": s}
+    <dir>/<split>/part-00000.tfrecord   tf.Example records (uncompressed TFRecord), several shards per split:
+    <dir>/<split>/part-00001.tfrecord   a new shard starts once one passes ``SHARD_BYTES``, so a distributed
+    ...                                 runner can read the shards in parallel; records keep the CSV's order
+                                        across shards (read them sorted)
+
+A missing value is a feature with no value list (tfx-bsl decodes it as a null list; TFDV counts it missing).
+Readers of an examples artifact (statistics, transform, train, evaluate, deploy's smoke rows, ``pipelines/serve.py``)
+find its files and ``examples.json`` through this module only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx_bsl.coders import example_coder
+
+from components._shared.artifacts import SPLITS, read_json, register_filesystem, write_json
+
+META_FILE = "examples.json"
+SHARD_PREFIX = "part-"
+SHARD_SUFFIX = ".tfrecord"
+#: A split's next shard starts once the current one holds this many bytes of records (~64 MiB: small enough for
+#: a distributed runner to spread, large enough that per-file overhead stays negligible).
+SHARD_BYTES = 64 << 20
+#: Records decoded per Arrow RecordBatch by default.
+DECODE_BATCH_ROWS = 100_000
+
+_TYPES = {"int": schema_pb2.INT, "float": schema_pb2.FLOAT, "string": schema_pb2.BYTES}
+
+
+# ------------------------------------------------------------------------------------------------- names
+
+
+def shard_name(index: int) -> str:
+    """File name of a split's ``index``-th shard (``part-00000.tfrecord``)."""
+    return f"{SHARD_PREFIX}{index:05d}{SHARD_SUFFIX}"
+
+
+def split_dir(examples_dir: str, split: str) -> str:
+    return os.path.join(examples_dir, split)
+
+
+def split_pattern(examples_dir: str, split: str) -> str:
+    """Glob of one split's TFRecord shards (also what TFMA's ``data_location`` and Beam sources take)."""
+    return os.path.join(examples_dir, split, f"{SHARD_PREFIX}*{SHARD_SUFFIX}")
+
+
+def split_files(examples_dir: str, split: str) -> list[str]:
+    """One split's shards in record order; a FileNotFoundError naming the expected glob when there are none."""
+    register_filesystem(examples_dir)
+    files = sorted(tf.io.gfile.glob(split_pattern(examples_dir, split)))
+    if not files:
+        raise FileNotFoundError(
+            f"no '{split}' examples under {examples_dir} (expected {split_pattern(examples_dir, split)})"
+        )
+    return files
+
+
+def splits_present(examples_dir: str, meta: dict[str, Any] | None = None) -> list[str]:
+    """The splits that have shards: ``train``, ``eval`` first, then any others ``examples.json`` names, sorted."""
+    named = list((meta or {}).get("splits") or SPLITS)
+    ordered = [s for s in SPLITS if s in named] + sorted(s for s in named if s not in SPLITS)
+    return [s for s in ordered if tf.io.gfile.glob(split_pattern(examples_dir, s))]
+
+
+# ------------------------------------------------------------------------------------------------- meta
+
+
+def meta_path(examples_dir: str) -> str:
+    return os.path.join(examples_dir, META_FILE)
+
+
+def read_meta(examples_dir: str, required: bool = True) -> dict[str, Any]:
+    """``examples.json`` of an examples artifact; ``{}`` when absent and not ``required``."""
+    register_filesystem(examples_dir)
+    path = meta_path(examples_dir)
+    if not tf.io.gfile.exists(path):
+        if not required:
+            return {}
+        raise FileNotFoundError(f"{path} not found: {examples_dir} is not an examples artifact (no {META_FILE})")
+    return read_json(path)
+
+
+def write_meta(examples_dir: str, meta: dict[str, Any]) -> None:
+    write_json(meta_path(examples_dir), meta)
+
+
+def column_order(meta: dict[str, Any]) -> list[str]:
+    """The columns in the source's order (``examples.json`` sorts its keys; ``column_order`` keeps the order)."""
+    return list(meta.get("column_order") or meta.get("columns") or [])
+
+
+def columns_schema(columns: dict[str, str]) -> schema_pb2.Schema:
+    """A bare TFMD schema (names + types only) for kfx column types (``int`` / ``float`` / ``string``)."""
+    schema = schema_pb2.Schema()
+    for name, kind in columns.items():
+        schema.feature.add(name=name, type=_TYPES[kind])
+    return schema
+
+
+# ----------------------------------------------------------------------------------------------- encode
+
+
+def to_list_array(col: pa.Array) -> pa.Array:
+    """One value per row as a list array; a null cell becomes a null list (no value in the example).
+
+    Floats become float32 (tf.Example's float_list), exactly as tfx-bsl decodes them back.
+    """
+    valid = col.is_valid()
+    counts = pc.cast(valid, pa.int64()).to_numpy(zero_copy_only=False)
+    offsets = np.zeros(len(col) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    values = col.drop_null() if col.null_count else col
+    if pa.types.is_floating(values.type):
+        values = values.cast(pa.float32())
+    return pa.LargeListArray.from_arrays(
+        pa.array(offsets, pa.int64()), values, mask=pc.invert(valid) if col.null_count else None
+    )
+
+
+def to_list_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A batch of scalar columns as the list-typed batch tfx-bsl encodes (and decodes)."""
+    return pa.RecordBatch.from_arrays([to_list_array(c) for c in batch.columns], names=batch.schema.names)
+
+
+class ShardWriter:
+    """Writes one split's tf.Examples into ``part-NNNNN.tfrecord`` shards, starting a new one past ``shard_bytes``.
+
+    ``write(batch)`` takes scalar columns (int64 / float64 / binary, nulls = missing) and encodes the whole batch
+    with tfx-bsl's C++ ``RecordBatchToExamplesEncoder``.
+    """
+
+    def __init__(self, examples_dir: str, split: str, shard_bytes: int = SHARD_BYTES) -> None:
+        self.dir = split_dir(examples_dir, split)
+        self.shard_bytes = shard_bytes
+        self.files: list[str] = []
+        self.rows = 0
+        self._encoder = example_coder.RecordBatchToExamplesEncoder()
+        self._writer: tf.io.TFRecordWriter | None = None
+        self._bytes = 0
+        tf.io.gfile.makedirs(self.dir)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        records = self._encoder.encode(to_list_batch(batch))
+        if self._writer is None or self._bytes >= self.shard_bytes:
+            self._next_shard()
+        write = self._writer.write
+        for record in records:
+            write(record)
+        self._bytes += sum(map(len, records))
+        self.rows += batch.num_rows
+
+    def _next_shard(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self.files.append(os.path.join(self.dir, shard_name(len(self.files))))
+        self._writer = tf.io.TFRecordWriter(self.files[-1])
+        self._bytes = 0
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ----------------------------------------------------------------------------------------------- decode
+
+
+def iter_records(files: Sequence[str]) -> Iterator[bytes]:
+    """Serialized records of TFRecord files (any gfile URI; ``.gz`` files are read as GZIP), CRC-checked.
+
+    TF's C++ record reader without tf.data's start-up cost (~1 s per process), which dominates small splits.
+    """
+    from tensorflow.python.util import deprecation
+
+    for path in files:
+        options = tf.io.TFRecordOptions("GZIP") if path.endswith(".gz") else None
+        with deprecation.silence():
+            yield from tf.compat.v1.io.tf_record_iterator(path, options)
+
+
+def decode_batches(
+    files: Sequence[str], schema: schema_pb2.Schema | None = None, batch_size: int = DECODE_BATCH_ROWS
+) -> Iterator[pa.RecordBatch]:
+    """Arrow RecordBatches (list-typed columns) of the tf.Examples in ``files``, by tfx-bsl's C++ batch decoder.
+
+    Batches hold ``batch_size`` records whatever the shard boundaries. With ``schema`` every schema feature is a
+    column, typed as declared, even where a batch has no value for it.
+    """
+    decoder = example_coder.ExamplesToRecordBatchDecoder(schema.SerializeToString() if schema else None)
+    chunk: list[bytes] = []
+    for record in iter_records(files):
+        chunk.append(record)
+        if len(chunk) >= batch_size:
+            yield decoder.DecodeBatch(chunk)
+            chunk = []
+    if chunk:
+        yield decoder.DecodeBatch(chunk)
+
+
+def iter_split_batches(
+    examples_dir: str, split: str, batch_size: int = DECODE_BATCH_ROWS, columns: dict[str, str] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """One split as Arrow RecordBatches (list-typed columns), typed by ``columns`` or by ``examples.json``."""
+    if columns is None:
+        columns = read_meta(examples_dir, required=False).get("columns")
+    schema = columns_schema(columns) if columns else None
+    yield from decode_batches(split_files(examples_dir, split), schema, batch_size)
+
+
+def load_split(examples_dir: str, split: str, columns: Sequence[str] | None = None) -> pa.RecordBatch:
+    """All examples of one split as one Arrow RecordBatch (list-typed columns, as tfx-bsl decodes them).
+
+    Columns come in the source's order; ``columns`` keeps only those (in that order).
+    """
+    table = _concat(iter_split_batches(examples_dir, split), f"split {split!r} of {examples_dir} has no examples")
+    if columns is None:
+        order = column_order(read_meta(examples_dir, required=False))
+        if order and sorted(order) == sorted(table.column_names):
+            table = table.select(order)
+    else:
+        missing = [c for c in columns if c not in table.column_names]
+        if missing:
+            raise KeyError(f"column(s) {missing} not in split {split!r} of {examples_dir}")
+        table = table.select(list(columns))
+    return table.combine_chunks().to_batches()[0]
+
+
+def _concat(batches: Iterable[pa.RecordBatch], empty_message: str) -> pa.Table:
+    batches = list(batches)
+    if not batches:
+        raise ValueError(empty_message)
+    return pa.Table.from_batches(batches)
+
+
+def split_to_pandas(examples_dir: str, split: str) -> Any:
+    """One split as a pandas DataFrame with one scalar per cell (None/NaN where the value is missing)."""
+    import pandas as pd
+
+    batch = load_split(examples_dir, split)
+    data = {}
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        flat = pc.list_element(col, 0) if len(col) else col.flatten()
+        if pa.types.is_large_binary(flat.type) or pa.types.is_binary(flat.type):
+            flat = flat.cast(pa.large_string())
+        data[name] = flat.to_pandas()
+    return pd.DataFrame(data)
+
+
+__all__ = [
+    "DECODE_BATCH_ROWS",
+    "META_FILE",
+    "SHARD_BYTES",
+    "ShardWriter",
+    "column_order",
+    "columns_schema",
+    "decode_batches",
+    "iter_records",
+    "iter_split_batches",
+    "load_split",
+    "meta_path",
+    "read_meta",
+    "shard_name",
+    "split_dir",
+    "split_files",
+    "split_pattern",
+    "split_to_pandas",
+    "splits_present",
+    "to_list_array",
+    "to_list_batch",
+    "write_meta",
+]
