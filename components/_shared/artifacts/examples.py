@@ -194,12 +194,11 @@ def iter_records(files: Sequence[str]) -> Iterator[bytes]:
 
     TF's C++ record reader without tf.data's start-up cost (~1 s per process), which dominates small splits.
     """
-    from tensorflow.python.util import deprecation
+    from components._shared._compat.tensorflow import tf_record_iterator
 
     for path in files:
         options = tf.io.TFRecordOptions("GZIP") if path.endswith(".gz") else None
-        with deprecation.silence():
-            yield from tf.compat.v1.io.tf_record_iterator(path, options)
+        yield from tf_record_iterator(path, options)
 
 
 def decode_batches(
