@@ -138,7 +138,7 @@ def test_raw_label_key_is_recorded_and_checked(raw, transformed, tmp_path):
 
 def test_required_column_missing_in_eval_is_an_anomaly_not_a_crash(taxi_csv, tmp_path):
     """Issue 7: a curated schema requires pickup_* (as train-only inference did) and two eval rows lack them.
-    validate names the anomaly; with fail_on_anomalies=False the run goes on and Transform, given the statistics,
+    validate names the anomaly (it always publishes; the gate decides); with fail_on_anomalies=False the run goes on and Transform, given the statistics,
     parses those columns as optional instead of crashing in TensorFlow's parser."""
     import tensorflow_data_validation as tfdv
 
@@ -152,7 +152,7 @@ def test_required_column_missing_in_eval_is_an_anomaly_not_a_crash(taxi_csv, tmp
     curated = str(tmp_path / "curated")
     write_schema(tfdv.infer_schema(load_statistics(dirs["statistics"], "train")), curated)
 
-    result = validate(dirs["statistics"], curated, str(tmp_path / "anomalies"), fail_on_anomalies=False)
+    result = validate(dirs["statistics"], curated, str(tmp_path / "anomalies"))
     named = {(f.feature, f.source) for f in result.findings}
     assert {(name, "eval") for name in PICKUP} <= named
 
