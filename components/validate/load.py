@@ -1,87 +1,32 @@
 """Reading validate's inputs: statistics (artifact dir, its split, or a FeatureStats.pb file) and the schema.
 
-The only module of validate that reads files. (To be replaced by the shared readers
-``components/_shared/artifacts/statistics.py`` / ``schema.py`` once they exist on main.)
+The readers themselves are the shared ones (``components/_shared/artifacts/statistics.py`` and ``schema.py``); this
+module names what validate reads, so its errors say which input is wrong.
 """
 
 from __future__ import annotations
 
-import os
-
-import tensorflow as tf
-from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
-from components._shared import artifacts
 from components._shared.artifacts.schema import read_schema
+from components._shared.artifacts.statistics import read_split_statistics, read_statistics
 from components._shared.stats_view import default_slice, stat_name
 
 __all__ = ["default_slice", "load_schema", "load_split_statistics", "load_statistics", "num_examples", "stat_name"]
 
 
-def _read_bytes(path: str) -> bytes:
-    with tf.io.gfile.GFile(path, "rb") as f:
-        return f.read()
-
-
-def _parse_statistics(path: str) -> statistics_pb2.DatasetFeatureStatisticsList:
-    data = _read_bytes(path)
-    stats = statistics_pb2.DatasetFeatureStatisticsList()
-    if path.endswith((".pbtxt", ".txt")):
-        text_format.Parse(data.decode("utf-8"), stats)
-        return stats
-    try:
-        stats.ParseFromString(data)
-    except Exception as e:  # DecodeError
-        raise ValueError(f"{path} is not a binary DatasetFeatureStatisticsList ({e})") from e
-    if not stats.datasets:
-        raise ValueError(f"{path} holds no statistics (an empty DatasetFeatureStatisticsList)")
-    return stats
-
-
-def _isfile(path: str) -> bool:
-    return tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path)
-
-
-def resolve_statistics_file(uri: str, split: str = "train") -> str:
-    """Path of a FeatureStats.pb given a statistics artifact dir (``<uri>/<split>/``), a dir holding
-    ``FeatureStats.pb`` directly, or the file itself (local path or any gfile URI)."""
-    if _isfile(uri):
-        return uri
-    for candidate in (
-        os.path.join(uri, split, artifacts.STATS_FILE),
-        os.path.join(uri, artifacts.STATS_FILE),
-    ):
-        if _isfile(candidate):
-            return candidate
-    raise FileNotFoundError(
-        f"no statistics at {uri}: expected a statistics artifact with {split}/{artifacts.STATS_FILE}, "
-        f"a directory holding {artifacts.STATS_FILE}, or the {artifacts.STATS_FILE} file itself"
-    )
-
-
 def load_statistics(uri: str, split: str = "train") -> statistics_pb2.DatasetFeatureStatisticsList:
-    """Load statistics from a statistics artifact dir (its ``split``) or a FeatureStats.pb path."""
-    return _parse_statistics(resolve_statistics_file(uri, split))
+    """Statistics from a statistics artifact dir (its ``split``), a dir holding FeatureStats.pb, or the file."""
+    return read_statistics(uri, split)
 
 
 def load_split_statistics(statistics_dir: str) -> dict[str, statistics_pb2.DatasetFeatureStatisticsList]:
     """Every split (``train``, ``eval``) present in a statistics artifact; at least one must be."""
-    stats = {}
-    for split in artifacts.SPLITS:
-        path = os.path.join(statistics_dir, split, artifacts.STATS_FILE)
-        if _isfile(path):
-            stats[split] = _parse_statistics(path)
-    if not stats:
-        raise FileNotFoundError(
-            f"no statistics under {statistics_dir}: expected "
-            + " and/or ".join(os.path.join(statistics_dir, s, artifacts.STATS_FILE) for s in artifacts.SPLITS)
-        )
-    return stats
+    return read_split_statistics(statistics_dir)
 
 
 def load_schema(schema_dir: str) -> schema_pb2.Schema:
-    """The schema of a schema artifact, or of the schema file itself (the one reader: ``artifacts.schema``)."""
+    """The schema of a schema artifact, or of the schema file itself."""
     return read_schema(schema_dir)
 
 

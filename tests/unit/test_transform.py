@@ -8,6 +8,7 @@ import pytest
 
 import components  # noqa: F401
 from components._shared import artifacts
+from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts.schema import SchemaError
 from components._shared.modules import ModuleFileError
 from components._shared.runner import is_distributed
@@ -42,7 +43,7 @@ def _parsed_rows(examples_dir: str, split: str, spec: dict) -> list[tuple]:
     import tensorflow as tf
 
     rows = []
-    for rec in tf.data.TFRecordDataset(artifacts.split_files(examples_dir, split)):
+    for rec in tf.data.TFRecordDataset(examples_layout.split_files(examples_dir, split)):
         ex = tf.train.Example.FromString(rec.numpy())
         row = []
         for name in sorted(spec):
@@ -66,10 +67,10 @@ def test_transform_writes_graph_with_raw_schema_and_every_row(raw, transformed):
     assert out.num_buckets_for_transformed_feature("channel_xf") == 4  # pos, online, atm + 1 OOV bucket
 
     for split in artifacts.SPLITS:
-        n_in = count_records(artifacts.split_files(raw["examples"], split))
-        n_out = count_records(artifacts.split_files(te, split))
+        n_in = count_records(examples_layout.split_files(raw["examples"], split))
+        n_out = count_records(examples_layout.split_files(te, split))
         assert n_in == n_out == result.rows[split] > 0
-    meta = artifacts.read_json(os.path.join(te, artifacts.EXAMPLES_META))
+    meta = examples_layout.read_meta(te)
     assert meta["splits"] == result.rows
     assert meta["columns"]["amount_xf"] == "float" and meta["columns"]["channel_xf"] == "int"
     # no scratch space left in the artifact
@@ -161,7 +162,7 @@ def test_required_column_missing_in_eval_is_an_anomaly_not_a_crash(taxi_csv, tmp
         dirs["examples"], curated, write_module(str(tmp_path)), tg, te, statistics_dir=dirs["statistics"]
     )
     for split in artifacts.SPLITS:
-        assert out.rows[split] == count_records(artifacts.split_files(dirs["examples"], split)) > 0
+        assert out.rows[split] == count_records(examples_layout.split_files(dirs["examples"], split)) > 0
     assert set(PICKUP) <= set(read_transform_meta(tg)["optional_features"])
 
 

@@ -18,8 +18,10 @@ from typing import Any
 
 import tensorflow as tf
 
-from components._shared.artifacts import ANOMALIES_FILE, REPORT_FILE, read_json, write_json
+from components._shared.artifacts import read_json, write_json
 
+ANOMALIES_FILE = "anomalies.pbtxt"
+REPORT_FILE = "report.json"
 HTML_FILE = "report.html"
 
 __all__ = ["ANOMALIES_FILE", "HTML_FILE", "REPORT_FILE", "read_report", "write_anomalies", "write_text"]

@@ -17,8 +17,9 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from components._shared.artifacts import SCHEMA_FILE, register_filesystem
+from components._shared.artifacts import register_filesystem
 
+SCHEMA_FILE = "schema.pbtxt"
 __all__ = ["SCHEMA_FILE", "SchemaError", "load_schema", "read_schema", "schema_path", "write_schema"]
 
 
