@@ -103,7 +103,9 @@ def label_and_task(candidate: ModelInfo, label_key: str | None, task: str | None
     """The label key and task from the candidate's model.json, with the arguments checked against it."""
     task = _agree("task", task, candidate.meta.get("task"), candidate.location) or ""
     if task not in TASKS:
-        raise InputError(f"task must be one of {', '.join(TASKS)} (got {task!r}; set task= or model.json 'task')")
+        raise InputError(
+            f"task must be one of {', '.join(TASKS)} (got {task!r}; set task= or {model_layout.MODEL_META} 'task')"
+        )
     label_key = _agree("label_key", label_key, candidate.meta.get("label_key"), candidate.location) or ""
     if not label_key:
         raise InputError(f"no label_key given and {model_layout.meta_path(candidate.location)} names none")

@@ -250,7 +250,10 @@ def evaluate_model(
         raise EvaluationError(f"TFMA produced no overall metrics in {tfma_dir}; are there eval examples?")
     if plan.expected_rows is not None and int(out.overall.get("example_count", -1)) != int(plan.expected_rows):
         log.warning(
-            "TFMA counted %s eval examples, examples.json says %s", out.overall.get("example_count"), plan.expected_rows
+            "TFMA counted %s eval examples, %s says %s",
+            out.overall.get("example_count"),
+            examples_layout.META_FILE,
+            plan.expected_rows,
         )
     predictions = None
     if plan.task == REGRESSION:

@@ -139,8 +139,7 @@ def test_tightened_schema_catches_one_out_of_range_value(tmp_path):
         ingest_csv(csv, str(tmp_path / f"{name}_ex"))
         compute_statistics(str(tmp_path / f"{name}_ex"), str(tmp_path / f"{name}_st"))
         results[name] = validate(
-            str(tmp_path / f"{name}_st"), PENGUINS_SCHEMA, str(tmp_path / f"{name}_an"), fail_on_anomalies=False,
-            label_key="species",
+            str(tmp_path / f"{name}_st"), PENGUINS_SCHEMA, str(tmp_path / f"{name}_an"), label_key="species",
         )  # fmt: skip
     assert results["clean"].findings == []
     flagged = [f for f in results["bad"].findings if f.feature == "flipper_length_mm"]
