@@ -62,7 +62,8 @@ import json
 import os
 from typing import Any
 
-import tensorflow as tf  # noqa: F401  (gfile for every URI scheme)
+# TensorFlow (tf.io.gfile, for every URI scheme) is imported where a file is read or written, so that a layout's
+# names and pure parsers (e.g. ``artifacts.schema.parse_schema_text`` for the preflight checks) load without it.
 
 SPLITS = ("train", "eval")
 
@@ -82,11 +83,15 @@ def register_filesystem(uri: str) -> None:
 
 
 def write_json(path: str, obj: Any) -> None:
+    import tensorflow as tf
+
     tf.io.gfile.makedirs(os.path.dirname(path) or ".")
     with tf.io.gfile.GFile(path, "w") as f:
         f.write(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
 def read_json(path: str) -> Any:
+    import tensorflow as tf
+
     with tf.io.gfile.GFile(path) as f:
         return json.loads(f.read())
