@@ -13,7 +13,6 @@ Outputs: the evaluation artifact (``components/_shared/artifacts/evaluation.py``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from components._shared.artifacts import evaluation as evaluation_layout
 from components._shared.artifacts import examples as examples_layout
+from components._shared.artifacts import write_text
 from components._shared.artifacts.blessing import write_blessing
 from components._shared.log import get_logger, timed
 from components._shared.tasks import REGRESSION
@@ -197,17 +197,13 @@ def _result(
 
 
 def _write(result: EvaluationResult, evaluation_dir: str, blessing_dir: str, html_path: str | None) -> None:
-    import tensorflow as tf
-
     summary = evaluation_layout.json_safe(result.to_dict())
     evaluation_layout.write_evaluation(evaluation_dir, summary, result.slices)
     write_blessing(
         blessing_dir, result.blessed, result.reasons, result.baseline, [c["text"] for c in result.checks], result.notes
     )
     if html_path:
-        tf.io.gfile.makedirs(os.path.dirname(html_path) or ".")
-        with tf.io.gfile.GFile(html_path, "w") as f:
-            f.write(report_html.render(summary))
+        write_text(html_path, report_html.render(summary))
 
 
 def evaluate_model(

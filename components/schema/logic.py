@@ -6,13 +6,11 @@ domain) that the KFP UI renders.
 
 from __future__ import annotations
 
-import os
-
-import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from components._shared import artifacts
+from components._shared.artifacts import write_text
 from components._shared.artifacts.schema import SchemaError, load_schema, read_schema, write_schema
 from components._shared.artifacts.statistics import has_statistics, read_statistics, stats_path
 from components._shared.log import get_logger, timed
@@ -169,7 +167,5 @@ def make_schema(
     path = write_schema(schema, output_dir)
     log.info("schema with %d features (%s) -> %s", len(schema.feature), source, path)
     if view_path:
-        tf.io.gfile.makedirs(os.path.dirname(view_path) or ".")
-        with tf.io.gfile.GFile(view_path, "w") as f:
-            f.write(schema_markdown(schema, source))
+        write_text(view_path, schema_markdown(schema, source))
     return schema

@@ -30,6 +30,7 @@ from tfx_bsl.public.tfxio import TFExampleRecord
 
 from components._shared._compat.tfdv import streaming_statistics
 from components._shared.artifacts import examples as examples_layout
+from components._shared.artifacts import write_text
 from components._shared.artifacts.statistics import read_statistics, write_statistics
 from components._shared.log import get_logger, timed
 from components._shared.runner import is_distributed, is_local, runner_of
@@ -270,9 +271,7 @@ def write_html(results: dict[str, statistics_pb2.DatasetFeatureStatisticsList], 
         + html
         + "\n</body></html>\n"
     )
-    tf.io.gfile.makedirs(os.path.dirname(html_path) or ".")
-    with tf.io.gfile.GFile(html_path, "w") as f:
-        f.write(page)
+    write_text(html_path, page)
 
 
 def load_statistics(statistics_dir: str, split: str) -> statistics_pb2.DatasetFeatureStatisticsList:

@@ -82,12 +82,18 @@ def register_filesystem(uri: str) -> None:
         register_s3()
 
 
-def write_json(path: str, obj: Any) -> None:
+def write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` (local or any gfile URI), creating its directory."""
     import tensorflow as tf
 
+    register_filesystem(path)
     tf.io.gfile.makedirs(os.path.dirname(path) or ".")
     with tf.io.gfile.GFile(path, "w") as f:
-        f.write(json.dumps(obj, indent=2, sort_keys=True, default=str))
+        f.write(text)
+
+
+def write_json(path: str, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
 def read_json(path: str) -> Any:
