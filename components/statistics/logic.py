@@ -31,7 +31,7 @@ from tfx_bsl.public.tfxio import TFExampleRecord
 from components._shared._compat.tfdv import streaming_statistics
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import write_text
-from components._shared.artifacts.statistics import read_statistics, write_statistics
+from components._shared.artifacts.statistics import read_statistics, staging_dir, write_statistics
 from components._shared.log import get_logger, timed
 from components._shared.runner import is_distributed, is_local, runner_of
 
@@ -136,7 +136,7 @@ def _beam_statistics(
 
     remote = is_distributed(beam_pipeline_args)
     created = remote and not tf.io.gfile.exists(output_dir)
-    tmp = os.path.join(output_dir, "_staging") if remote else tempfile.mkdtemp(prefix="kfx_stats_")
+    tmp = staging_dir(output_dir) if remote else tempfile.mkdtemp(prefix="kfx_stats_")
     tf.io.gfile.makedirs(tmp)
     try:
         out_paths = {split: os.path.join(tmp, f"{split}.pb") for split in inputs}

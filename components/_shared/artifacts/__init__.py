@@ -16,6 +16,7 @@ transformed_examples (Dataset, from transform; layout: artifacts/examples.py)
     <dir>/examples.json                {"columns": transformed feature types, "splits": {split: rows}, "source"}
 statistics (Dataset; layout: artifacts/statistics.py)
     <dir>/<split>/FeatureStats.pb      DatasetFeatureStatisticsList, binary proto
+    <dir>/_staging/                    a distributed runner's scratch output, removed after the run
 schema (Dataset; layout: artifacts/schema.py)
     <dir>/schema.pbtxt                 tensorflow_metadata Schema, text proto
 anomalies (Dataset; layout: artifacts/anomalies.py)

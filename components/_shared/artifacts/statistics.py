@@ -3,6 +3,7 @@
 Layout::
 
     <dir>/<split>/FeatureStats.pb     DatasetFeatureStatisticsList (binary proto), datasets[0].name == split
+    <dir>/_staging/                   a distributed runner's scratch output, removed once the statistics are written
 
 :func:`read_statistics` also accepts a directory holding ``FeatureStats.pb`` directly or the file itself (for
 statistics made elsewhere, e.g. serving logs or a previous run given by URI; a ``.pbtxt``/``.txt`` file is read as
@@ -22,11 +23,17 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from components._shared.artifacts import SPLITS, register_filesystem
 
 STATS_FILE = "FeatureStats.pb"
+STAGING_DIR = "_staging"  # Beam's output when the runner is distributed (removed after the run)
 
 
 def stats_path(statistics_dir: str, split: str) -> str:
     """Where a statistics artifact keeps ``split``'s statistics."""
     return os.path.join(statistics_dir, split, STATS_FILE)
+
+
+def staging_dir(statistics_dir: str) -> str:
+    """Scratch space for a distributed runner's output inside the artifact (remote workers can't see local disk)."""
+    return os.path.join(statistics_dir, STAGING_DIR)
 
 
 def _isfile(path: str) -> bool:
@@ -102,12 +109,14 @@ def write_statistics(statistics_dir: str, split: str, stats: statistics_pb2.Data
 
 
 __all__ = [
+    "STAGING_DIR",
     "STATS_FILE",
     "has_statistics",
     "parse_statistics_file",
     "read_split_statistics",
     "read_statistics",
     "resolve_statistics_file",
+    "staging_dir",
     "stats_path",
     "write_statistics",
 ]
