@@ -12,6 +12,8 @@ import re
 import pytest
 
 from components._shared import artifacts, kinds
+from tests.testdata.contract import sections as _sections
+from tests.testdata.contract import unnamed_files
 
 pytestmark = pytest.mark.unit
 
@@ -46,19 +48,6 @@ KNOWN_FILES = {
     "anomalies.pbtxt",
     "transform.json",
 }
-
-
-def _sections(doc: str) -> dict[str, str]:
-    """Contract text per section: a line at column 0 starts a section named by its text before `` (``."""
-    sections: dict[str, str] = {}
-    name = None
-    for line in doc.splitlines():
-        if line and not line[0].isspace():
-            name = line.split(" (")[0].strip()
-            sections[name] = ""
-        elif name is not None:
-            sections[name] += line + "\n"
-    return sections
 
 
 def _name_constants(module_name: str) -> dict[str, str]:
@@ -146,3 +135,29 @@ def test_no_module_outside_the_layouts_spells_an_artifact_file_name():
         "artifact file names spelled outside components/_shared/artifacts/ (use the layout module's reader, "
         "writer or constant, and name any new file in the contract):\n" + "\n".join(found)
     )
+
+
+def test_every_file_the_data_steps_write_is_named_in_the_contract(tmp_path):
+    """A real ingest -> statistics -> schema -> validate run on small data: each output holds only named files.
+    (Evaluate's outputs: tests/unit/test_evaluate.py, test_every_file_evaluate_writes_is_named_in_its_layout.)"""
+    from components.datagen import fraud
+    from components.ingest.logic import ingest_csv
+    from components.schema.logic import make_schema
+    from components.statistics.logic import compute_statistics
+    from components.validate.logic import validate
+
+    d = {k: str(tmp_path / k) for k in ("examples", "statistics", "schema", "anomalies")}
+    ingest_csv(fraud.write_csv(str(tmp_path / "data.csv"), 300), d["examples"])
+    compute_statistics(d["examples"], d["statistics"])
+    make_schema(d["statistics"], d["schema"])
+    validate(d["statistics"], d["schema"], d["anomalies"])
+    for kind in (kinds.EXAMPLES, kinds.STATISTICS, kinds.SCHEMA, kinds.ANOMALIES):
+        assert os.listdir(d[kind]), kind
+        assert unnamed_files(d[kind], kind) == [], f"{kind} files the contract does not name"
+
+
+def test_an_unnamed_file_is_found(tmp_path):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "FeatureStats.pb").write_bytes(b"")
+    (tmp_path / "train" / "extra.json").write_text("{}")
+    assert unnamed_files(str(tmp_path), kinds.STATISTICS) == ["train/extra.json"]

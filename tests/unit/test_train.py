@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 import components  # noqa: F401
-from components._shared import artifacts
+from components._shared import artifacts, kinds
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import model as model_layout
 from components._shared.modules import ModuleFileError
 from components.train.logic import INT_MISSING, LabelError, run_training
 from components.transform.logic import run_transform
 from tests.testdata.chain import FRAUD_MODULE, infer_schema
+from tests.testdata.contract import unnamed_files
 
 pytestmark = pytest.mark.unit
 
@@ -117,6 +118,7 @@ def test_binary_export_layout_and_signatures(data, binary_model):
     assert "is_fraud" not in meta["features"] and meta["features"]["amount"] == "float32"
     assert meta["features"]["merchant_category"] == "string" and meta["features"]["hour"] == "int64"
     assert os.listdir(model_layout.logs_dir(model_dir))  # TensorBoard logs
+    assert unnamed_files(model_dir, kinds.MODEL) == []  # every file is one the artifact contract names
 
     loaded = tf.saved_model.load(model_layout.kfx_saved_model_dir(model_dir))
     assert {artifacts.SERVING_SIGNATURE, artifacts.RAW_SIGNATURE, artifacts.TRANSFORM_SIGNATURE} <= set(

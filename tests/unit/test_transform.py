@@ -7,13 +7,14 @@ import os
 import pytest
 
 import components  # noqa: F401
-from components._shared import artifacts
+from components._shared import artifacts, kinds
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts.schema import SchemaError
 from components._shared.modules import ModuleFileError
 from components._shared.runner import is_distributed
 from components.transform.logic import count_records, run_transform
 from tests.testdata.chain import FRAUD_MODULE, infer_schema
+from tests.testdata.contract import unnamed_files
 
 pytestmark = pytest.mark.unit
 
@@ -73,8 +74,10 @@ def test_transform_writes_graph_with_raw_schema_and_every_row(raw, transformed):
     meta = examples_layout.read_meta(te)
     assert meta["splits"] == result.rows
     assert meta["columns"]["amount_xf"] == "float" and meta["columns"]["channel_xf"] == "int"
-    # no scratch space left in the artifact
+    # no scratch space left in the artifact, and every file is one the contract names
     assert not [p for p in os.listdir(tg) if p.startswith(".")]
+    assert unnamed_files(tg, kinds.TRANSFORM_GRAPH) == []
+    assert unnamed_files(te, kinds.TRANSFORMED_EXAMPLES) == []
 
 
 def test_in_process_apply_equals_beam_apply(raw, transformed, tmp_path):

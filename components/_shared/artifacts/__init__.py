@@ -7,8 +7,8 @@ metadata every producer stamps). ``tests/unit/test_artifact_contract.py`` checks
 name the layout modules define, and that no other module of ``components/`` or ``pipelines/`` spells one.
 
 examples (Dataset, from ingest; layout: artifacts/examples.py)
-    <dir>/<split>/part-00000.tfrecord  tf.Example records (uncompressed TFRecord), one or more shards per split
-                                       (``part-*.tfrecord``; Beam names them ``part-00000-of-00002.tfrecord``)
+    <dir>/<split>/part-*.tfrecord      tf.Example records (uncompressed TFRecord), one or more shards per split
+                                       (``part-00000.tfrecord``, ...; Beam names them ``part-00000-of-00002.tfrecord``)
     <dir>/examples.json                {"columns": {name: "int"|"float"|"string"}, "column_order": [...],
                                         "splits": {split: rows}, "shards", "rows", "source": uri, ...}
 transformed_examples (Dataset, from transform; layout: artifacts/examples.py)
