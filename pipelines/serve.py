@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--http-port", type=int, default=8080)
     ns = p.parse_args(argv)
-    info_path = os.path.join(ns.root, "last_blessed.json")
+    from pipelines.rundir import LAST_BLESSED
+
+    info_path = os.path.join(ns.root, LAST_BLESSED)
     if not os.path.exists(info_path):
         print(f"no blessed model under {ns.root}/ yet: run `make run` first", file=sys.stderr)
         return 2
