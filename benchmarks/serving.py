@@ -356,8 +356,9 @@ def _load_rows(model_dir: str | None) -> tuple[str, dict[str, str], list[dict], 
 
         doc = ensure_built()
         model_dir = doc["model_dir"]
-    with open(os.path.join(model_dir, "model.json")) as f:
-        features = json.load(f)["features"]
+    from components._shared.artifacts.model import read_model_meta
+
+    features = read_model_meta(model_dir)["features"]
     idx = [i for i, r in enumerate(doc["instances"]) if len(r) == len(features)]  # complete rows
     rows = [doc["instances"][i] for i in idx]
     expected = None

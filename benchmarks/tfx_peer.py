@@ -74,12 +74,14 @@ def run_kfx(csv: str, work: str) -> dict[str, object]:
     env = dict(os.environ, PYTHONPATH=ROOT)
     start = time.time()
     seconds, rss, _ = run_process(argv, env, os.path.join(work, "kfx.log"), timeout=3600)
-    with open(os.path.join(root, "latest.json")) as f:
+    from pipelines import rundir
+
+    with open(os.path.join(root, rundir.LATEST)) as f:
         s = json.load(f)
     overall = next(x for x in s["slices"] if x.get("slice") == "Overall")
     steps, prev = {}, start
     for name in KFX_STEPS:
-        marker = os.path.join(s["run_dir"], name, "executor_output.json")
+        marker = rundir.outputs_file(s["run_dir"], name)
         if os.path.exists(marker):
             end = os.path.getmtime(marker)
             steps[name] = round(end - prev, 1)

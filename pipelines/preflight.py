@@ -6,7 +6,8 @@ What each check catches before any step runs (each would otherwise surface minut
   features are in that header;
 - the module file exists, compiles, and defines what the entry points need (``preprocessing_fn``;
   ``build_model`` or ``run_fn``) — read with ``ast``, never imported;
-- the schema file parses as a TFMD ``Schema`` text proto (tensorflow_metadata + protobuf, ~0.1 s);
+- the schema file parses as a TFMD ``Schema`` text proto with features (``artifacts.schema.parse_schema_text``, the
+  schema step's own parser: tensorflow_metadata + protobuf, ~0.1 s);
 - the task, number of classes and metric thresholds agree (e.g. an ``auc`` threshold for regression).
 
 Remote URIs (``gs://``, ``s3://``) are left to the steps: checking them needs the filesystem plugins of TF.
@@ -142,14 +143,16 @@ def check_schema(schema_uri: str, found: Preflight) -> None:
     if not os.path.isfile(schema_uri):
         found.problems.append(f"`schema_uri` {schema_uri} does not exist")
         return
-    from google.protobuf import text_format
-    from tensorflow_metadata.proto.v0 import schema_pb2
+    from components._shared.artifacts.schema import SchemaError, parse_schema_text  # the schema step's parser
 
     try:
         with open(schema_uri, encoding="utf-8") as f:
-            schema = text_format.Parse(f.read(), schema_pb2.Schema())
-    except (OSError, UnicodeDecodeError, text_format.ParseError) as e:
-        found.problems.append(f"`schema_uri` {schema_uri} is not a valid Schema text proto: {e}")
+            schema = parse_schema_text(f.read(), schema_uri)
+    except (OSError, UnicodeDecodeError) as e:
+        found.problems.append(f"`schema_uri` {schema_uri} cannot be read: {e}")
+        return
+    except SchemaError as e:
+        found.problems.append(f"`schema_uri`: {e}")
         return
     if found.header is not None:
         missing = sorted({f.name for f in schema.feature} - set(found.header))

@@ -15,23 +15,10 @@ import sys
 
 def example_instance(examples_dir: str, drop: list[str]) -> dict:
     """One real eval row of the run, as a V1 instance (raw features, label columns dropped)."""
-    import tensorflow as tf
+    from components._shared.artifacts.examples import read_rows
 
-    from components._shared.artifacts import split_files
-
-    record = next(iter(tf.data.TFRecordDataset(split_files(examples_dir, "eval")).take(1)))
-    example = tf.train.Example.FromString(record.numpy())
-    instance = {}
-    for name, feature in sorted(example.features.feature.items()):
-        kind = feature.WhichOneof("kind")
-        values = list(getattr(feature, kind).value) if kind else []
-        if name in drop or not values:
-            continue
-        value = values[0]
-        instance[name] = (
-            value.decode() if isinstance(value, bytes) else round(value, 6) if isinstance(value, float) else value
-        )
-    return instance
+    row = read_rows(examples_dir, "eval", 1, drop=drop)[0]
+    return {k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,15 +28,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--http-port", type=int, default=8080)
     ns = p.parse_args(argv)
-    info_path = os.path.join(ns.root, "last_blessed.json")
+    from pipelines.rundir import LAST_BLESSED
+
+    info_path = os.path.join(ns.root, LAST_BLESSED)
     if not os.path.exists(info_path):
         print(f"no blessed model under {ns.root}/ yet: run `make run` first", file=sys.stderr)
         return 2
     with open(info_path) as f:
         info = json.load(f)
     model_dir = info["model_dir"]
-    with open(os.path.join(model_dir, "model.json")) as f:
-        meta = json.load(f)
+    from components._shared.artifacts.model import read_model_meta
+
+    meta = read_model_meta(model_dir)
     instance = example_instance(info["artifacts"]["ingest/examples"], list(meta.get("raw_label_keys", [])))
     host = "127.0.0.1" if ns.host in ("0.0.0.0", "") else ns.host
     body = json.dumps({"instances": [instance]})

@@ -33,6 +33,11 @@ def default_slice(stats: statistics_pb2.DatasetFeatureStatisticsList) -> statist
     return stats.datasets[0]
 
 
+def num_examples(stats: statistics_pb2.DatasetFeatureStatisticsList) -> int:
+    """Examples in the unsliced dataset of a statistics list (0 for an empty list)."""
+    return int(default_slice(stats).num_examples) if stats.datasets else 0
+
+
 def stat_name(fs: statistics_pb2.FeatureNameStatistics) -> str:
     """A feature's name (its dotted path for structured features)."""
     return ".".join(fs.path.step) if fs.path.step else fs.name

@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from components._shared import artifacts
+from components._shared.artifacts import blessing as blessing_layout
 from components._shared.log import get_logger, timed
 from components.deploy import isvc as isvc_lib
 from components.deploy import smoke, storage
@@ -76,16 +76,11 @@ class DeployResult:
 
 
 def read_blessing(blessing_dir: str) -> dict:
-    path = f"{blessing_dir.rstrip('/')}/{artifacts.BLESSING_FILE}"
+    """The blessing evaluate wrote (the one reader: ``artifacts.blessing``), its errors as a DeployError."""
     try:
-        blessing = artifacts.read_json(path)
-    except Exception as e:  # tf.errors.NotFoundError, json errors
-        raise DeployError(
-            f"cannot read the blessing {path}: {e}; pass the `blessing` output of the evaluate step"
-        ) from e
-    if not isinstance(blessing, dict) or "blessed" not in blessing:
-        raise DeployError(f"blessing {path} has no 'blessed' field")
-    return blessing
+        return blessing_layout.read_blessing(blessing_dir)
+    except blessing_layout.BlessingError as e:
+        raise DeployError(str(e)) from e
 
 
 def versioned_storage_uri(root: str, name: str, model_dir: str) -> str:

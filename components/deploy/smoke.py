@@ -18,6 +18,7 @@ import urllib.request
 from typing import Any
 
 from components._shared import artifacts
+from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import model as model_layout
 from components.deploy import isvc as isvc_lib
 from components.deploy.errors import RolloutFailed
@@ -43,17 +44,10 @@ def label_keys(model_dir: str) -> set[str]:
 def eval_rows(examples_dir: str, n: int = 8, split: str = "eval") -> list[dict]:
     """The first ``n`` raw rows of a split of an examples artifact as {feature: value} dicts (complete rows first).
 
-    Reads through the examples reader of ingest (the one owner of that layout until it moves to
-    ``components/_shared/artifacts/examples.py``); a feature without a value in a row is left out.
+    Read by the examples layout's reader (``artifacts.examples.read_rows``) from the first ``4 n`` rows; a feature
+    without a value in a row is left out.
     """
-    from components.ingest.logic import iter_split_batches
-
-    rows: list[dict] = []
-    for batch in iter_split_batches(examples_dir, split, batch_size=max(4 * n, 1)):
-        for record in batch.to_pylist():
-            row = {k: v[0] for k, v in sorted(record.items()) if isinstance(v, list) and len(v) == 1}
-            rows.append({k: v.decode("utf-8") if isinstance(v, bytes) else v for k, v in row.items()})
-        break
+    rows = examples_layout.read_rows(examples_dir, split, max(4 * n, 1))
     width = max((len(r) for r in rows), default=0)
     rows.sort(key=lambda r: len(r) < width)  # stable: complete rows first, file order kept
     return rows[:n]

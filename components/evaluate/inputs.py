@@ -33,7 +33,7 @@ def _signatures(saved: str, what: str) -> dict[str, dict[str, Any]]:
     from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
-    with tf.io.gfile.GFile(model_layout.join(saved, model_layout.SAVED_MODEL_PB), "rb") as f:
+    with tf.io.gfile.GFile(model_layout.saved_model_pb(saved), "rb") as f:
         proto.ParseFromString(f.read())
     sigs: dict[str, dict[str, Any]] = {}
     for mg in proto.meta_graphs:
@@ -93,7 +93,7 @@ def _agree(name: str, given: Any, recorded: Any, model_dir: str) -> Any:
     if given != recorded:
         raise InputError(
             f"{name}={given!r} was given to evaluate, but the model was trained with {name}={recorded!r} "
-            f"({model_layout.join(model_dir, model_layout.MODEL_META)}). The model's record is the source of truth: "
+            f"({model_layout.meta_path(model_dir)}). The model's record is the source of truth: "
             f"drop the {name} argument, or retrain the model with {name}={given!r}."
         )
     return recorded
@@ -103,12 +103,12 @@ def label_and_task(candidate: ModelInfo, label_key: str | None, task: str | None
     """The label key and task from the candidate's model.json, with the arguments checked against it."""
     task = _agree("task", task, candidate.meta.get("task"), candidate.location) or ""
     if task not in TASKS:
-        raise InputError(f"task must be one of {', '.join(TASKS)} (got {task!r}; set task= or model.json 'task')")
+        raise InputError(
+            f"task must be one of {', '.join(TASKS)} (got {task!r}; set task= or {model_layout.MODEL_META} 'task')"
+        )
     label_key = _agree("label_key", label_key, candidate.meta.get("label_key"), candidate.location) or ""
     if not label_key:
-        raise InputError(
-            f"no label_key given and {model_layout.join(candidate.location, model_layout.MODEL_META)} names none"
-        )
+        raise InputError(f"no label_key given and {model_layout.meta_path(candidate.location)} names none")
     return label_key, task
 
 

@@ -13,14 +13,14 @@ Outputs: the evaluation artifact (``components/_shared/artifacts/evaluation.py``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from components._shared import artifacts
 from components._shared.artifacts import evaluation as evaluation_layout
+from components._shared.artifacts import examples as examples_layout
+from components._shared.artifacts import write_text
 from components._shared.artifacts.blessing import write_blessing
 from components._shared.log import get_logger, timed
 from components._shared.tasks import REGRESSION
@@ -104,9 +104,8 @@ def _plan(
 ) -> _Plan:
     candidate = inputs.load_model_info(model_dir, "candidate")
     label_key, task = inputs.label_and_task(candidate, label_key, task)
-    eval_files = artifacts.split_files(examples_dir, "eval")
-    ex_meta_path = os.path.join(examples_dir, artifacts.EXAMPLES_META)
-    ex_meta = artifacts.read_json(ex_meta_path) if eval_files and _exists(ex_meta_path) else {}
+    eval_files = examples_layout.split_files(examples_dir, "eval")
+    ex_meta = examples_layout.read_meta(examples_dir, required=False)
     columns = ex_meta.get("columns")
     inputs.check_slices(slice_features, columns)
     label_from = inputs.label_source(label_key, candidate, columns)
@@ -117,12 +116,6 @@ def _plan(
     thresholds = thresholds_for(task, value_thresholds, change_thresholds, baseline is not None)
     expected = ex_meta.get("splits", {}).get("eval")
     return _Plan(candidate, baseline, label_key, task, n, label_from, thresholds, eval_files, expected)
-
-
-def _exists(path: str) -> bool:
-    import tensorflow as tf
-
-    return tf.io.gfile.exists(path)
 
 
 def _run_tfma(
@@ -153,7 +146,7 @@ def _run_tfma(
             tfma.run_model_analysis(
                 eval_shared_model=models if has_baseline else models[0],
                 eval_config=config,
-                data_location=artifacts.split_pattern(examples_dir, "eval"),
+                data_location=examples_layout.split_pattern(examples_dir, "eval"),
                 output_path=tfma_dir,
                 pipeline_options=PipelineOptions(list(beam_args)),
             )
@@ -204,17 +197,13 @@ def _result(
 
 
 def _write(result: EvaluationResult, evaluation_dir: str, blessing_dir: str, html_path: str | None) -> None:
-    import tensorflow as tf
-
     summary = evaluation_layout.json_safe(result.to_dict())
     evaluation_layout.write_evaluation(evaluation_dir, summary, result.slices)
     write_blessing(
         blessing_dir, result.blessed, result.reasons, result.baseline, [c["text"] for c in result.checks], result.notes
     )
     if html_path:
-        tf.io.gfile.makedirs(os.path.dirname(html_path) or ".")
-        with tf.io.gfile.GFile(html_path, "w") as f:
-            f.write(report_html.render(summary))
+        write_text(html_path, report_html.render(summary))
 
 
 def evaluate_model(
@@ -257,7 +246,10 @@ def evaluate_model(
         raise EvaluationError(f"TFMA produced no overall metrics in {tfma_dir}; are there eval examples?")
     if plan.expected_rows is not None and int(out.overall.get("example_count", -1)) != int(plan.expected_rows):
         log.warning(
-            "TFMA counted %s eval examples, examples.json says %s", out.overall.get("example_count"), plan.expected_rows
+            "TFMA counted %s eval examples, %s says %s",
+            out.overall.get("example_count"),
+            examples_layout.META_FILE,
+            plan.expected_rows,
         )
     predictions = None
     if plan.task == REGRESSION:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from components._shared import artifacts
+from components._shared.artifacts import examples as examples_layout
 
 #: Rows read for the label variance and the plots (the first rows of the eval split, in file order).
 MAX_ROWS = 5000
@@ -18,7 +19,7 @@ def regression_sample(saved_model: str, examples_dir: str, label_key: str, label
     import numpy as np
     import tensorflow as tf
 
-    records = tf.data.TFRecordDataset(artifacts.split_files(examples_dir, "eval")).take(MAX_ROWS).batch(512)
+    records = tf.data.TFRecordDataset(examples_layout.split_files(examples_dir, "eval")).take(MAX_ROWS).batch(512)
     model = tf.saved_model.load(saved_model)
     serve = model.signatures[artifacts.SERVING_SIGNATURE]
     transform = model.signatures.get(artifacts.TRANSFORM_SIGNATURE)

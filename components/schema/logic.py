@@ -6,14 +6,13 @@ domain) that the KFP UI renders.
 
 from __future__ import annotations
 
-import os
-
-import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from components._shared import artifacts
+from components._shared.artifacts import write_text
 from components._shared.artifacts.schema import SchemaError, load_schema, read_schema, write_schema
+from components._shared.artifacts.statistics import has_statistics, read_statistics, stats_path
 from components._shared.log import get_logger, timed
 from components.schema.presence import optional_in_data, relax_presence
 
@@ -27,17 +26,15 @@ _MAX_VALUES_SHOWN = 12
 
 def _load_statistics(statistics_dir: str, split: str) -> statistics_pb2.DatasetFeatureStatisticsList | None:
     """One split's statistics, or None when the artifact has none for it."""
-    from components.statistics.logic import load_statistics
-
-    if not statistics_dir or not tf.io.gfile.exists(os.path.join(statistics_dir, split, artifacts.STATS_FILE)):
+    if not has_statistics(statistics_dir, split):
         return None
-    return load_statistics(statistics_dir, split)
+    return read_statistics(statistics_dir, split)
 
 
 def _load_train_statistics(statistics_dir: str) -> statistics_pb2.DatasetFeatureStatisticsList:
     stats = _load_statistics(statistics_dir, "train")
     if stats is None:
-        path = os.path.join(statistics_dir, "train", artifacts.STATS_FILE)
+        path = stats_path(statistics_dir, "train")
         raise SchemaError(f"no train statistics at {path}; the schema is inferred from the train split")
     return stats
 
@@ -170,7 +167,5 @@ def make_schema(
     path = write_schema(schema, output_dir)
     log.info("schema with %d features (%s) -> %s", len(schema.feature), source, path)
     if view_path:
-        tf.io.gfile.makedirs(os.path.dirname(view_path) or ".")
-        with tf.io.gfile.GFile(view_path, "w") as f:
-            f.write(schema_markdown(schema, source))
+        write_text(view_path, schema_markdown(schema, source))
     return schema

@@ -15,7 +15,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--model-dir",
         required=True,
-        help="model directory: a kfx model artifact (saved_model/ + model.json) or a TF Serving push (1/ + model.json)",
+        help="model directory: a kfx model artifact or a model pushed for TF Serving (both layouts: "
+        "components/_shared/artifacts/model.py)",
     )
     p.add_argument(
         "--model-name", required=True, help="name in the URL: /v1/models/<name>:predict, /v2/models/<name>/infer"

@@ -31,7 +31,7 @@ from prometheus_client import Counter
 
 from components._shared._compat import tensorflow as tf_compat
 from components._shared.artifacts import OUTPUT_KEY, RAW_SIGNATURE, SERVING_SIGNATURE
-from components._shared.artifacts.model import read_model_meta, saved_model_dir
+from components._shared.artifacts.model import MODEL_META, read_model_meta, saved_model_dir
 from components.serving import codec
 from components.serving.batching import MicroBatcher
 from components.serving.codec import EXAMPLES, RAW, Batch, Contract
@@ -93,7 +93,7 @@ class KfxModel(kserve.Model):
         path = saved_model_dir(self.model_dir)  # FileNotFoundError naming both layouts
         self.meta = read_model_meta(self.model_dir)
         if not self.meta:
-            log.warning("%s has no model.json; serving without model metadata", self.model_dir)
+            log.warning("%s has no %s; serving without model metadata", self.model_dir, MODEL_META)
         log.info("loading %s", path)
         self._loaded = tf.saved_model.load(path)  # keep a reference: signatures need the object alive
         signatures = self._loaded.signatures

@@ -30,9 +30,11 @@ from tfx_bsl.public.tfxio import TFExampleRecord
 
 from components._shared._compat.tfdv import streaming_statistics
 from components._shared.artifacts import examples as examples_layout
-from components._shared.artifacts.statistics import read_statistics, write_statistics
+from components._shared.artifacts import write_text
+from components._shared.artifacts.statistics import read_statistics, staging_dir, write_statistics
 from components._shared.log import get_logger, timed
 from components._shared.runner import is_distributed, is_local, runner_of
+from components._shared.stats_view import num_examples
 
 log = get_logger("statistics")
 
@@ -107,10 +109,6 @@ def statistics_from_batches(
     return streaming_statistics(batches, options or stats_options())
 
 
-def _num_examples(stats: statistics_pb2.DatasetFeatureStatisticsList) -> int:
-    return int(stats.datasets[0].num_examples) if stats.datasets else 0
-
-
 # ------------------------------------------------------------------------------------------- beam
 
 
@@ -135,7 +133,7 @@ def _beam_statistics(
 
     remote = is_distributed(beam_pipeline_args)
     created = remote and not tf.io.gfile.exists(output_dir)
-    tmp = os.path.join(output_dir, "_staging") if remote else tempfile.mkdtemp(prefix="kfx_stats_")
+    tmp = staging_dir(output_dir) if remote else tempfile.mkdtemp(prefix="kfx_stats_")
     tf.io.gfile.makedirs(tmp)
     try:
         out_paths = {split: os.path.join(tmp, f"{split}.pb") for split in inputs}
@@ -216,7 +214,7 @@ def compute_statistics(
 
     expected = meta.get("splits") or {}
     for split, stats in results.items():
-        n = _num_examples(stats)
+        n = num_examples(stats)
         if read[split] >= 0 and n != read[split]:
             raise StatisticsError(
                 f"statistics of split {split!r} count {n:,} examples but {read[split]:,} were read "
@@ -234,7 +232,7 @@ def compute_statistics(
         log.info(
             "split %s: %s examples, %d features -> %s",
             split,
-            f"{_num_examples(stats):,}",
+            f"{num_examples(stats):,}",
             len(stats.datasets[0].features),
             path,
         )
@@ -243,7 +241,7 @@ def compute_statistics(
 
         report_html.write_html(results, html_path)
 
-    counts = SplitCounts({split: _num_examples(stats) for split, stats in results.items()})
+    counts = SplitCounts({split: num_examples(stats) for split, stats in results.items()})
     counts.mode = chosen
     return counts
 
@@ -264,15 +262,13 @@ def write_html(results: dict[str, statistics_pb2.DatasetFeatureStatisticsList], 
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>kfx statistics</title></head><body>\n"
         f"<h2>Statistics: {lhs_name}{' vs ' + rhs_name if rhs_name else ''}</h2>\n"
         + "".join(
-            f"<p>{s}: {_num_examples(st):,} examples, {len(st.datasets[0].features)} features</p>\n"
+            f"<p>{s}: {num_examples(st):,} examples, {len(st.datasets[0].features)} features</p>\n"
             for s, st in results.items()
         )
         + html
         + "\n</body></html>\n"
     )
-    tf.io.gfile.makedirs(os.path.dirname(html_path) or ".")
-    with tf.io.gfile.GFile(html_path, "w") as f:
-        f.write(page)
+    write_text(html_path, page)
 
 
 def load_statistics(statistics_dir: str, split: str) -> statistics_pb2.DatasetFeatureStatisticsList:
@@ -302,6 +298,6 @@ def statistics_from_csv(
     with timed(log, "computing statistics in memory") as t:
         stats, rows = statistics_from_batches(batches(), options or stats_options(schema))
         t["rows"] = rows
-    if _num_examples(stats) != scan.rows:
-        raise StatisticsError(f"statistics count {_num_examples(stats):,} rows but {csv_path} has {scan.rows:,}")
+    if num_examples(stats) != scan.rows:
+        raise StatisticsError(f"statistics count {num_examples(stats):,} rows but {csv_path} has {scan.rows:,}")
     return stats

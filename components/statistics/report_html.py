@@ -109,12 +109,8 @@ def render(datasets: Mapping[str, statistics_pb2.DatasetFeatureStatisticsList], 
 
 def write_html(results: Mapping[str, statistics_pb2.DatasetFeatureStatisticsList], html_path: str) -> None:
     """Write :func:`render` of ``results`` (split -> statistics; train first when present) to ``html_path``."""
-    import os
-
-    import tensorflow as tf
+    from components._shared.artifacts import write_text
 
     ordered = dict(sorted(results.items(), key=lambda kv: {"train": 0, "eval": 1}.get(kv[0], 2)))
     page = render(ordered)
-    tf.io.gfile.makedirs(os.path.dirname(html_path) or ".")
-    with tf.io.gfile.GFile(html_path, "w") as f:
-        f.write(page)
+    write_text(html_path, page)

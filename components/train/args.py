@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components._shared import artifacts
+from components._shared.artifacts import examples as examples_layout
 
 
 @dataclass
@@ -48,7 +48,7 @@ class TrainArgs:
         return {"binary": "sigmoid", "multiclass": "softmax", "regression": None}[self.task]
 
     def files(self, split: str) -> list[str]:
-        return artifacts.split_files(self.transformed_examples_dir, split)
+        return examples_layout.split_files(self.transformed_examples_dir, split)
 
     def dataset(self, split: str, shuffle: bool | None = None, repeat: bool = False):
         """(features, label) batches of one split of the transformed examples, model-ready shapes."""

@@ -21,13 +21,13 @@ model, compile), ``fit`` (batch size, early stopping, evaluation), ``export`` (s
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from components._shared import artifacts
 from components._shared._compat.tensorflow import autograph_skip_tf_keras
+from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import model as model_layout
 from components._shared.artifacts.transform_graph import read_transform_meta
 from components._shared.log import get_logger, timed
@@ -96,10 +96,7 @@ def _feature_keys(module, module_file: str, tft_output, raw_spec: dict, label_ke
 
 
 def _rows(transformed_examples_dir: str) -> dict:
-    import tensorflow as tf
-
-    meta_path = os.path.join(transformed_examples_dir, artifacts.EXAMPLES_META)
-    return artifacts.read_json(meta_path).get("splits", {}) if tf.io.gfile.exists(meta_path) else {}
+    return examples_layout.read_meta(transformed_examples_dir, required=False).get("splits", {})
 
 
 def run_training(
@@ -170,7 +167,7 @@ def _make_args(
     import tensorflow as tf
 
     for split in artifacts.SPLITS:
-        artifacts.split_files(transformed_examples_dir, split)  # clear error if a split is missing
+        examples_layout.split_files(transformed_examples_dir, split)  # clear error if a split is missing
     tft_output, transformed_spec, raw_spec = _open_transform_output(transform_graph_dir)
     if label_key not in transformed_spec:
         raise ValueError(
@@ -187,7 +184,7 @@ def _make_args(
     feature_keys = _feature_keys(module, module_file, tft_output, raw_spec, label_key, raw_keys)
     num_classes = int(p["num_classes"])
     if task == "multiclass":
-        files = [f for s in artifacts.SPLITS for f in artifacts.split_files(transformed_examples_dir, s)]
+        files = [f for s in artifacts.SPLITS for f in examples_layout.split_files(transformed_examples_dir, s)]
         num_classes = labels.num_classes(tft_output, label_key, files, num_classes)
         log.info("multiclass label %s: %d classes", label_key, num_classes)
     rows = _rows(transformed_examples_dir)
@@ -197,8 +194,8 @@ def _make_args(
         transformed_examples_dir=transformed_examples_dir,
         transform_graph_dir=transform_graph_dir,
         model_dir=model_dir,
-        serving_model_dir=model_layout.join(model_dir, model_layout.SAVED_MODEL_DIR),
-        log_dir=model_layout.join(model_dir, model_layout.LOGS_DIR),
+        serving_model_dir=model_layout.kfx_saved_model_dir(model_dir),
+        log_dir=model_layout.logs_dir(model_dir),
         label_key=label_key,
         task=task,
         epochs=int(p["epochs"]),
@@ -228,7 +225,7 @@ def _train(args: TrainArgs, module_file: str) -> TrainResult:
         with timed(log, f"run_fn from {module_file}") as t:
             returned = run_fn(args)
             t["rows"] = args.train_rows
-        if not tf.io.gfile.exists(os.path.join(args.serving_model_dir, model_layout.SAVED_MODEL_PB)):
+        if not model_layout.has_saved_model(args.serving_model_dir):
             raise ModuleFileError(
                 f"module file {module_file}: run_fn did not export a model (call args.export(model) at its end)"
             )

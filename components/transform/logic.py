@@ -8,7 +8,6 @@ it* (``metadata/``), which ``raw_feature_spec()`` and the trainer's serving sign
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from components._shared import artifacts
 from components._shared._compat.beam import pickle_by_value
+from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import transform_graph as tg_layout
 from components._shared.artifacts.schema import read_schema
 from components._shared.log import get_logger, timed
@@ -87,7 +87,7 @@ def run_transform(
     schema = read_schema(schema_dir)
     _check_raw_label(schema, raw_label_key, schema_dir)
     optional = _optional_columns(schema, statistics_dir)
-    files = {split: artifacts.split_files(examples_dir, split) for split in artifacts.SPLITS}
+    files = {split: examples_layout.split_files(examples_dir, split) for split in artifacts.SPLITS}
     args = list(beam_pipeline_args)
     if in_process_apply is None:
         in_process_apply = not is_distributed(args)
@@ -126,9 +126,8 @@ def run_transform(
 
     tft_output = tft.TFTransformOutput(transform_graph_dir)
     transformed = {k: _dtype_name(v) for k, v in sorted(tft_output.transformed_feature_spec().items())}
-    artifacts.write_json(
-        os.path.join(transformed_examples_dir, artifacts.EXAMPLES_META),
-        {"columns": transformed, "splits": rows, "source": examples_dir},
+    examples_layout.write_meta(
+        transformed_examples_dir, {"columns": transformed, "splits": rows, "source": examples_dir}
     )
     seconds = time.perf_counter() - start
     log.info("transform done: %s rows in %.1fs -> %s, %s", rows, seconds, transform_graph_dir, transformed_examples_dir)
@@ -158,15 +157,9 @@ def _optional_columns(schema, statistics_dir: str | None) -> list[str]:
     """Relax (in place) the columns the schema requires but the statistics show missing in some rows; returns the
     columns parsed as optional (relaxed ones included)."""
     if statistics_dir:
-        import tensorflow as tf
+        from components._shared.artifacts.statistics import has_statistics, read_statistics
 
-        from components.statistics.logic import load_statistics
-
-        stats = [
-            load_statistics(statistics_dir, split)
-            for split in artifacts.SPLITS
-            if tf.io.gfile.exists(os.path.join(statistics_dir, split, artifacts.STATS_FILE))
-        ]
+        stats = [read_statistics(statistics_dir, s) for s in artifacts.SPLITS if has_statistics(statistics_dir, s)]
         relaxed = relax_presence(schema, optional_in_data(stats))
         if relaxed:
             log.warning(
@@ -229,14 +222,12 @@ def _run_beam(
                         transformed = (raw[split], transform_fn) | f"Transform{split}" >> tft_beam.TransformDataset(
                             output_record_batches=True
                         )
+                        prefix, suffix = examples_layout.beam_shard_prefix(transformed_examples_dir, split)
                         _ = (
                             transformed
                             | f"Encode{split}" >> tft_beam.EncodeTransformedDataset()
                             | f"Count{split}" >> beam.ParDo(_Count(split))
-                            | f"Write{split}"
-                            >> beam.io.WriteToTFRecord(
-                                os.path.join(transformed_examples_dir, split, "part"), file_name_suffix=".tfrecord"
-                            )
+                            | f"Write{split}" >> beam.io.WriteToTFRecord(prefix, file_name_suffix=suffix)
                         )
                 _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(transform_graph_dir)
         result = p.result
@@ -245,7 +236,7 @@ def _run_beam(
             for split in artifacts.SPLITS:
                 rows[split] = _counter(result, f"rows_{split}")
                 if rows[split] is None:  # runner without metrics: count what was written
-                    rows[split] = count_records(artifacts.split_files(transformed_examples_dir, split))
+                    rows[split] = count_records(examples_layout.split_files(transformed_examples_dir, split))
             t["rows"] = sum(rows.values())
     if "://" not in transform_graph_dir:
         shutil.rmtree(temp_dir, ignore_errors=True)
@@ -297,10 +288,9 @@ def apply_in_process(
     rows: dict[str, int] = {}
     for split, split_files in files.items():
         with timed(log, f"transforming {split} split in process") as t:
-            out_dir = artifacts.split_dir(transformed_examples_dir, split)
-            tf.io.gfile.makedirs(out_dir)
+            tf.io.gfile.makedirs(examples_layout.split_dir(transformed_examples_dir, split))
             n = 0
-            path = os.path.join(out_dir, "part-00000-of-00001.tfrecord")
+            path = examples_layout.shard_path(transformed_examples_dir, split, 0)
             ds = tf.data.TFRecordDataset(split_files).batch(batch_size)
             with tf.io.TFRecordWriter(path) as writer:
                 for serialized in ds:

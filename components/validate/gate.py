@@ -40,7 +40,7 @@ def gate_message(findings: Sequence[_Finding]) -> str:
     more = f"; and {n - MESSAGE_FINDINGS} more" if n > MESSAGE_FINDINGS else ""
     return (
         f"Data validation found {n} anomal{'y' if n == 1 else 'ies'}: {named}{more}. "
-        "The run stops at the gate; the validate step published the anomalies, report.html and metrics. "
+        "The run stops at the gate; the validate step published the anomalies, its HTML report and metrics. "
         "Fix the data (or update the curated schema / thresholds if the change is expected), or continue anyway "
         f"with {CONTINUE_ANYWAY}."
     )

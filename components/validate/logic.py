@@ -34,11 +34,13 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
 from components._shared.artifacts import anomalies as anomalies_artifact
+from components._shared.artifacts.schema import read_schema
+from components._shared.artifacts.statistics import read_split_statistics, read_statistics
 from components._shared.log import get_logger, timed
+from components._shared.stats_view import num_examples
 from components.validate import findings as F
 from components.validate import schema_setup as S
 from components.validate.gate import CONTINUE_ANYWAY, DataValidationError, check_gate, gate_message
-from components.validate.load import load_schema, load_split_statistics, load_statistics, num_examples
 from components.validate.merge import merge_anomalies
 from components.validate.psi import population_stability_index
 from components.validate.report_html import render_html
@@ -160,12 +162,12 @@ def _read_inputs(
 ) -> _Inputs:
     """Read everything first: errors come before anything is written."""
     with timed(log, f"loading statistics from {statistics_dir} and schema from {schema_dir}") as t:
-        stats = load_split_statistics(statistics_dir)
+        stats = read_split_statistics(statistics_dir)
         inputs = _Inputs(
             stats=stats,
-            schema=S.with_environments(load_schema(schema_dir), label_key),
-            previous=load_statistics(previous_uri, "train") if previous_uri else None,
-            serving=load_statistics(serving_uri, "train") if serving_uri else None,
+            schema=S.with_environments(read_schema(schema_dir), label_key),
+            previous=read_statistics(previous_uri, "train") if previous_uri else None,
+            serving=read_statistics(serving_uri, "train") if serving_uri else None,
             num_examples={split: num_examples(s) for split, s in stats.items()},
         )
         t["rows"] = sum(inputs.num_examples.values())

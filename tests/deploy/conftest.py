@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 import components  # noqa: F401
+from components._shared.artifacts import blessing as blessing_layout
+from components._shared.artifacts import model as model_layout
 from tests.doubles.kube_api import SERVING_PYTHON, KubeApiTestDouble, crd_schema
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,9 +37,7 @@ def isvc_schema() -> dict:
 
 
 def write_blessing(directory: str, blessed: bool, reasons: list[str] | None = None) -> str:
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "blessing.json"), "w") as f:
-        json.dump({"blessed": blessed, "reasons": reasons or [], "baseline": None}, f)
+    blessing_layout.write_blessing(directory, blessed, reasons or [], baseline=None, checks=[])
     return directory
 
 
@@ -49,14 +49,16 @@ def blessed(tmp_path) -> str:
 def fake_model(directory: str, content: bytes = b"not a real SavedModel") -> str:
     """A model artifact's layout with a stand-in saved_model.pb: enough for digests, pushes and API calls (no
     server ever loads it)."""
-    os.makedirs(os.path.join(directory, "saved_model", "variables"), exist_ok=True)
-    with open(os.path.join(directory, "saved_model", "saved_model.pb"), "wb") as f:
+    saved = model_layout.kfx_saved_model_dir(directory)
+    os.makedirs(os.path.join(saved, "variables"), exist_ok=True)
+    with open(model_layout.saved_model_pb(saved), "wb") as f:
         f.write(content)
-    with open(os.path.join(directory, "saved_model", "variables", "variables.index"), "wb") as f:
+    with open(os.path.join(saved, "variables", "variables.index"), "wb") as f:
         f.write(b"index")
-    with open(os.path.join(directory, "model.json"), "w") as f:
-        json.dump({"label_key": "is_fraud", "raw_label_keys": ["is_fraud"], "task": "binary"}, f)
-    os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
+    model_layout.write_model_meta(
+        directory, {"label_key": "is_fraud", "raw_label_keys": ["is_fraud"], "task": "binary"}
+    )
+    os.makedirs(model_layout.logs_dir(directory), exist_ok=True)
     return directory
 
 
@@ -106,13 +108,10 @@ def variant(model_dir: str, directory: str, tag: str) -> str:
     """A copy of a real model with a different digest (model.json gains a field): loads and serves the same."""
     if os.path.exists(directory):
         shutil.rmtree(directory)
-    shutil.copytree(model_dir, directory, ignore=shutil.ignore_patterns("logs"))
-    path = os.path.join(directory, "model.json")
-    with open(path) as f:
-        meta = json.load(f)
+    shutil.copytree(model_dir, directory, ignore=shutil.ignore_patterns(model_layout.LOGS_DIR))
+    meta = model_layout.read_model_meta(directory)
     meta["kfx_test_variant"] = tag
-    with open(path, "w") as f:
-        json.dump(meta, f)
+    model_layout.write_model_meta(directory, meta)
     return directory
 
 

@@ -13,8 +13,10 @@ pytestmark = pytest.mark.local
 
 
 def _examples(root: str) -> str:
+    from components._shared.artifacts.examples import shard_path
+
     os.makedirs(os.path.join(root, "eval"))
-    with tf.io.TFRecordWriter(os.path.join(root, "eval", "part-00000.tfrecord")) as w:
+    with tf.io.TFRecordWriter(shard_path(root, "eval", 0)) as w:
         feature = {"amount": tf.train.Feature(float_list=tf.train.FloatList(value=[12.5]))}
         w.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
     return root

@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 import tensorflow as tf
 
+from components._shared.artifacts.examples import shard_path
 from components.deploy import baseline as baseline_lib
 from components.deploy import isvc as isvc_lib
 from components.deploy import logic, smoke, storage
@@ -351,7 +352,7 @@ def test_smoke_rows_drop_labels_and_missing_values():
 def test_eval_rows_reads_a_few_raw_rows_complete_ones_first(tmp_path):
     split = tmp_path / "examples" / "eval"
     split.mkdir(parents=True)
-    with tf.io.TFRecordWriter(str(split / "part-00000.tfrecord")) as w:
+    with tf.io.TFRecordWriter(shard_path(str(tmp_path / "examples"), "eval", 0)) as w:
         for i in range(6):
             f = {"amount": tf.train.Feature(float_list=tf.train.FloatList(value=[float(i)])),
                  "country": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"US"]))}  # fmt: skip

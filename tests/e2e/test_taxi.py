@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -34,8 +33,9 @@ def test_taxi_pipeline_blesses_a_model_that_beats_chance(taxi_run):
     s = taxi_run
     assert s.succeeded, s.error
     assert s.anomaly_count == 0, s.findings
-    with open(os.path.join(s.artifacts["ingest/examples"], "examples.json")) as f:
-        meta = json.load(f)
+    from components._shared.artifacts.examples import read_meta
+
+    meta = read_meta(s.artifacts["ingest/examples"])
     assert sum(meta["splits"].values()) == 15002
     overall = next(x for x in s.slices if x["slice"] == "Overall")
     assert overall["metrics"]["example_count"] == meta["splits"]["eval"]
@@ -47,12 +47,13 @@ def test_taxi_pipeline_blesses_a_model_that_beats_chance(taxi_run):
 def test_taxi_model_serves_raw_rows_without_the_label(taxi_run):
     import tensorflow as tf
 
-    from components._shared.artifacts import split_files
+    from components._shared.artifacts import examples as examples_layout
+    from components._shared.artifacts import model as model_layout
 
-    model = tf.saved_model.load(os.path.join(taxi_run.model_dir, "saved_model"))
+    model = tf.saved_model.load(model_layout.saved_model_dir(taxi_run.model_dir))
     examples = []
-    for record in tf.data.TFRecordDataset(split_files(taxi_run.artifacts["ingest/examples"], "eval")).take(50):
-        example = tf.train.Example.FromString(record.numpy())
+    for record in examples_layout.read_records(taxi_run.artifacts["ingest/examples"], "eval", 50):
+        example = tf.train.Example.FromString(record)
         del example.features.feature["tips"]  # serving never sees the label's source column
         examples.append(example.SerializeToString())
     out = model.signatures["serving_default"](examples=tf.constant(examples))["outputs"].numpy()

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 import requests
 
 from components._shared.artifacts import prediction_log as plog
+from components._shared.artifacts.model import read_model_meta
 
 from .conftest import MODEL_NAME, PROJECT_ROOT, start_server
 
@@ -49,8 +49,7 @@ def test_n_requests_give_n_logged_rows_after_a_clean_shutdown(served_model: dict
             sent.append((f"v1-{i}", [row], r.json()["predictions"]))
         r = requests.post(f"{server.url}/v1/models/{MODEL_NAME}:predict", json={"instances": rows}, timeout=30)
         sent.append((None, rows, r.json()["predictions"]))  # many rows, a generated id
-        with open(os.path.join(served_model["model_dir"], "model.json")) as f:
-            features = json.load(f)["features"]
+        features = read_model_meta(served_model["model_dir"])["features"]
         complete = [row for row in rows if len(row) == len(features)][:3]
         inputs = [
             {"name": f, "shape": [len(complete)], "datatype": V2_TYPES[t], "data": [row[f] for row in complete]}

@@ -27,10 +27,9 @@ V2_TYPES = {"int64": "INT64", "float32": "FP32", "string": "BYTES"}
 
 
 def _model_features(served_model: dict) -> dict[str, str]:
-    with open(os.path.join(served_model["model_dir"], "model.json")) as f:
-        import json
+    from components._shared.artifacts.model import read_model_meta
 
-        return json.load(f)["features"]
+    return read_model_meta(served_model["model_dir"])["features"]
 
 
 def _complete_rows(served_model: dict) -> tuple[list[dict], np.ndarray]:

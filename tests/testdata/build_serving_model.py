@@ -105,6 +105,8 @@ def build(out_dir: str, rows: int = 2000, eval_rows: int = 64) -> dict:
     import tensorflow as tf
 
     from components._shared import artifacts
+    from components._shared.artifacts import examples as examples_layout
+    from components._shared.artifacts import model as model_layout
     from tests.testdata.chain import build_chain
 
     dirs = build_chain(os.path.join(out_dir, "chain"), n_rows=rows)
@@ -112,12 +114,12 @@ def build(out_dir: str, rows: int = 2000, eval_rows: int = 64) -> dict:
     if os.path.exists(model_dir):
         shutil.rmtree(model_dir)
     shutil.copytree(dirs["model"], model_dir)
-    meta = artifacts.read_json(os.path.join(model_dir, artifacts.MODEL_META))
+    meta = model_layout.read_model_meta(model_dir)
     label_keys = set(meta.get("raw_label_keys") or []) | {meta["label_key"]}
 
     records = []
-    for raw in tf.data.TFRecordDataset(artifacts.split_files(dirs["examples"], "eval")).take(eval_rows):
-        ex = tf.train.Example.FromString(raw.numpy())
+    for raw in examples_layout.read_records(dirs["examples"], "eval", eval_rows):
+        ex = tf.train.Example.FromString(raw)
         for k in label_keys:
             if k in ex.features.feature:
                 del ex.features.feature[k]
@@ -127,7 +129,7 @@ def build(out_dir: str, rows: int = 2000, eval_rows: int = 64) -> dict:
         row = {k: _value(f) for k, f in sorted(ex.features.feature.items())}
         instances.append({k: v for k, v in row.items() if v is not None})
 
-    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    loaded = tf.saved_model.load(model_layout.kfx_saved_model_dir(model_dir))
     serialized = tf.constant([ex.SerializeToString() for ex in records])
     predictions = loaded.signatures[artifacts.SERVING_SIGNATURE](examples=serialized)[artifacts.OUTPUT_KEY].numpy()
     expected = {

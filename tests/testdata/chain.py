@@ -25,35 +25,31 @@ _DONE = ".chain_done"
 
 def infer_schema(examples_dir: str, statistics_dir: str, schema_dir: str) -> None:
     """TFDV statistics of every split (in memory) and a schema inferred from train statistics."""
-    import tensorflow as tf
     import tensorflow_data_validation as tfdv
-    from tensorflow_data_validation.statistics import stats_impl
-    from tfx_bsl.coders import example_coder
+    from tensorflow_metadata.proto.v0 import schema_pb2
 
     from components._shared import artifacts
+    from components._shared._compat.tfdv import streaming_statistics
+    from components._shared.artifacts import examples as examples_layout
+    from components._shared.artifacts.schema import write_schema
+    from components._shared.artifacts.statistics import write_statistics
 
-    decoder = example_coder.ExamplesToRecordBatchDecoder()
     train_stats = None
     for split in artifacts.SPLITS:
-        records = [r.numpy() for r in tf.data.TFRecordDataset(artifacts.split_files(examples_dir, split))]
-        stats = stats_impl.generate_statistics_in_memory(decoder.DecodeBatch(records))
-        os.makedirs(os.path.join(statistics_dir, split), exist_ok=True)
-        with open(os.path.join(statistics_dir, split, artifacts.STATS_FILE), "wb") as f:
-            f.write(stats.SerializeToString())
+        batches = examples_layout.decode_batches(examples_layout.split_files(examples_dir, split))
+        stats, _ = streaming_statistics(batches, tfdv.StatsOptions())
+        write_statistics(statistics_dir, split, stats)
         if split == "train":
             train_stats = stats
     schema = tfdv.infer_schema(train_stats)
     # A column empty in train (taxi's pickup_census_tract: 1 value in 15k rows) gets TFDV's default
     # type BYTES; give it the type ingest found over the whole file so eval still decodes.
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    columns = artifacts.read_json(os.path.join(examples_dir, artifacts.EXAMPLES_META)).get("columns", {})
+    columns = examples_layout.read_meta(examples_dir).get("columns", {})
     kinds = {"int": schema_pb2.INT, "float": schema_pb2.FLOAT}
     for feature in schema.feature:
         if feature.type == schema_pb2.BYTES and columns.get(feature.name) in kinds:
             feature.type = kinds[columns[feature.name]]
-    os.makedirs(schema_dir, exist_ok=True)
-    tfdv.write_schema_text(schema, os.path.join(schema_dir, artifacts.SCHEMA_FILE))
+    write_schema(schema, schema_dir)
 
 
 def build_chain(

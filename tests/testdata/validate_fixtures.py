@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 import components  # noqa: F401  (TensorFlow environment first)
 
 # isort: split
 import numpy as np
 import pandas as pd
 import tensorflow_data_validation as tfdv
-from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
-from components._shared import artifacts
+from components._shared.artifacts.schema import write_schema
+from components._shared.artifacts.statistics import write_statistics
 
 LABEL = "is_fraud"
 
@@ -41,18 +39,14 @@ def write_stats_artifact(root: str, train: pd.DataFrame | None, eval_: pd.DataFr
     for split, df in (("train", train), ("eval", eval_)):
         if df is None:
             continue
-        os.makedirs(os.path.join(root, split), exist_ok=True)
-        with open(os.path.join(root, split, artifacts.STATS_FILE), "wb") as f:
-            f.write(stats_of(df).SerializeToString())
+        write_statistics(root, split, stats_of(df))
     return root
 
 
 def write_schema_artifact(root: str, df: pd.DataFrame) -> schema_pb2.Schema:
     """``<root>/schema.pbtxt`` inferred by TFDV from ``df``."""
     schema = tfdv.infer_schema(stats_of(df))
-    os.makedirs(root, exist_ok=True)
-    with open(os.path.join(root, artifacts.SCHEMA_FILE), "w") as f:
-        f.write(text_format.MessageToString(schema))
+    write_schema(schema, root)
     return schema
 
 

@@ -8,7 +8,10 @@ import os
 
 import pytest
 
-from components._shared import artifacts
+from components._shared.artifacts import blessing as blessing_layout
+from components._shared.artifacts import evaluation as evaluation_layout
+from components._shared.artifacts import examples as examples_layout
+from components._shared.artifacts import model as model_layout
 from components.evaluate.logic import EvaluationError, evaluate_model
 from tests.testdata.chain import build_chain
 
@@ -22,7 +25,7 @@ N_ROWS = 5000
 
 
 def _eval_rows(examples_dir: str) -> int:
-    return artifacts.read_json(os.path.join(examples_dir, artifacts.EXAMPLES_META))["splits"]["eval"]
+    return examples_layout.read_meta(examples_dir)["splits"]["eval"]
 
 
 def _run(chain: dict, out, **kwargs):
@@ -85,11 +88,11 @@ def test_binary_overall_metrics_slices_and_files(fraud, vs_itself):
     def strict(token):
         raise AssertionError(f"{token} in slices.json is not JSON")
 
-    slices = json.loads((out / "evaluation" / artifacts.SLICES_FILE).read_text(), parse_constant=strict)
+    slices = json.loads((out / "evaluation" / evaluation_layout.SLICES_FILE).read_text(), parse_constant=strict)
     assert {s["slice"] for s in slices} == set(by_slice)
     import tensorflow_model_analysis as tfma
 
-    loaded = tfma.load_eval_result(str(out / "evaluation" / artifacts.TFMA_DIR), model_name="candidate")
+    loaded = tfma.load_eval_result(evaluation_layout.tfma_dir(str(out / "evaluation")), model_name="candidate")
     assert len(loaded.slicing_metrics) == len(r.slices)
     page = (out / "report.html").read_text()
     assert "channel=online" in page and "BLESSED" in page and "<script" not in page
@@ -102,7 +105,7 @@ def test_identical_baseline_passes_change_threshold(vs_itself):
     assert r.baseline_overall["auc"] == pytest.approx(r.overall["auc"])
     change = [c for c in r.checks if c["kind"] == "change"]
     assert len(change) == 1 and change[0]["passed"] and change[0]["metric"] == "auc"
-    blessing = json.loads((out / "blessing" / artifacts.BLESSING_FILE).read_text())
+    blessing = blessing_layout.read_blessing(str(out / "blessing"))
     assert blessing["blessed"] is True and blessing["reasons"] == [] and blessing["baseline"]
 
 
@@ -112,7 +115,7 @@ def test_impossible_thresholds_are_not_blessed_and_named(fraud, tmp_path):
     assert any(x.startswith("auc ") and "< 1.010 (overall)" in x for x in r.reasons), r.reasons
     # lower-is-better metrics take an upper bound
     assert any(x.startswith("binary_crossentropy ") and "> 1e-06 (overall)" in x for x in r.reasons), r.reasons
-    blessing = json.loads((tmp_path / "blessing" / artifacts.BLESSING_FILE).read_text())
+    blessing = blessing_layout.read_blessing(str(tmp_path / "blessing"))
     assert blessing == {"blessed": False, "reasons": r.reasons, "baseline": None, "checks": r.reasons, "notes": r.notes}
     assert "NOT BLESSED" in (tmp_path / "report.html").read_text()
 
@@ -189,10 +192,8 @@ def test_multiclass_evaluates_with_confusion_matrix(multitask, tmp_path):
     assert 0.0 <= r.overall["sparse_categorical_accuracy"] <= 1.0
     assert r.overall["sparse_categorical_crossentropy"] > 0.0
     cm = r.confusion_matrix
-    from components._shared.artifacts.model import read_model_meta
-
-    classes = read_model_meta(model)["classes"]  # the label's vocabulary, recorded by train
-    assert cm["categories"] == classes and len(classes) == 3 and len(cm["matrix"]) == 3
+    # categories are the class names train recorded in model.json (the label's vocabulary), in class-id order
+    assert cm["categories"] == model_layout.read_model_meta(model)["classes"] and len(cm["matrix"]) == 3
     assert sum(map(sum, cm["matrix"])) == n_eval
     assert r.roc is None
     # default gate: accuracy must beat always answering the majority class
@@ -238,10 +239,8 @@ def _tf_serving_copy(model_dir: str, dest) -> str:
     """The model pushed in KServe's TF Serving layout: <dest>/1/ = the SavedModel, model.json beside it."""
     import shutil
 
-    from components._shared.artifacts import model as model_layout
-
     shutil.copytree(model_layout.saved_model_dir(model_dir), dest / model_layout.TF_SERVING_VERSION)
-    shutil.copy(os.path.join(model_dir, model_layout.MODEL_META), dest / model_layout.MODEL_META)
+    shutil.copy(model_layout.meta_path(model_dir), model_layout.meta_path(str(dest)))
     assert model_layout.layout_of(str(dest)) == model_layout.TF_SERVING_LAYOUT
     return str(dest)
 
@@ -252,7 +251,7 @@ def test_baseline_in_tf_serving_layout_is_evaluated(fraud, vs_itself, tmp_path):
     r = _run(fraud, tmp_path, baseline_model_dir=baseline, value_thresholds={}, change_thresholds={"auc": 0.0})
     assert r.baseline == baseline and r.blessed, r.reasons
     assert r.baseline_overall["auc"] == pytest.approx(vs_itself[1].baseline_overall["auc"])
-    summary = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())
+    summary = evaluation_layout.read_summary(str(tmp_path / "evaluation"))
     assert summary["curves"]["baseline"]["roc"]["fpr"], "the baseline's curves are kept for the side-by-side report"
 
 
@@ -278,14 +277,11 @@ def test_baseline_trained_for_another_label_is_refused(fraud, regression_model, 
 
 
 def test_every_file_evaluate_writes_is_named_in_its_layout(vs_itself):
-    from components._shared.artifacts import blessing as blessing_layout
-    from components._shared.artifacts import evaluation as evaluation_layout
-
     out, _ = vs_itself
     written = {p.name + ("/" if p.is_dir() else "") for p in (out / "evaluation").iterdir()}
     assert written == set(evaluation_layout.FILES)
     assert {p.name for p in (out / "blessing").iterdir()} == set(blessing_layout.FILES)
     assert blessing_layout.read_blessing(str(out / "blessing"))["blessed"] is True
     assert evaluation_layout.read_slices(str(out / "evaluation")) == json.loads(
-        (out / "evaluation" / artifacts.SLICES_FILE).read_text()
+        (out / "evaluation" / evaluation_layout.SLICES_FILE).read_text()
     )

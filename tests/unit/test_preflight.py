@@ -72,7 +72,7 @@ def test_module_missing_broken_or_incomplete(tmp_path, csv):
 def test_schema_that_does_not_parse(tmp_path, csv, module):
     bad = tmp_path / "schema.pbtxt"
     bad.write_text('feature { name: "amount" type: FLOATY }\n')
-    assert "not a valid Schema text proto" in problems(csv=csv, module=module, schema_uri=str(bad))
+    assert "not a valid text-format Schema" in problems(csv=csv, module=module, schema_uri=str(bad))
     assert "does not exist" in problems(csv=csv, module=module, schema_uri=str(tmp_path / "none.pbtxt"))
 
 

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from components._shared import artifacts  # first: components/__init__ sets the TF env before TensorFlow loads
+from components._shared.artifacts.schema import schema_path
 from components.datagen.fraud import write_csv
 from components.ingest.logic import ingest_csv
 from components.schema.logic import SchemaError, load_schema, make_schema, read_schema
@@ -41,7 +42,7 @@ def test_infer_writes_schema_and_view(fraud_stats, tmp_path):
     view = str(tmp_path / "view.md")
     schema = make_schema(fraud_stats["clean"], str(tmp_path / "schema"), view_path=view)
     assert read_schema(str(tmp_path / "schema")) == schema
-    assert os.path.exists(tmp_path / "schema" / artifacts.SCHEMA_FILE)
+    assert os.path.exists(schema_path(str(tmp_path / "schema")))
     names = {f.name for f in schema.feature}
     assert {"amount", "merchant_category", "is_fraud", "device_type"} <= names
     text = open(view).read()
@@ -138,8 +139,7 @@ def test_tightened_schema_catches_one_out_of_range_value(tmp_path):
         ingest_csv(csv, str(tmp_path / f"{name}_ex"))
         compute_statistics(str(tmp_path / f"{name}_ex"), str(tmp_path / f"{name}_st"))
         results[name] = validate(
-            str(tmp_path / f"{name}_st"), PENGUINS_SCHEMA, str(tmp_path / f"{name}_an"),
-            label_key="species",
+            str(tmp_path / f"{name}_st"), PENGUINS_SCHEMA, str(tmp_path / f"{name}_an"), label_key="species",
         )  # fmt: skip
     assert results["clean"].findings == []
     flagged = [f for f in results["bad"].findings if f.feature == "flipper_length_mm"]

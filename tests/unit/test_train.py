@@ -8,11 +8,14 @@ import numpy as np
 import pytest
 
 import components  # noqa: F401
-from components._shared import artifacts
+from components._shared import artifacts, kinds
+from components._shared.artifacts import examples as examples_layout
+from components._shared.artifacts import model as model_layout
 from components._shared.modules import ModuleFileError
 from components.train.logic import INT_MISSING, LabelError, run_training
 from components.transform.logic import run_transform
 from tests.testdata.chain import FRAUD_MODULE, infer_schema
+from tests.testdata.contract import unnamed_files
 
 pytestmark = pytest.mark.unit
 
@@ -59,7 +62,7 @@ def auc(scores, labels) -> float:
 def _raw_eval(examples_dir: str, limit: int | None = None):
     import tensorflow as tf
 
-    records = [r.numpy() for r in tf.data.TFRecordDataset(artifacts.split_files(examples_dir, "eval"))]
+    records = [r.numpy() for r in tf.data.TFRecordDataset(examples_layout.split_files(examples_dir, "eval"))]
     return records[:limit] if limit else records
 
 
@@ -110,13 +113,14 @@ def test_binary_export_layout_and_signatures(data, binary_model):
     model_dir, result = binary_model
     assert result.train_rows > 0 and result.eval_rows > 0 and np.isfinite(result.loss)
     assert {"accuracy", "auc"} <= set(result.metrics)
-    meta = artifacts.read_json(os.path.join(model_dir, artifacts.MODEL_META))
+    meta = model_layout.read_model_meta(model_dir)
     assert meta["label_key"] == "is_fraud" and meta["task"] == "binary" and meta["raw_label_keys"] == ["is_fraud"]
     assert "is_fraud" not in meta["features"] and meta["features"]["amount"] == "float32"
     assert meta["features"]["merchant_category"] == "string" and meta["features"]["hour"] == "int64"
-    assert os.listdir(os.path.join(model_dir, artifacts.LOGS_DIR))  # TensorBoard logs
+    assert os.listdir(model_layout.logs_dir(model_dir))  # TensorBoard logs
+    assert unnamed_files(model_dir, kinds.MODEL) == []  # every file is one the artifact contract names
 
-    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    loaded = tf.saved_model.load(model_layout.kfx_saved_model_dir(model_dir))
     assert {artifacts.SERVING_SIGNATURE, artifacts.RAW_SIGNATURE, artifacts.TRANSFORM_SIGNATURE} <= set(
         loaded.signatures
     )
@@ -135,7 +139,7 @@ def test_serving_raw_equals_serving_default(data, binary_model):
     import tensorflow as tf
 
     model_dir, _ = binary_model
-    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    loaded = tf.saved_model.load(model_layout.kfx_saved_model_dir(model_dir))
     raw_sig = loaded.signatures[artifacts.RAW_SIGNATURE]
     records = [_without(r, ["is_fraud"]) for r in _raw_eval(data["examples"], 60)]
     columns: dict[str, list] = {}
@@ -155,7 +159,7 @@ def test_serving_raw_equals_serving_default(data, binary_model):
                 value = value.decode() if isinstance(value, bytes) else value
             columns.setdefault(name, []).append(value)
     assert n_missing > 0  # device_type is absent for in-person transactions; account_age_days (int) sometimes
-    meta = artifacts.read_json(os.path.join(model_dir, artifacts.MODEL_META))
+    meta = model_layout.read_model_meta(model_dir)
     assert {"device_type", "account_age_days", "distance_from_home_km"} <= set(meta["optional_features"])
     raw = {name: tf.constant(values, dtype=specs[name].dtype) for name, values in columns.items()}
     by_raw = raw_sig(**raw)[artifacts.OUTPUT_KEY].numpy()
@@ -181,12 +185,12 @@ def test_multiclass(data):
         batch_size=64,
     )
     assert "accuracy" in result.metrics
-    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    loaded = tf.saved_model.load(model_layout.kfx_saved_model_dir(model_dir))
     records = [_without(r, ["is_fraud"]) for r in _raw_eval(data["examples"], 20)]
     out = loaded.signatures[artifacts.SERVING_SIGNATURE](examples=tf.constant(records))[artifacts.OUTPUT_KEY].numpy()
     assert out.shape == (20, 3)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
-    assert artifacts.read_json(os.path.join(model_dir, artifacts.MODEL_META))["num_classes"] == 3
+    assert model_layout.read_model_meta(model_dir)["num_classes"] == 3
 
 
 def test_regression(data):
@@ -205,7 +209,7 @@ def test_regression(data):
         learning_rate=1e-2,
     )
     assert {"mae", "rmse"} <= set(result.metrics) and np.isfinite(result.loss)
-    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    loaded = tf.saved_model.load(model_layout.kfx_saved_model_dir(model_dir))
     records = [_without(r, ["is_fraud"]) for r in _raw_eval(data["examples"], 20)]
     out = loaded.signatures[artifacts.SERVING_SIGNATURE](examples=tf.constant(records))[artifacts.OUTPUT_KEY].numpy()
     assert out.shape == (20, 1) and np.all(np.isfinite(out))
@@ -239,7 +243,7 @@ def test_fraud_module_reaches_auc_above_0_8(tmp_path):
     from tests.testdata.chain import build_chain
 
     dirs = build_chain(str(tmp_path / "chain"), n_rows=3000)
-    loaded = tf.saved_model.load(os.path.join(dirs["model"], artifacts.SAVED_MODEL_DIR))
+    loaded = tf.saved_model.load(model_layout.kfx_saved_model_dir(dirs["model"]))
     records = _raw_eval(dirs["examples"])
     labels = [tf.train.Example.FromString(r).features.feature["is_fraud"].int64_list.value[0] for r in records]
     scores = loaded.signatures[artifacts.SERVING_SIGNATURE](
@@ -263,9 +267,9 @@ def test_taxi_module_run_fn(tmp_path, taxi_csv):
         epochs=3,
         batch_size=256,
     )
-    meta = artifacts.read_json(os.path.join(dirs["model"], artifacts.MODEL_META))
+    meta = model_layout.read_model_meta(dirs["model"])
     assert meta["raw_label_keys"] == ["tips"] and "tips" not in meta["features"]
-    loaded = tf.saved_model.load(os.path.join(dirs["model"], artifacts.SAVED_MODEL_DIR))
+    loaded = tf.saved_model.load(model_layout.kfx_saved_model_dir(dirs["model"]))
     records = _raw_eval(dirs["examples"], 2000)
     labels = loaded.signatures[artifacts.TRANSFORM_SIGNATURE](examples=tf.constant(records))["big_tipper"].numpy()
     scores = loaded.signatures[artifacts.SERVING_SIGNATURE](
@@ -315,10 +319,10 @@ def test_multiclass_example_trains_sensibly_at_defaults(penguins):
     result = run_training(te, tg, SPECIES_MODULE, model_dir, label_key="species_id", task="multiclass")
     assert result.batch_size == 16 and 5 < result.epochs_run <= 50
     assert result.metrics["accuracy"] >= 0.85, result
-    meta = artifacts.read_json(os.path.join(model_dir, artifacts.MODEL_META))
+    meta = model_layout.read_model_meta(model_dir)
     assert meta["num_classes"] == 3 and meta["raw_label_keys"] == ["species"] and "species" not in meta["features"]
     assert sorted(meta["classes"]) == ["Adelie", "Chinstrap", "Gentoo"]  # names for evaluate's confusion matrix
-    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    loaded = tf.saved_model.load(model_layout.kfx_saved_model_dir(model_dir))
     records = [_without(r, ["species"]) for r in _raw_eval(str(penguins / "examples"), 10)]
     out = loaded.signatures[artifacts.SERVING_SIGNATURE](examples=tf.constant(records))[artifacts.OUTPUT_KEY].numpy()
     assert out.shape == (10, 3)
@@ -336,13 +340,13 @@ def test_regression_example_and_label_kept_out_of_serving(penguins):
     )
     labels = [
         tf.train.Example.FromString(r.numpy()).features.feature["body_mass_kg"].float_list.value[0]
-        for r in tf.data.TFRecordDataset(artifacts.split_files(te, "eval"))
+        for r in tf.data.TFRecordDataset(examples_layout.split_files(te, "eval"))
     ]
     naive_mae = float(np.mean(np.abs(np.asarray(labels) - np.mean(labels))))
     assert result.metrics["mae"] < 0.75 * naive_mae, (result.metrics, naive_mae)
-    meta = artifacts.read_json(os.path.join(model_dir, artifacts.MODEL_META))
+    meta = model_layout.read_model_meta(model_dir)
     assert meta["raw_label_keys"] == ["body_mass_g"] and "body_mass_g" not in meta["features"]
-    loaded = tf.saved_model.load(os.path.join(model_dir, artifacts.SAVED_MODEL_DIR))
+    loaded = tf.saved_model.load(model_layout.kfx_saved_model_dir(model_dir))
     assert "body_mass_g" not in loaded.signatures[artifacts.RAW_SIGNATURE].structured_input_signature[1]
 
 

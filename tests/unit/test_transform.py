@@ -7,12 +7,14 @@ import os
 import pytest
 
 import components  # noqa: F401
-from components._shared import artifacts
+from components._shared import artifacts, kinds
+from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts.schema import SchemaError
 from components._shared.modules import ModuleFileError
 from components._shared.runner import is_distributed
 from components.transform.logic import count_records, run_transform
 from tests.testdata.chain import FRAUD_MODULE, infer_schema
+from tests.testdata.contract import unnamed_files
 
 pytestmark = pytest.mark.unit
 
@@ -42,7 +44,7 @@ def _parsed_rows(examples_dir: str, split: str, spec: dict) -> list[tuple]:
     import tensorflow as tf
 
     rows = []
-    for rec in tf.data.TFRecordDataset(artifacts.split_files(examples_dir, split)):
+    for rec in tf.data.TFRecordDataset(examples_layout.split_files(examples_dir, split)):
         ex = tf.train.Example.FromString(rec.numpy())
         row = []
         for name in sorted(spec):
@@ -66,14 +68,16 @@ def test_transform_writes_graph_with_raw_schema_and_every_row(raw, transformed):
     assert out.num_buckets_for_transformed_feature("channel_xf") == 4  # pos, online, atm + 1 OOV bucket
 
     for split in artifacts.SPLITS:
-        n_in = count_records(artifacts.split_files(raw["examples"], split))
-        n_out = count_records(artifacts.split_files(te, split))
+        n_in = count_records(examples_layout.split_files(raw["examples"], split))
+        n_out = count_records(examples_layout.split_files(te, split))
         assert n_in == n_out == result.rows[split] > 0
-    meta = artifacts.read_json(os.path.join(te, artifacts.EXAMPLES_META))
+    meta = examples_layout.read_meta(te)
     assert meta["splits"] == result.rows
     assert meta["columns"]["amount_xf"] == "float" and meta["columns"]["channel_xf"] == "int"
-    # no scratch space left in the artifact
+    # no scratch space left in the artifact, and every file is one the contract names
     assert not [p for p in os.listdir(tg) if p.startswith(".")]
+    assert unnamed_files(tg, kinds.TRANSFORM_GRAPH) == []
+    assert unnamed_files(te, kinds.TRANSFORMED_EXAMPLES) == []
 
 
 def test_in_process_apply_equals_beam_apply(raw, transformed, tmp_path):
@@ -138,7 +142,7 @@ def test_raw_label_key_is_recorded_and_checked(raw, transformed, tmp_path):
 
 def test_required_column_missing_in_eval_is_an_anomaly_not_a_crash(taxi_csv, tmp_path):
     """Issue 7: a curated schema requires pickup_* (as train-only inference did) and two eval rows lack them.
-    validate names the anomaly (it always publishes; the gate decides); with fail_on_anomalies=False the run goes on and Transform, given the statistics,
+    validate names the anomaly; with fail_on_anomalies=False the run goes on and Transform, given the statistics,
     parses those columns as optional instead of crashing in TensorFlow's parser."""
     import tensorflow_data_validation as tfdv
 
@@ -152,7 +156,7 @@ def test_required_column_missing_in_eval_is_an_anomaly_not_a_crash(taxi_csv, tmp
     curated = str(tmp_path / "curated")
     write_schema(tfdv.infer_schema(load_statistics(dirs["statistics"], "train")), curated)
 
-    result = validate(dirs["statistics"], curated, str(tmp_path / "anomalies"))
+    result = validate(dirs["statistics"], curated, str(tmp_path / "anomalies"))  # validate never fails: a gate does
     named = {(f.feature, f.source) for f in result.findings}
     assert {(name, "eval") for name in PICKUP} <= named
 
@@ -161,7 +165,7 @@ def test_required_column_missing_in_eval_is_an_anomaly_not_a_crash(taxi_csv, tmp
         dirs["examples"], curated, write_module(str(tmp_path)), tg, te, statistics_dir=dirs["statistics"]
     )
     for split in artifacts.SPLITS:
-        assert out.rows[split] == count_records(artifacts.split_files(dirs["examples"], split)) > 0
+        assert out.rows[split] == count_records(examples_layout.split_files(dirs["examples"], split)) > 0
     assert set(PICKUP) <= set(read_transform_meta(tg)["optional_features"])
 
 

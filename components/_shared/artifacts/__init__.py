@@ -1,37 +1,51 @@
 """The on-disk layout of every kfx artifact: the contract between components.
 
-Every artifact is a *directory* at the KFP artifact's ``.path``. Components find
-files inside it only through the names below, never by guessing another step's paths.
+Every artifact is a *directory* at the KFP artifact's ``.path``. Components find files inside it only through the
+layout module of its kind (``components/_shared/artifacts/<module>.py``: its file names, ``read_*`` / ``write_*``),
+never by joining names themselves. Kind names are those of ``components/_shared/kinds.py`` (the ``kfx_kind``
+metadata every producer stamps). ``tests/unit/test_artifact_contract.py`` checks that this text names every file
+name the layout modules define, and that no other module of ``components/`` or ``pipelines/`` spells one.
 
-examples (Dataset, from ingest; also transformed examples from transform)
-    <dir>/train/part-*.tfrecord      tf.Example records (uncompressed TFRecord)
-    <dir>/eval/part-*.tfrecord
-    <dir>/examples.json              {"columns": {name: "int"|"float"|"string"},
-                                      "splits": {"train": rows, "eval": rows}, "source": uri}
-statistics (Dataset)
-    <dir>/<split>/FeatureStats.pb    DatasetFeatureStatisticsList, binary proto
-schema (Dataset)
-    <dir>/schema.pbtxt               tensorflow_metadata Schema, text proto
-anomalies (Dataset)
-    <dir>/anomalies.pbtxt            tensorflow_metadata Anomalies, text proto
-    <dir>/report.json                kfx's flat list of findings (anomalies, drift, skew, PSI), passed, message
-    <dir>/report.html                the self-contained validation report (layout: artifacts/anomalies.py)
-transform_graph (Model)
-    <dir>/                           a TFTransformOutput directory (transform_fn/,
-                                     transformed_metadata/, metadata/ = raw schema)
-    <dir>/transform.json             {"raw_label_keys", "optional_features"} (artifacts/transform_graph.py)
-model (Model)
-    <dir>/saved_model/               Keras SavedModel; signatures below
-    <dir>/logs/                      TensorBoard logs
-    <dir>/model.json                 {"label_key", "task", "num_classes", "classes", "raw_label_keys",
-                                      "features", "optional_features", "epochs_run", "batch_size", "version", ...}
+examples (Dataset, from ingest; layout: artifacts/examples.py)
+    <dir>/<split>/part-*.tfrecord      tf.Example records (uncompressed TFRecord), one or more shards per split
+                                       (``part-00000.tfrecord``, ...; Beam names them ``part-00000-of-00002.tfrecord``)
+    <dir>/examples.json                {"columns": {name: "int"|"float"|"string"}, "column_order": [...],
+                                        "splits": {split: rows}, "shards", "rows", "source": uri, ...}
+transformed_examples (Dataset, from transform; layout: artifacts/examples.py)
+    <dir>/<split>/part-*.tfrecord      transformed tf.Examples, same layout as examples
+    <dir>/examples.json                {"columns": transformed feature types, "splits": {split: rows}, "source"}
+statistics (Dataset; layout: artifacts/statistics.py)
+    <dir>/<split>/FeatureStats.pb      DatasetFeatureStatisticsList, binary proto
+    <dir>/_staging/                    a distributed runner's scratch output, removed after the run
+schema (Dataset; layout: artifacts/schema.py)
+    <dir>/schema.pbtxt                 tensorflow_metadata Schema, text proto
+anomalies (Dataset; layout: artifacts/anomalies.py)
+    <dir>/anomalies.pbtxt              tensorflow_metadata Anomalies, text proto
+    <dir>/report.json                  kfx's flat list of findings (anomalies, drift, skew, PSI), passed, message
+    <dir>/report.html                  the self-contained validation report
+transform_graph (Model; layout: artifacts/transform_graph.py)
+    <dir>/transform_fn/                TF Transform graph (TFTransformOutput; TFT names it)
+    <dir>/transformed_metadata/        schema of the transformed features (TFT names it)
+    <dir>/metadata/                    the raw schema (TFTransformOutput.raw_feature_spec() reads it)
+    <dir>/transform.json               {"raw_label_keys", "optional_features"}
+    <dir>/.tft_tmp/                    Beam/TFT scratch space of a remote artifact, removed after the run
+model (Model; layout: artifacts/model.py; also a pushed model and a resolved baseline)
+    <dir>/saved_model/                 Keras SavedModel (saved_model/saved_model.pb); signatures below
+    <dir>/logs/                        TensorBoard logs (never pushed)
+    <dir>/model.json                   {"label_key", "task", "num_classes", "classes", "raw_label_keys",
+                                        "features", "optional_features", "epochs_run", "batch_size", "version", ...}
+    <dir>/1/                           instead of saved_model/ in a model pushed for TF Serving (runtime tensorflow)
+    <dir>/kfx-push.json                a pushed model's {"digest", "runtime", "source"}, written last
+    <dir>/model-ref.json               a baseline that names no model: {"storage_uri": null, "reason"}
 evaluation (Dataset; layout: artifacts/evaluation.py)
-    <dir>/tfma/                      tfma.EvalResult output (tfma.load_eval_result)
-    <dir>/slices.json                [{"slice": "...", "features": {...}, "metrics": {...}}]
-    <dir>/evaluation.json            the whole evaluation: checks, reasons, notes, naive baseline, curves
+    <dir>/tfma/                        tfma.EvalResult output (tfma.load_eval_result)
+    <dir>/slices.json                  [{"slice": "...", "features": {...}, "metrics": {...}}]
+    <dir>/evaluation.json              the whole evaluation: checks, reasons, notes, naive baseline, curves
 blessing (Dataset; layout: artifacts/blessing.py)
-    <dir>/blessing.json              {"blessed": bool, "reasons": [...], "baseline": uri|None,
-                                      "checks": [...], "notes": [...]}
+    <dir>/blessing.json                {"blessed": bool, "reasons": [...], "baseline": uri|None,
+                                        "checks": [...], "notes": [...]}
+prediction log (not a KFP artifact: a log root written by the predictor; layout: artifacts/prediction_log.py)
+    <root>/date=YYYY-MM-DD/hour=HH/part-<ts>-<writer>-<seq>.tfrecord   logged tf.Examples
 
 SavedModel signatures (raw features in; the TFT graph is inside the model):
     serving_default     examples: tf.string [None] serialized tf.Example without label
@@ -49,21 +63,10 @@ import json
 import os
 from typing import Any
 
-import tensorflow as tf  # noqa: F401  (gfile for every URI scheme)
+# TensorFlow (tf.io.gfile, for every URI scheme) is imported where a file is read or written, so that a layout's
+# names and pure parsers (e.g. ``artifacts.schema.parse_schema_text`` for the preflight checks) load without it.
 
 SPLITS = ("train", "eval")
-
-EXAMPLES_META = "examples.json"
-STATS_FILE = "FeatureStats.pb"
-SCHEMA_FILE = "schema.pbtxt"
-ANOMALIES_FILE = "anomalies.pbtxt"
-REPORT_FILE = "report.json"
-SAVED_MODEL_DIR = "saved_model"
-LOGS_DIR = "logs"
-MODEL_META = "model.json"
-TFMA_DIR = "tfma"
-SLICES_FILE = "slices.json"
-BLESSING_FILE = "blessing.json"
 
 SERVING_SIGNATURE = "serving_default"
 RAW_SIGNATURE = "serving_raw"
@@ -80,28 +83,22 @@ def register_filesystem(uri: str) -> None:
         register_s3()
 
 
-def split_dir(root: str, split: str) -> str:
-    return os.path.join(root, split)
+def write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` (local or any gfile URI), creating its directory."""
+    import tensorflow as tf
 
-
-def split_pattern(root: str, split: str) -> str:
-    """Glob of the TFRecord files of one split of an examples artifact."""
-    return os.path.join(root, split, "part-*.tfrecord")
-
-
-def split_files(root: str, split: str) -> list[str]:
-    files = sorted(tf.io.gfile.glob(split_pattern(root, split)))
-    if not files:
-        raise FileNotFoundError(f"no '{split}' examples under {root} (expected {split_pattern(root, split)})")
-    return files
+    register_filesystem(path)
+    tf.io.gfile.makedirs(os.path.dirname(path) or ".")
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(text)
 
 
 def write_json(path: str, obj: Any) -> None:
-    tf.io.gfile.makedirs(os.path.dirname(path) or ".")
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(json.dumps(obj, indent=2, sort_keys=True, default=str))
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
 def read_json(path: str) -> Any:
+    import tensorflow as tf
+
     with tf.io.gfile.GFile(path) as f:
         return json.loads(f.read())

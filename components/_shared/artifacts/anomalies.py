@@ -18,18 +18,13 @@ from typing import Any
 
 import tensorflow as tf
 
-from components._shared.artifacts import ANOMALIES_FILE, REPORT_FILE, read_json, write_json
+from components._shared.artifacts import read_json, write_json, write_text
 
+ANOMALIES_FILE = "anomalies.pbtxt"
+REPORT_FILE = "report.json"
 HTML_FILE = "report.html"
 
 __all__ = ["ANOMALIES_FILE", "HTML_FILE", "REPORT_FILE", "read_report", "write_anomalies", "write_text"]
-
-
-def write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` (local or any gfile URI), creating its directory."""
-    tf.io.gfile.makedirs(os.path.dirname(path) or ".")
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(text)
 
 
 def paths(anomalies_dir: str) -> dict[str, str]:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from components._shared.artifacts import BLESSING_FILE, read_json, register_filesystem, write_json
+from components._shared.artifacts import read_json, register_filesystem, write_json
 from components._shared.artifacts.model import join
 
+BLESSING_FILE = "blessing.json"
 FILES = (BLESSING_FILE,)
 
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from components._shared.artifacts import SLICES_FILE, TFMA_DIR, read_json, register_filesystem, write_json
+from components._shared.artifacts import read_json, register_filesystem, write_json
 from components._shared.artifacts.model import join
 
+TFMA_DIR = "tfma"
+SLICES_FILE = "slices.json"
 SUMMARY_FILE = "evaluation.json"
 FILES = (TFMA_DIR + "/", SLICES_FILE, SUMMARY_FILE)
 

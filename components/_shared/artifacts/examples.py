@@ -13,23 +13,24 @@ Layout::
 
 A missing value is a feature with no value list (tfx-bsl decodes it as a null list; TFDV counts it missing).
 Readers of an examples artifact (statistics, transform, train, evaluate, deploy's smoke rows, ``pipelines/serve.py``)
-find its files and ``examples.json`` through this module only.
+find its files and ``examples.json`` through this module only. The names, ``examples.json`` and :func:`read_rows`
+need only TensorFlow (``pipelines/serve.py`` runs in the serving environment); the Arrow coders import pyarrow and
+tfx-bsl when called.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import tensorflow as tf
-from tensorflow_metadata.proto.v0 import schema_pb2
-from tfx_bsl.coders import example_coder
 
 from components._shared.artifacts import SPLITS, read_json, register_filesystem, write_json
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from tensorflow_metadata.proto.v0 import schema_pb2
 
 META_FILE = "examples.json"
 SHARD_PREFIX = "part-"
@@ -39,8 +40,6 @@ SHARD_SUFFIX = ".tfrecord"
 SHARD_BYTES = 64 << 20
 #: Records decoded per Arrow RecordBatch by default.
 DECODE_BATCH_ROWS = 100_000
-
-_TYPES = {"int": schema_pb2.INT, "float": schema_pb2.FLOAT, "string": schema_pb2.BYTES}
 
 
 # ------------------------------------------------------------------------------------------------- names
@@ -53,6 +52,17 @@ def shard_name(index: int) -> str:
 
 def split_dir(examples_dir: str, split: str) -> str:
     return os.path.join(examples_dir, split)
+
+
+def shard_path(examples_dir: str, split: str, index: int) -> str:
+    """Path of a split's ``index``-th shard."""
+    return os.path.join(examples_dir, split, shard_name(index))
+
+
+def beam_shard_prefix(examples_dir: str, split: str) -> tuple[str, str]:
+    """``(file_path_prefix, file_name_suffix)`` for Beam's ``WriteToTFRecord``: it names the shards
+    ``part-NNNNN-of-MMMMM.tfrecord``, which :func:`split_pattern` matches."""
+    return os.path.join(examples_dir, split, SHARD_PREFIX.rstrip("-")), SHARD_SUFFIX
 
 
 def split_pattern(examples_dir: str, split: str) -> str:
@@ -107,9 +117,12 @@ def column_order(meta: dict[str, Any]) -> list[str]:
 
 def columns_schema(columns: dict[str, str]) -> schema_pb2.Schema:
     """A bare TFMD schema (names + types only) for kfx column types (``int`` / ``float`` / ``string``)."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    types = {"int": schema_pb2.INT, "float": schema_pb2.FLOAT, "string": schema_pb2.BYTES}
     schema = schema_pb2.Schema()
     for name, kind in columns.items():
-        schema.feature.add(name=name, type=_TYPES[kind])
+        schema.feature.add(name=name, type=types[kind])
     return schema
 
 
@@ -121,6 +134,10 @@ def to_list_array(col: pa.Array) -> pa.Array:
 
     Floats become float32 (tf.Example's float_list), exactly as tfx-bsl decodes them back.
     """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     valid = col.is_valid()
     counts = pc.cast(valid, pa.int64()).to_numpy(zero_copy_only=False)
     offsets = np.zeros(len(col) + 1, dtype=np.int64)
@@ -135,6 +152,8 @@ def to_list_array(col: pa.Array) -> pa.Array:
 
 def to_list_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """A batch of scalar columns as the list-typed batch tfx-bsl encodes (and decodes)."""
+    import pyarrow as pa
+
     return pa.RecordBatch.from_arrays([to_list_array(c) for c in batch.columns], names=batch.schema.names)
 
 
@@ -146,6 +165,8 @@ class ShardWriter:
     """
 
     def __init__(self, examples_dir: str, split: str, shard_bytes: int = SHARD_BYTES) -> None:
+        from tfx_bsl.coders import example_coder
+
         self.dir = split_dir(examples_dir, split)
         self.shard_bytes = shard_bytes
         self.files: list[str] = []
@@ -201,6 +222,37 @@ def iter_records(files: Sequence[str]) -> Iterator[bytes]:
         yield from tf_record_iterator(path, options)
 
 
+def read_records(examples_dir: str, split: str, n: int | None = None) -> list[bytes]:
+    """The first ``n`` (all when None) serialized tf.Examples of a split, in record order."""
+    out: list[bytes] = []
+    for record in iter_records(split_files(examples_dir, split)):
+        if n is not None and len(out) >= n:
+            break
+        out.append(record)
+    return out
+
+
+def example_row(example: Any, drop: Collection[str] = ()) -> dict[str, Any]:
+    """A ``tf.train.Example`` (or its serialized bytes) as {feature: scalar}, sorted by name: strings decoded,
+    features without exactly one value (missing, or multivalent) and those in ``drop`` left out."""
+    if isinstance(example, bytes):
+        example = tf.train.Example.FromString(example)
+    row: dict[str, Any] = {}
+    for name, feature in sorted(example.features.feature.items()):
+        kind = feature.WhichOneof("kind")
+        values = getattr(feature, kind).value if kind else ()
+        if name in drop or len(values) != 1:
+            continue
+        value = values[0]
+        row[name] = value.decode("utf-8") if isinstance(value, bytes) else value
+    return row
+
+
+def read_rows(examples_dir: str, split: str = "eval", n: int = 8, drop: Collection[str] = ()) -> list[dict[str, Any]]:
+    """The first ``n`` raw rows of a split as {feature: scalar} dicts (:func:`example_row`), in record order."""
+    return [example_row(r, drop) for r in read_records(examples_dir, split, n)]
+
+
 def decode_batches(
     files: Sequence[str], schema: schema_pb2.Schema | None = None, batch_size: int = DECODE_BATCH_ROWS
 ) -> Iterator[pa.RecordBatch]:
@@ -209,6 +261,8 @@ def decode_batches(
     Batches hold ``batch_size`` records whatever the shard boundaries. With ``schema`` every schema feature is a
     column, typed as declared, even where a batch has no value for it.
     """
+    from tfx_bsl.coders import example_coder
+
     decoder = example_coder.ExamplesToRecordBatchDecoder(schema.SerializeToString() if schema else None)
     chunk: list[bytes] = []
     for record in iter_records(files):
@@ -249,6 +303,8 @@ def load_split(examples_dir: str, split: str, columns: Sequence[str] | None = No
 
 
 def _concat(batches: Iterable[pa.RecordBatch], empty_message: str) -> pa.Table:
+    import pyarrow as pa
+
     batches = list(batches)
     if not batches:
         raise ValueError(empty_message)
@@ -258,6 +314,8 @@ def _concat(batches: Iterable[pa.RecordBatch], empty_message: str) -> pa.Table:
 def split_to_pandas(examples_dir: str, split: str) -> Any:
     """One split as a pandas DataFrame with one scalar per cell (None/NaN where the value is missing)."""
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     batch = load_split(examples_dir, split)
     data = {}
@@ -277,12 +335,17 @@ __all__ = [
     "column_order",
     "columns_schema",
     "decode_batches",
+    "example_row",
     "iter_records",
     "iter_split_batches",
     "load_split",
     "meta_path",
     "read_meta",
+    "read_records",
+    "read_rows",
+    "beam_shard_prefix",
     "shard_name",
+    "shard_path",
     "split_dir",
     "split_files",
     "split_pattern",

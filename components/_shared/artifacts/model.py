@@ -55,6 +55,32 @@ def join(root: str, *parts: str) -> str:
     return posixpath.join(root.rstrip("/"), *parts) if "://" in root else os.path.join(root, *parts)
 
 
+def kfx_saved_model_dir(model_dir: str) -> str:
+    """Where train exports the SavedModel of a kfx model artifact (``<dir>/saved_model``)."""
+    return join(model_dir, SAVED_MODEL_DIR)
+
+
+def logs_dir(model_dir: str) -> str:
+    """Where train writes TensorBoard logs (``<dir>/logs``)."""
+    return join(model_dir, LOGS_DIR)
+
+
+def meta_path(model_dir: str) -> str:
+    """``<dir>/model.json`` (for messages; read it with :func:`read_model_meta`)."""
+    return join(model_dir, MODEL_META)
+
+
+def has_saved_model(saved_dir: str) -> bool:
+    """True when ``saved_dir`` holds a ``saved_model.pb``."""
+    register_filesystem(saved_dir)
+    return tf.io.gfile.exists(join(saved_dir, SAVED_MODEL_PB))
+
+
+def saved_model_pb(saved_dir: str) -> str:
+    """The ``saved_model.pb`` of a SavedModel directory."""
+    return join(saved_dir, SAVED_MODEL_PB)
+
+
 def saved_model_subdir(layout: str) -> str:
     """Where the SavedModel sits inside a model directory of ``layout``."""
     if layout not in LAYOUTS:
