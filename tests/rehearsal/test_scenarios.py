@@ -38,8 +38,13 @@ def _deployed(run, rehearsal) -> dict:  # noqa: ANN001
     uri = sc.storage_uri_of(isvc)
     assert uri.startswith(f"{sc.STORAGE_URI}/{sc.MODEL_NAME}/"), uri
     assert rehearsal.s3.exists(uri.rstrip("/") + "/saved_model/saved_model.pb"), f"nothing pushed at {uri}"
-    live = [t for t in sc.traffic(isvc) if t["percent"] > 0]
-    assert [t["percent"] for t in live] == [100], sc.traffic(isvc)
+    if sc.traffic(isvc):  # Knative: one revision takes all the traffic
+        live = [t for t in sc.traffic(isvc) if t["percent"] > 0]
+        assert [t["percent"] for t in live] == [100], sc.traffic(isvc)
+    else:  # Standard (RawDeployment) has no traffic split: no canary left in the spec, and the service is Ready
+        assert not isvc["spec"]["predictor"].get("canaryTrafficPercent"), isvc["spec"]["predictor"]
+        conditions = {c["type"]: c["status"] for c in isvc.get("status", {}).get("conditions", [])}
+        assert conditions.get("Ready") == "True", conditions
     assert uri in rehearsal.kube.downloads  # KServe's storage initializer fetched the pushed model from S3
     return isvc
 
