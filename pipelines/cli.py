@@ -182,7 +182,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                            "needs --host")  # fmt: skip
         from pipelines import run as run_module
 
-        return run_module.main(list(args.local_args))
+        local = list(args.local_args)
+        return run_module.main(local[1:] if local[:1] == ["--"] else local)
     client = connect(args.host, args.token)
     run = client.create_run_from_pipeline_package(
         package_path(args.pipeline), arguments=parse_params(args.param), run_name=args.run_name,

@@ -104,3 +104,9 @@ def test_wrong_version_host_is_one_line(capsys):
 def test_version_name_carries_the_git_commit():
     name = cli.version_name()
     assert name.startswith(cli.__version__)
+
+
+def test_run_without_a_host_is_the_local_cli(capsys):
+    # the local path is python -m pipelines.run: its preflight answers in well under a second, with no TensorFlow
+    code, out, err = _run(["run", "--", "--data", "/nonexistent/data.csv", "--label", "y"], capsys)
+    assert code == 2 and "/nonexistent/data.csv" in out + err
