@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -124,6 +126,25 @@ def _finite(v: Any) -> bool:
     return not isinstance(v, float) or math.isfinite(v)
 
 
+#: How long a cluster-local name may take to resolve after its Service reports Ready (cluster DNS, and its negative
+#: cache, can lag the Ready condition of a brand-new Service).
+DNS_GRACE_SECONDS = 30.0
+
+
+def _post_json(req: urllib.request.Request, timeout_seconds: float, dns_grace: float = DNS_GRACE_SECONDS) -> Any:
+    """The JSON answer to ``req``; a name that does not resolve yet is retried for ``dns_grace`` seconds (only that:
+    refused connections, HTTP errors and bad answers fail at once)."""
+    deadline = time.monotonic() + dns_grace
+    while True:
+        try:
+            with urllib.request.urlopen(req, timeout=timeout_seconds) as resp:
+                return json.loads(resp.read())
+        except urllib.error.URLError as e:
+            if not isinstance(e.reason, socket.gaierror) or time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
+
+
 def smoke_test(
     url: str, model_name: str, instances: list[dict], runtime: str = "kfx", timeout_seconds: float = 30.0
 ) -> int:
@@ -139,8 +160,7 @@ def smoke_test(
     req = urllib.request.Request(target, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json", "Host": host})  # fmt: skip
     try:
-        with urllib.request.urlopen(req, timeout=timeout_seconds) as resp:
-            payload = json.loads(resp.read())
+        payload = _post_json(req, timeout_seconds)
     except urllib.error.HTTPError as e:
         detail = e.read().decode("utf-8", "replace")[:500]
         raise RolloutFailed(f"smoke request to {endpoint} failed: HTTP {e.code}: {detail}") from e
