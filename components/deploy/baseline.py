@@ -70,7 +70,5 @@ def record_baseline(artifact: Any, baseline: Baseline) -> None:
         model_layout.write_absent(artifact.path, baseline.reason)
         artifact.metadata.update({model_layout.PRESENT_KEY: False, "reason": baseline.reason, "source": ""})
         return
-    artifact.metadata.update({model_layout.PRESENT_KEY: True, "reason": baseline.reason, "source": baseline.storage_uri,
-                              "layout": model_layout.layout_of(baseline.storage_uri) or "",
-                              "revision": baseline.revision})  # fmt: skip
-    artifact.uri = baseline.storage_uri
+    model_layout.point_at_model(artifact, baseline.storage_uri, check=False)
+    artifact.metadata.update({"reason": baseline.reason, "revision": baseline.revision})

@@ -82,9 +82,4 @@ def import_baseline(baseline: Output[Model], uri: str = ""):
     from components._shared.kinds import stamp_outputs
 
     stamp_outputs("import_baseline", baseline=baseline)
-    baseline.metadata[model_layout.PRESENT_KEY] = bool(uri)
-    if uri:
-        model_layout.saved_model_dir(uri)  # FileNotFoundError naming both layouts when there is no model
-        baseline.metadata["layout"] = model_layout.layout_of(uri) or ""
-        baseline.metadata["source"] = uri
-        baseline.uri = uri
+    model_layout.point_at_model(baseline, uri)

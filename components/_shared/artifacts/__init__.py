@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 from typing import Any
 
 # TensorFlow (tf.io.gfile, for every URI scheme) is imported where a file is read or written, so that a layout's
@@ -72,6 +73,11 @@ SERVING_SIGNATURE = "serving_default"
 RAW_SIGNATURE = "serving_raw"
 TRANSFORM_SIGNATURE = "transform_features"
 OUTPUT_KEY = "outputs"
+
+
+def join(root: str, *parts: str) -> str:
+    """``root``/parts for a local path or any gfile URI (``s3://``, ``gs://``): the one path joiner of the layouts."""
+    return posixpath.join(root.rstrip("/"), *parts) if "://" in root else os.path.join(root, *parts)
 
 
 def register_filesystem(uri: str) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from components._shared.artifacts import read_json, register_filesystem, write_json
+from components._shared.artifacts import join, read_json, register_filesystem, write_json
 
 SAVED_MODEL_DIR = "saved_model"
 LOGS_DIR = "logs"
@@ -48,11 +48,6 @@ PRESENT_KEY = "present"
 KFX_LAYOUT = "kfx"
 TF_SERVING_LAYOUT = "tensorflow"
 LAYOUTS = (KFX_LAYOUT, TF_SERVING_LAYOUT)
-
-
-def join(root: str, *parts: str) -> str:
-    """``root``/parts for a local path or any gfile URI (``s3://``, ``gs://``)."""
-    return posixpath.join(root.rstrip("/"), *parts) if "://" in root else os.path.join(root, *parts)
 
 
 def kfx_saved_model_dir(model_dir: str) -> str:
@@ -187,3 +182,16 @@ def read_push_marker(model_dir: str) -> dict[str, Any] | None:
 
 def write_push_marker(model_dir: str, marker: dict[str, Any]) -> None:
     write_json(join(model_dir, PUSH_MARKER), marker)
+
+
+def point_at_model(artifact: Any, uri: str, check: bool = True) -> None:
+    """Make a ``Model`` artifact reference the model at ``uri`` (nothing copied), or mark it absent when ``uri`` is
+    "" (KFP has no optional outputs). ``check``: fail, naming both layouts, when ``uri`` holds no SavedModel."""
+    artifact.metadata[PRESENT_KEY] = bool(uri)
+    if not uri:
+        return
+    if check:
+        saved_model_dir(uri)
+    artifact.metadata["layout"] = layout_of(uri) or ""
+    artifact.metadata["source"] = uri
+    artifact.uri = uri

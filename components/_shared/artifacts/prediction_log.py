@@ -25,8 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import posixpath
 import threading
 import time
 import uuid
@@ -34,6 +32,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from components._shared.artifacts import join
 
 REQUEST_ID = "kfx_request_id"
 TIMESTAMP = "kfx_timestamp_us"
@@ -54,10 +54,6 @@ class Record:
     model: str = ""
     revision: str = ""
     timestamp_us: int = field(default_factory=lambda: time.time_ns() // 1000)
-
-
-def _join(root: str, *parts: str) -> str:
-    return posixpath.join(root.rstrip("/"), *parts) if "://" in root else os.path.join(root, *parts)
 
 
 def partition(timestamp_us: int) -> str:
@@ -169,10 +165,10 @@ class PredictionLogWriter:
         for part, records in by_partition.items():
             self._seq += 1
             name = f"part-{records[0].timestamp_us:017d}-{self._id}-{self._seq:06d}{FILE_SUFFIX}"
-            directory = _join(self.root, *part.split("/"))
+            directory = join(self.root, *part.split("/"))
             try:
                 tf.io.gfile.makedirs(directory)
-                tmp, final = _join(directory, f".{name}.tmp"), _join(directory, name)
+                tmp, final = join(directory, f".{name}.tmp"), join(directory, name)
                 with tf.io.TFRecordWriter(tmp) as w:
                     for r in records:
                         w.write(encode(r))
@@ -191,8 +187,8 @@ def window_files(root: str, start: datetime, end: datetime) -> list[str]:
     files: list[str] = []
     hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     while hour < end:
-        directory = _join(root, f"date={hour:%Y-%m-%d}", f"hour={hour:%H}")
-        files += tf.io.gfile.glob(_join(directory, "part-*" + FILE_SUFFIX))
+        directory = join(root, f"date={hour:%Y-%m-%d}", f"hour={hour:%H}")
+        files += tf.io.gfile.glob(join(directory, "part-*" + FILE_SUFFIX))
         hour += timedelta(hours=1)
     return sorted(files)
 
