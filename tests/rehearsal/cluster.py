@@ -31,7 +31,7 @@ from typing import Any
 
 from tests.doubles.kube_api import KubeApiTestDouble
 from tests.rehearsal.dns import ClusterNetwork
-from tests.rehearsal.environment import ImageEnvironment, build_environment
+from tests.rehearsal.environment import ImageEnvironment, build_environment, rehearsal_dir
 from tests.rehearsal.launcher import LaunchContext
 from tests.rehearsal.runner import CompiledPipeline, ExecutionCache, RunResult, run_pipeline
 from tests.rehearsal.s3 import S3TestDouble, split_uri
@@ -80,8 +80,8 @@ class Rehearsal:
 
     def __init__(self, isvc_schema: dict | None = None, secrets_file: str | None = None,
                  work_dir: str | None = None, caching: bool = True) -> None:  # fmt: skip
-        os.makedirs(os.path.join(ROOT, ".rehearsal"), exist_ok=True)
-        self.work_dir = work_dir or tempfile.mkdtemp(prefix="rehearsal-", dir=os.path.join(ROOT, ".rehearsal"))
+        os.makedirs(rehearsal_dir(), exist_ok=True)
+        self.work_dir = work_dir or tempfile.mkdtemp(prefix="rehearsal-", dir=rehearsal_dir())
         self.s3 = S3TestDouble()
         self.secrets = SecretStore.from_file(secrets_file) if secrets_file else SecretStore.default()
         self.kube = StorageInitializingKubeApi(self.s3, os.path.join(self.work_dir, "models"), schema=isvc_schema)

@@ -25,7 +25,17 @@ INSTALL_SCRIPT = os.path.join(ROOT, "components", "install.sh")
 DOCKERFILE = os.path.join(ROOT, "components", "Dockerfile")
 LOCK = os.path.join(ROOT, "requirements", "components.lock")
 UV = os.path.join(ROOT, ".tools", "bin", "uv")
-CACHE_DIR = os.path.join(ROOT, ".rehearsal", "env")
+
+
+def rehearsal_dir() -> str:
+    """The rehearsal's working folder: ``<repo>/.rehearsal``, unless the checkout is under /tmp, which every rehearsed
+    pod replaces by a private /tmp (its interpreter and files would vanish): then a folder under /var/tmp."""
+    if os.path.realpath(ROOT).startswith("/tmp/"):
+        return os.path.join("/var/tmp", "kfx-rehearsal-" + hashlib.sha256(ROOT.encode()).hexdigest()[:12])
+    return os.path.join(ROOT, ".rehearsal")
+
+
+CACHE_DIR = os.path.join(rehearsal_dir(), "env")
 #: What goes into kfx's wheel (pyproject.toml: packages components*, pipelines*; README is the long description).
 PACKAGE_SOURCES = ("pyproject.toml", "README.md", "components", "pipelines")
 #: What the base image (python:3.11-slim-bookworm) sets before the Dockerfile's own ENV lines.
