@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.rehearsal.cluster import ROOT
+from tests.rehearsal.environment import CACHE_DIR
 from tests.rehearsal.testdata.probe_pipeline import compile_to
 
 
@@ -27,7 +28,7 @@ def test_probe_pipeline_runs_like_a_cluster(rehearsal, tmp_path):
     assert env["TF_USE_LEGACY_KERAS"] == "1"  # the image's ENV (components/Dockerfile)
     assert "VIRTUAL_ENV" not in env and "PYTHONPATH" not in env and "KUBECONFIG" not in env
     assert seen["listdir"] == []  # an empty working directory
-    assert "/.rehearsal/env/" in seen["kfx"] and "/site-packages/components/" in seen["kfx"]  # the built wheel
+    assert seen["kfx"].startswith(CACHE_DIR + "/") and "/site-packages/components/" in seen["kfx"]  # the built wheel
     source_tree = [p for p in seen["sys_path"] if p.startswith(ROOT) and "/.rehearsal/" not in p]
     assert source_tree == []
 
