@@ -35,6 +35,9 @@ model (Model; layout: artifacts/model.py; also a pushed model and a resolved bas
     <dir>/model.json                   {"label_key", "task", "num_classes", "classes", "raw_label_keys",
                                         "features", "optional_features", "epochs_run", "batch_size", "version", ...}
     <dir>/1/                           instead of saved_model/ in a model pushed for TF Serving (runtime tensorflow)
+    <dir>/evidence/statistics/         the training statistics (statistics layout), kept with the model
+    <dir>/evidence/schema/             the training schema (schema layout), kept with the model
+    <dir>/lineage.json                 what made the model (data URI + hash, rows, URIs, module hash, params, ...)
     <dir>/kfx-push.json                a pushed model's {"digest", "runtime", "source"}, written last
     <dir>/model-ref.json               a baseline that names no model: {"storage_uri": null, "reason"}
 evaluation (Dataset; layout: artifacts/evaluation.py)

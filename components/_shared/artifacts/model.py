@@ -15,6 +15,17 @@ A pushed model (either layout) also holds ``kfx-push.json`` ({"digest", "runtime
 directory that has it holds every other file. The files a push copies are :func:`serving_files` of the kfx
 artifact (``saved_model/**`` and ``model.json``; never ``logs/``), each placed at :func:`pushed_path`.
 
+Training evidence and lineage (in a kfx model artifact and every model kfx pushes, either layout; TF Serving and the
+kfx runtime ignore them)::
+
+    <dir>/evidence/statistics/        the training statistics (statistics layout: <split>/FeatureStats.pb)
+    <dir>/evidence/schema/            the schema the model was trained against (schema layout: schema.pbtxt)
+    <dir>/lineage.json                what made the model: data URI + content hash, rows, artifact URIs, module hash,
+                                      hyperparameters, kfx version + git commit, pipeline name/version, run id
+
+The monitoring pipeline finds a served model's training statistics and schema here (from the InferenceService's
+storage URI, as the baseline resolver finds the model): :func:`evidence_statistics_dir`, :func:`evidence_schema_dir`.
+
 No model (a baseline Model artifact marked ``metadata["present"] = False``: nothing is served yet)::
 
     <dir>/model-ref.json      {"storage_uri": null, "reason": "..."}
@@ -40,6 +51,10 @@ SAVED_MODEL_PB = "saved_model.pb"
 TF_SERVING_VERSION = "1"
 PUSH_MARKER = "kfx-push.json"
 REFERENCE_FILE = "model-ref.json"
+EVIDENCE_DIR = "evidence"
+EVIDENCE_STATISTICS = "statistics"
+EVIDENCE_SCHEMA = "schema"
+LINEAGE_FILE = "lineage.json"
 
 #: metadata key of a baseline Model artifact: False = no model (KFP has no optional outputs, so "none" is an
 #: artifact marked absent). Written by resolve_baseline / import_baseline, read by evaluate.
@@ -132,6 +147,31 @@ def read_model_meta(model_dir: str) -> dict[str, Any]:
     model_dir = resolve(model_dir)
     path = join(model_dir, MODEL_META)
     return read_json(path) if tf.io.gfile.exists(path) else {}
+
+
+def evidence_statistics_dir(model_dir: str) -> str:
+    """The training statistics kept with a model (``<dir>/evidence/statistics``, statistics layout)."""
+    return join(model_dir, EVIDENCE_DIR, EVIDENCE_STATISTICS)
+
+
+def evidence_schema_dir(model_dir: str) -> str:
+    """The schema kept with a model (``<dir>/evidence/schema``, schema layout)."""
+    return join(model_dir, EVIDENCE_DIR, EVIDENCE_SCHEMA)
+
+
+def read_lineage(model_dir: str) -> dict[str, Any]:
+    """``lineage.json`` of a model directory (either layout, or a reference to one), or {} when it has none."""
+    model_dir = resolve(model_dir)
+    path = join(model_dir, LINEAGE_FILE)
+    return read_json(path) if tf.io.gfile.exists(path) else {}
+
+
+def write_lineage(model_dir: str, lineage: dict[str, Any]) -> None:
+    """Write ``lineage.json``: values must be strings, numbers or bools (KFP metadata takes no nulls)."""
+    nulls = sorted(k for k, v in lineage.items() if v is None)
+    if nulls:
+        raise ValueError(f"lineage values must not be null (KFP metadata cannot store them): {', '.join(nulls)}")
+    write_json(join(model_dir, LINEAGE_FILE), lineage)
 
 
 def write_model_meta(model_dir: str, meta: dict[str, Any]) -> None:
