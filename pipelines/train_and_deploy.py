@@ -19,8 +19,10 @@ from pipelines.cluster import use_object_store
 from pipelines.params import with_training_params
 from pipelines.training import training_steps
 
+PIPELINE_NAME = "kfx-train-and-deploy"
 
-@dsl.pipeline(name="kfx-train-and-deploy", description=f"kfx {__version__}: train, bless, deploy to KServe")
+
+@dsl.pipeline(name=PIPELINE_NAME, description=f"kfx {__version__}: train, bless, deploy to KServe")
 @with_training_params(exclude=("baseline_model_uri",), defaults={"value_thresholds": {"auc": 0.7}})
 def train_and_deploy(
     params: dict,  # the training parameters (components._shared.params.TrainingParams), baseline excluded
@@ -35,12 +37,16 @@ def train_and_deploy(
 ) -> None:
     """Train, bless against the served model, deploy to KServe."""
     baseline = resolve_baseline(name=model_name, namespace=namespace).set_display_name("resolve baseline")
-    steps = training_steps(params, extra={"evaluate": {"baseline_model": baseline.outputs["baseline"]}})
+    steps = training_steps(
+        params, extra={"evaluate": {"baseline_model": baseline.outputs["baseline"]}}, pipeline_name=PIPELINE_NAME
+    )
     examples, trained, evaluation = steps["ingest"], steps["train"], steps["evaluate"]
     pushed = deploy(
         model=trained.outputs["model"],
         blessing=evaluation.outputs["blessing"],
         examples=examples.outputs["examples"],
+        statistics=steps["statistics"].outputs["statistics"],  # the training evidence, pushed with the model
+        schema=steps["schema"].outputs["schema"],
         name=model_name,
         namespace=namespace,
         storage_uri=storage_uri,

@@ -24,12 +24,14 @@ from components.validate.component import gate, validate
 from pipelines.params import with_training_params
 
 PIPELINE_NAME = "kfx-training"
-__all__ = ["DEFAULT_MODULE", "PIPELINE_NAME", "STEPS", "training_pipeline", "training_steps"]
+__all__ = ["DEFAULT_MODULE", "PIPELINE_NAME", "STEPS", "run_arguments", "training_pipeline", "training_steps"]
 
 
 def training_steps(
     params: Mapping[str, Any],
     extra: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    pipeline_name: str = PIPELINE_NAME,
     **overrides: Any,
 ) -> dict[str, dsl.PipelineTask]:
     """Add the training steps to the pipeline being defined; returns the tasks by step name.
@@ -37,7 +39,10 @@ def training_steps(
     ``params`` holds the ``TrainingParams`` values (pipeline parameters, task outputs or constants; ``overrides``
     replace some, e.g. a baseline resolved by an earlier task). Each step gets the parameters the dataclass
     routes to it (``step_arguments``), plus ``extra[step]``: arguments that are not training parameters, e.g.
-    ``{"evaluate": {"baseline_model": resolve_task.outputs["baseline"]}}``. Shared by every kfx pipeline."""
+    ``{"evaluate": {"baseline_model": resolve_task.outputs["baseline"]}}``. Shared by every kfx pipeline.
+
+    The train step records the model's lineage: ``pipeline_name`` (the calling pipeline's name) and KFP's run name
+    and id, as placeholders KFP (and kfp.local) substitutes at run time."""
     values = {**params, **overrides}
 
     def given(step: str) -> dict[str, Any]:
@@ -62,7 +67,7 @@ def training_steps(
     train_task = train(
         transformed_examples=transform_task.outputs["transformed_examples"],
         transform_graph=transform_task.outputs["transform_graph"],
-        **given("train"),
+        **{**run_arguments(pipeline_name), **given("train")},
     ).set_display_name("train")
 
     evaluate_args = given("evaluate")
@@ -81,6 +86,15 @@ def training_steps(
         "transform": transform_task,
         "train": train_task,
         "evaluate": evaluate_task,
+    }
+
+
+def run_arguments(pipeline_name: str) -> dict[str, str]:
+    """The train step's lineage arguments: the pipeline's name, KFP's run name and run id (placeholders)."""
+    return {
+        "pipeline_name": pipeline_name,
+        "run_name": dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        "run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER,
     }
 
 

@@ -51,7 +51,16 @@ COMPONENT_IO: dict[str, dict[str, dict[str, str]]] = {
         "inputs": {"model": MODEL, "examples": EXAMPLES, "baseline_model": MODEL},
         "outputs": {"evaluation": EVALUATION, "blessing": BLESSING},
     },
-    "deploy": {"inputs": {"model": MODEL, "blessing": BLESSING, "examples": EXAMPLES}, "outputs": {}},
+    "deploy": {
+        "inputs": {
+            "model": MODEL,
+            "blessing": BLESSING,
+            "examples": EXAMPLES,
+            "statistics": STATISTICS,
+            "schema": SCHEMA,
+        },
+        "outputs": {},
+    },
     # the served model, recorded (not copied) as a reference; metadata["present"] False when nothing is served
     "resolve_baseline": {"inputs": {}, "outputs": {"baseline": MODEL}},
     "rollback": {"inputs": {}, "outputs": {}},

@@ -4,7 +4,7 @@ The deploy signature is spelled out (KFP embeds this source); it must match ``co
 (``tests/deploy/test_deploy_params.py`` checks).
 """
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Markdown, Model, Output
@@ -32,8 +32,11 @@ def deploy(
     deployment_mode: str = "auto",
     timeout_seconds: int = 600,
     smoke_rows: int = 8,
+    statistics: Optional[Input[Dataset]] = None,  # noqa: UP045  the training evidence, pushed with the model
+    schema: Optional[Input[Dataset]] = None,  # noqa: UP045
 ) -> NamedTuple("DeployOutputs", endpoint=str, revision=str, deployed=bool):
-    """Deploy a blessed model to KServe: push to storage_uri/<name>/<digest>/, test, move traffic or roll back."""
+    """Deploy a blessed model to KServe: push to storage_uri/<name>/<digest>/ (with lineage.json and the training
+    statistics and schema as evidence/), test, move traffic or roll back; lineage as annotations."""
     from collections import namedtuple
 
     import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
@@ -41,11 +44,13 @@ def deploy(
     from components.deploy.logic import DeployError, DeployParams, deploy_model
     from components.deploy.smoke import eval_rows
 
-    check_inputs("deploy", model=model, blessing=blessing, examples=examples)
+    check_inputs("deploy", model=model, blessing=blessing, examples=examples, statistics=statistics, schema=schema)
     args = {k: v for k, v in locals().items() if k in DeployParams.__dataclass_fields__}
     params = DeployParams(**args)
+    evidence = {"statistics_dir": statistics.path if statistics else "", "schema_dir": schema.path if schema else ""}
     try:
-        result = deploy_model(model.path, blessing.path, params, smoke_instances=eval_rows(examples.path, smoke_rows))
+        result = deploy_model(model.path, blessing.path, params, smoke_instances=eval_rows(examples.path, smoke_rows),
+                              **evidence)  # fmt: skip
     except DeployError as e:
         with open(report.path, "w") as f:
             f.write(f"# Deploy `{namespace}/{name}`\n\n**failed**: {e}\n")

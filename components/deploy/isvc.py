@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from components.deploy import lineage as lineage_lib
 from components.deploy.errors import DeployError
+from components.deploy.lineage import LINEAGE_PREFIX, PREVIOUS_LINEAGE_ANNOTATION, lineage_annotations, lineage_patch
 from components.deploy.params import DeployParams
 
 GROUP = "serving.kserve.io"
@@ -94,8 +97,10 @@ def build_inference_service(
     serving_runtime: str = KFX_RUNTIME,
     min_replicas: int = 1,
     name: str | None = None,
+    lineage: Mapping[str, Any] | None = None,
 ) -> dict:
-    """The InferenceService kfx applies for ``params`` serving ``storage_uri`` in deployment ``mode``."""
+    """The InferenceService kfx applies for ``params`` serving ``storage_uri`` in deployment ``mode``; ``lineage``
+    (the model's ``lineage.json``) becomes its lineage annotations."""
     mode = normalize_mode(mode)
     name = name or params.name
     predictor: dict[str, Any] = {"minReplicas": min_replicas,
@@ -105,6 +110,8 @@ def build_inference_service(
     annotations = {MODE_ANNOTATION: MODE_VALUES[mode]}
     if mode == KNATIVE:  # tag routing gives each revision its own (cluster-local) address
         annotations[TAG_ROUTING_ANNOTATION] = "true"
+    if lineage is not None:
+        annotations.update(lineage_annotations(lineage, storage_uri))
     labels = {"app.kubernetes.io/managed-by": "kfx", "app.kubernetes.io/name": params.name}
     if name != params.name:
         labels[CANDIDATE_OF_LABEL] = params.name
@@ -207,6 +214,35 @@ def in_flight_canary(isvc: dict | None) -> int | None:
     return int(canary) if canary is not None and 0 < int(canary) < 100 else None
 
 
+def main_address(obj: dict) -> str:
+    """The cluster-local address of an InferenceService (``status.address.url``, else the predictor's)."""
+    status = obj.get("status") or {}
+    url = (status.get("address") or {}).get("url") or (predictor_status(obj).get("address") or {}).get("url")
+    if not url:
+        meta = obj.get("metadata") or {}
+        url = f"http://{meta.get('name')}-predictor.{meta.get('namespace')}.svc.cluster.local"
+    return url
+
+
+def lineage_of(isvc: dict | None) -> dict[str, str]:
+    """The lineage an InferenceService's annotations record, as {lineage key: value} (``storage_uri`` included)."""
+    return lineage_lib.as_lineage(lineage_lib.of_annotations(annotations_of(isvc)))
+
+
+def previous_lineage(isvc: dict | None) -> dict[str, str]:
+    """The lineage of the model served before the last kfx rollout, as {lineage key: value} ({} when none)."""
+    return lineage_lib.as_lineage(lineage_lib.previous(annotations_of(isvc)))
+
+
+def is_stale(obj: dict) -> bool:
+    """A rollout kfx started and never finished: an unverified candidate recorded, or a canary share still set."""
+    return (
+        bool(annotations_of(obj).get(CANDIDATE_ANNOTATION))
+        or in_flight_canary(obj) is not None
+        or bool(spec_canary(obj))
+    )
+
+
 # ---------------------------------------------------------------------------------------------- patches
 
 
@@ -249,12 +285,14 @@ def overlay(current: dict, target: dict) -> dict:
 
 
 def rollout_annotations(existing: dict, candidate_uri: str | None) -> dict[str, str | None]:
-    """Annotations a rollout start writes: what served before (for baseline and rollback) and the candidate."""
+    """Annotations a rollout start writes: what served before (for baseline and rollback: its URI, predictor spec
+    and lineage) and the candidate."""
     return {
         PREVIOUS_URI_ANNOTATION: served_storage_uri(existing),
         PREVIOUS_PREDICTOR_ANNOTATION: json.dumps(
             {k: v for k, v in predictor_spec(existing).items() if k != "canaryTrafficPercent"}, sort_keys=True
         ),
+        PREVIOUS_LINEAGE_ANNOTATION: lineage_lib.recorded(annotations_of(existing)),
         CANDIDATE_ANNOTATION: candidate_uri,
     }
 
@@ -293,7 +331,8 @@ def rollout_patch(existing: dict, desired: dict, canary_percent: int | None, can
     and the ``resourceVersion`` read (a concurrent change is a 409, not a silent overwrite)."""
     target = copy.deepcopy(desired["spec"]["predictor"])
     target["canaryTrafficPercent"] = canary_percent
-    annotations = {**desired["metadata"]["annotations"], **rollout_annotations(existing, candidate_uri)}
+    annotations = {**lineage_patch(annotations_of(existing), desired["metadata"]["annotations"]),
+                   **desired["metadata"]["annotations"], **rollout_annotations(existing, candidate_uri)}  # fmt: skip
     return {
         "metadata": {"resourceVersion": existing["metadata"]["resourceVersion"], "annotations": annotations},
         "spec": {"predictor": overlay(predictor_spec(existing), target)},
@@ -302,8 +341,10 @@ def rollout_patch(existing: dict, desired: dict, canary_percent: int | None, can
 
 def canary_patch(existing: dict, desired: dict, percent: int, candidate_uri: str) -> dict:
     """Merge patch of a standard-mode canary (KServe 0.20+ ``spec.canary``): the main predictor stays, the new one
-    gets ``percent`` of traffic once ready; the rollout annotations as for Knative."""
-    annotations = {**desired["metadata"]["annotations"], **rollout_annotations(existing, candidate_uri)}
+    gets ``percent`` of traffic once ready; the rollout annotations as for Knative. The lineage annotations keep
+    describing the main predictor until the switch."""
+    own = {k: v for k, v in desired["metadata"]["annotations"].items() if not k.startswith(LINEAGE_PREFIX)}
+    annotations = {**own, **rollout_annotations(existing, candidate_uri)}
     predictor = copy.deepcopy(desired["spec"]["predictor"])
     predictor["model"].setdefault("name", CANARY_CONTAINER)  # the canary's model container needs a name (CRD)
     return {
@@ -313,10 +354,12 @@ def canary_patch(existing: dict, desired: dict, percent: int, candidate_uri: str
 
 
 def restore_patch(now: dict, previous: dict, canary_percent: int | None) -> dict:
-    """Merge patch back to the ``previous`` predictor spec, the candidate annotation removed."""
+    """Merge patch back to the ``previous`` predictor spec, with its lineage annotations; the candidate annotation
+    removed."""
     target = copy.deepcopy(previous)
     target["canaryTrafficPercent"] = canary_percent
+    lineage = lineage_patch(annotations_of(now), lineage_lib.previous(annotations_of(now)))
     return {
-        "metadata": {"annotations": {CANDIDATE_ANNOTATION: None}},
+        "metadata": {"annotations": {**lineage, CANDIDATE_ANNOTATION: None}},
         "spec": {"predictor": merge_patch(predictor_spec(now), target)},
     }

@@ -22,18 +22,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from typing import Any
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from components._shared.artifacts import blessing as blessing_layout
+from components._shared.artifacts import model as model_layout
 from components._shared.log import get_logger, timed
 from components.deploy import isvc as isvc_lib
 from components.deploy import smoke, storage
 from components.deploy.errors import DeployError, RolloutFailed
 from components.deploy.kube import Kube
 from components.deploy.params import DEPLOYMENT_MODES, ROLLOUTS, RUNTIMES, DeployParams
-from components.deploy.rollout import Rollout, is_stale
+from components.deploy.rollout import Rollout
 
 __all__ = ["DeployError", "DeployParams", "DeployResult", "deploy_model", "roll_back", "service_status"]
 
@@ -83,12 +83,13 @@ def read_blessing(blessing_dir: str) -> dict:
         raise DeployError(str(e)) from e
 
 
-def versioned_storage_uri(root: str, name: str, model_dir: str) -> str:
-    """``<root>/<name>/<first 12 hex of the model digest>``: one immutable path per model content."""
+def versioned_storage_uri(root: str, name: str, model_dir: str, statistics_dir: str = "", schema_dir: str = "") -> str:
+    """``<root>/<name>/<first 12 hex of the push digest>``: one immutable path per pushed content (model, lineage,
+    evidence)."""
     if not root:
         raise DeployError("storage_uri is empty; name the root the model is pushed under (local path, gs://, s3://)")
     try:
-        digest = storage.model_digest(model_dir)
+        digest = storage.model_digest(model_dir, statistics_dir, schema_dir)
     except storage.StorageError as e:
         raise DeployError(str(e)) from e
     return f"{root.rstrip('/')}/{name}/{digest[:12]}"
@@ -138,8 +139,14 @@ def deploy_model(
     image: str | None = None,
     serving_runtime: str = isvc_lib.KFX_RUNTIME,
     poll_seconds: float = 2.0,
+    statistics_dir: str = "",
+    schema_dir: str = "",
 ) -> DeployResult:
     """Deploy the model in ``model_dir`` as InferenceService ``params.namespace/params.name`` (module docstring).
+
+    ``statistics_dir`` / ``schema_dir``: the training statistics and schema, pushed with the model as its evidence
+    (``<pushed>/evidence/``; the monitoring pipeline finds them from the InferenceService). The model's
+    ``lineage.json`` is pushed with it and written as the InferenceService's lineage annotations.
 
     Returns ``DeployResult(deployed=False)`` for an unblessed model; raises ``DeployError`` when the rollout
     fails (after rolling back) or the cluster refuses a call.
@@ -150,23 +157,25 @@ def deploy_model(
         reasons = "; ".join(str(r) for r in blessing.get("reasons") or []) or "no reason given"
         log.info("model %s is not blessed (%s): not deploying", model_dir, reasons)
         return DeployResult(deployed=False, reason=f"not deployed: not blessed ({reasons})")
-    target = versioned_storage_uri(params.storage_uri, params.name, model_dir)
+    target = versioned_storage_uri(params.storage_uri, params.name, model_dir, statistics_dir, schema_dir)
     try:
         storage.check_scheme(target)
-        digest = storage.model_digest(model_dir)
+        digest = storage.model_digest(model_dir, statistics_dir, schema_dir)
     except storage.StorageError as e:
         raise DeployError(str(e)) from e
+    lineage = model_layout.read_lineage(model_dir)
     kube = Kube(api_client, params.namespace, params.name)
     existing = kube.get()
     mode = resolve_mode(params.deployment_mode, existing)
     run = Rollout(kube, smoke.smoke_rows(smoke_instances, smoke.label_keys(model_dir)), params.runtime,
                   params.timeout_seconds, poll_seconds)  # fmt: skip
     existing, stale = run.resolve_stale(existing, mode)
-    desired = isvc_lib.build_inference_service(params, target, mode, image, serving_runtime)
+    desired = isvc_lib.build_inference_service(params, target, mode, image, serving_runtime, lineage=lineage)
     action = isvc_lib.plan(existing, desired, mode)
     _dry_run(run, action, existing, desired, params, mode)
     try:
-        storage.push_model(model_dir, target, params.runtime, digest=digest)
+        storage.push_model(model_dir, target, params.runtime, digest=digest, statistics_dir=statistics_dir,
+                           schema_dir=schema_dir)  # fmt: skip
     except storage.StorageError as e:
         raise DeployError(str(e)) from e
     result = _apply(run, action, existing, desired, params, mode, target)
@@ -266,23 +275,7 @@ def roll_back(
 
 
 def service_status(name: str, namespace: str, api_client: Any = None) -> dict[str, Any]:
-    """What ``namespace/name`` serves and whether a rollout is unfinished (for ``python -m components.deploy status``)."""
-    kube = Kube(api_client, namespace, name)
-    obj = kube.get()
-    if obj is None:
-        return {"exists": False, "name": name, "namespace": namespace}
-    mode = isvc_lib.mode_of(obj) or isvc_lib.KNATIVE
-    return {
-        "exists": True,
-        "name": name,
-        "namespace": namespace,
-        "mode": mode,
-        "ready": isvc_lib.condition(obj, "Ready").get("status") == "True",
-        "storage_uri": isvc_lib.served_storage_uri(obj),
-        "address": smoke.main_address(obj),
-        "traffic": isvc_lib.traffic_of(obj),
-        "unfinished_rollout": is_stale(obj),
-        "unverified_candidate": isvc_lib.annotations_of(obj).get(isvc_lib.CANDIDATE_ANNOTATION),
-        "candidate_service": mode == isvc_lib.STANDARD and kube.get(isvc_lib.candidate_name(name)) is not None,
-        "checked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    """What ``namespace/name`` serves, its lineage, and whether a rollout is unfinished (``status.model_status``)."""
+    from components.deploy.status import model_status
+
+    return model_status(name, namespace, api_client)

@@ -29,6 +29,7 @@ from components._shared.log import get_logger, timed
 from components.deploy import isvc as isvc_lib
 from components.deploy import smoke
 from components.deploy.errors import DeployError, RolloutFailed
+from components.deploy.isvc import is_stale  # noqa: F401  (re-exported: its old home)
 from components.deploy.kube import Kube
 
 log = get_logger("deploy")
@@ -352,15 +353,6 @@ class Rollout:
         revision = isvc_lib.predictor_status(obj)["latestCreatedRevision"]
         return self.wait(f"revision {revision} to get 100% of traffic", holds_all_traffic(revision),
                          deadline=self.grace_deadline())  # fmt: skip
-
-
-def is_stale(obj: dict) -> bool:
-    """A rollout kfx started and never finished: an unverified candidate recorded, or a canary share still set."""
-    return (
-        bool(isvc_lib.annotations_of(obj).get(isvc_lib.CANDIDATE_ANNOTATION))
-        or isvc_lib.in_flight_canary(obj) is not None
-        or bool(isvc_lib.spec_canary(obj))
-    )
 
 
 def canary_share(percent: int) -> Verdict:

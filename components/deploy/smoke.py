@@ -24,6 +24,7 @@ from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import model as model_layout
 from components.deploy import isvc as isvc_lib
 from components.deploy.errors import RolloutFailed
+from components.deploy.isvc import main_address  # noqa: F401  (re-exported: its old home)
 
 #: TEST HOOK, not a cluster feature: names a JSON file {host: "127.0.0.1:port"} that the Kubernetes API test double
 #: writes, so a smoke request to a cluster-local name is sent to the local server standing in for it (with the
@@ -73,16 +74,6 @@ def smoke_rows(rows: list[dict] | None, drop: set[str]) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------- addresses
-
-
-def main_address(obj: dict) -> str:
-    """The cluster-local address of an InferenceService (``status.address.url``, else the predictor's)."""
-    status = obj.get("status") or {}
-    url = (status.get("address") or {}).get("url") or (isvc_lib.predictor_status(obj).get("address") or {}).get("url")
-    if not url:
-        meta = obj.get("metadata") or {}
-        url = f"http://{meta.get('name')}-predictor.{meta.get('namespace')}.svc.cluster.local"
-    return url
 
 
 def revision_address(obj: dict, revision: str) -> str:

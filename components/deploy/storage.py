@@ -1,7 +1,8 @@
-"""Push a model artifact to the storage URI an InferenceService will load it from.
+"""Push a model artifact, with its lineage and training evidence, to the storage URI an InferenceService loads.
 
-The layouts (kfx, TF Serving), the files a push copies and the ``kfx-push.json`` marker belong to
-``components/_shared/artifacts/model.py``; this module only moves files. The copy goes to a temporary name first
+The layouts (kfx, TF Serving), the files a push copies (``model_layout.push_sources``: serving files, ``lineage.json``,
+``evidence/statistics/``, ``evidence/schema/``) and the ``kfx-push.json`` marker belong to
+``components/_shared/artifacts/model.py``; this module only moves files. The digest covers every pushed file. The copy goes to a temporary name first
 and is renamed into place, marker last, so nothing half-written is ever referenced; a URI that already holds the
 same digest is left alone (re-applying a model copies nothing), a URI holding something else is refused.
 """
@@ -36,19 +37,21 @@ def _local_path(uri: str) -> str | None:
     return None if "://" in uri else uri
 
 
-def model_files(model_dir: str) -> list[str]:
+def model_files(model_dir: str, statistics_dir: str = "", schema_dir: str = "") -> list[tuple[str, str]]:
+    """(source, path in the kfx layout) of every file a push copies."""
     try:
-        return model_layout.serving_files(model_dir)
+        return model_layout.push_sources(model_dir, statistics_dir, schema_dir)
     except FileNotFoundError as e:
         raise StorageError(str(e)) from e
 
 
-def model_digest(model_dir: str) -> str:
-    """sha256 over the relative paths and bytes of the files serving needs (stable across copies)."""
+def model_digest(model_dir: str, statistics_dir: str = "", schema_dir: str = "") -> str:
+    """sha256 over the relative paths and bytes of every pushed file (stable across copies): the serving files,
+    and the lineage and evidence when there are any (a model without them digests as it always did)."""
     h = hashlib.sha256()
-    for rel in model_files(model_dir):
+    for src, rel in model_files(model_dir, statistics_dir, schema_dir):
         h.update(rel.encode() + b"\0")
-        with tf.io.gfile.GFile(_join(model_dir, rel), "rb") as f:
+        with tf.io.gfile.GFile(src, "rb") as f:
             h.update(f.read())
         h.update(b"\0")
     return h.hexdigest()
@@ -116,13 +119,21 @@ def _move_into_place(tmp: str, storage_uri: str) -> None:
         tf.io.gfile.rmtree(tmp)
 
 
-def push_model(model_dir: str, storage_uri: str, runtime: str = "kfx", digest: str | None = None) -> dict:
-    """Copy the model to ``storage_uri`` in the layout ``runtime`` loads; return {"digest", "copied", "files"}."""
+def push_model(
+    model_dir: str,
+    storage_uri: str,
+    runtime: str = "kfx",
+    digest: str | None = None,
+    statistics_dir: str = "",
+    schema_dir: str = "",
+) -> dict:
+    """Copy the model (with its ``lineage.json``, and the training statistics and schema as ``evidence/`` when given)
+    to ``storage_uri`` in the layout ``runtime`` loads; return {"digest", "copied", "files"}."""
     if runtime not in RUNTIMES:
         raise StorageError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     check_scheme(storage_uri)
-    files = model_files(model_dir)
-    digest = digest or model_digest(model_dir)
+    files = model_files(model_dir, statistics_dir, schema_dir)
+    digest = digest or model_digest(model_dir, statistics_dir, schema_dir)
     if _check_destination(storage_uri, digest, runtime):
         log.info("storage %s already holds this model (digest %s); nothing copied", storage_uri, digest[:12])
         return {"digest": digest, "copied": False, "files": len(files)}
@@ -131,10 +142,10 @@ def push_model(model_dir: str, storage_uri: str, runtime: str = "kfx", digest: s
     )
     tmp = _join(parent, f".kfx-tmp-{base}-{uuid.uuid4().hex[:8]}")
     with timed(log, f"pushing {len(files)} model files to {storage_uri} ({runtime} layout)") as t:
-        for rel in files:
-            dst = _join(tmp, model_layout.pushed_path(rel, runtime))
+        for src, rel in files:
+            dst = _join(tmp, *model_layout.pushed_path(rel, runtime).split("/"))
             tf.io.gfile.makedirs(posixpath.dirname(dst) if "://" in dst else os.path.dirname(dst))
-            tf.io.gfile.copy(_join(model_dir, rel), dst, overwrite=True)
+            tf.io.gfile.copy(src, dst, overwrite=True)
         model_layout.write_push_marker(tmp, {"digest": digest, "runtime": runtime, "source": model_dir})
         _move_into_place(tmp, storage_uri)
         t["rows"] = len(files)

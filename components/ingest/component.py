@@ -20,3 +20,4 @@ def ingest(data_uri: str, examples: Output[Dataset], eval_fraction: float = 0.2,
         examples.metadata[f"rows_{split}"] = rows
     examples.metadata["columns"] = len(result.columns)
     examples.metadata["source"] = data_uri
+    examples.metadata["source_sha256"] = result.source_sha256

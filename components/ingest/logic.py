@@ -34,6 +34,7 @@ import pyarrow.csv as pacsv
 import tensorflow as tf
 
 from components._shared import artifacts
+from components._shared import lineage as lineage_lib
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts.examples import (  # noqa: F401  (re-exported: the readers' old home)
     columns_schema,
@@ -64,6 +65,7 @@ class IngestResult:
     rows: int
     source: str = ""
     seconds: float = 0.0
+    source_sha256: str = ""
     files: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -354,7 +356,11 @@ def ingest_csv(
             for writer in writers.values():
                 writer.close()
         t["rows"] = scan.rows
+    seconds = t["seconds"]
     files = {name: w.files for name, w in writers.items()}
+    with timed(log, f"hashing {data_uri} (lineage: the data's content hash)") as h:
+        source_sha256 = lineage_lib.file_sha256(data_uri)
+        h["rows"] = scan.rows
     for name, w in writers.items():
         log.info("split %s: %s rows in %d shard(s) under %s", name, f"{w.rows:,}", len(w.files), w.dir)
     examples_layout.write_meta(
@@ -365,13 +371,20 @@ def ingest_csv(
             "splits": splits,
             "shards": {name: len(f) for name, f in files.items()},
             "source": data_uri,
+            "source_sha256": source_sha256,
             "rows": scan.rows,
             "eval_fraction": eval_fraction,
             "seed": seed,
         },
     )
     return IngestResult(
-        columns=columns, splits=splits, rows=scan.rows, source=data_uri, seconds=t["seconds"], files=files
+        columns=columns,
+        splits=splits,
+        rows=scan.rows,
+        source=data_uri,
+        seconds=seconds,
+        files=files,
+        source_sha256=source_sha256,
     )
 
 

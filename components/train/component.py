@@ -25,6 +25,9 @@ def train(
     seed: int = 0,
     hyperparameters: Optional[Dict[str, float]] = None,  # noqa: UP045  (module-specific, e.g. {"dropout": 0.2})
     raw_label_key: str = "",  # the raw label column: never a serving input
+    pipeline_name: str = "",  # lineage: the pipeline, and KFP's run (pipelines pass dsl.PIPELINE_JOB_* placeholders)
+    run_name: str = "",
+    run_id: str = "",
 ) -> None:
     """Train the module file's Keras model; export a SavedModel serving raw features (TFT graph inside)."""
     import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
@@ -47,8 +50,16 @@ def train(
         hyperparameters=hyperparameters or {},
         seed=seed,
         raw_label_key=raw_label_key,
+        run={
+            "transform_graph_uri": transform_graph.uri,
+            "model_uri": model.uri,
+            "pipeline_name": pipeline_name,
+            "run_name": run_name,
+            "run_id": run_id,
+        },
     )
     stamp_outputs("train", model=model)
+    model.metadata.update(result.lineage)  # the same values as <model>/lineage.json
     model.metadata.update({"label_key": label_key, "task": task, "module_file": module_file})
     model.metadata.update({"epochs_run": result.epochs_run, "batch_size": result.batch_size})
     metrics.log_metric("loss", result.loss)

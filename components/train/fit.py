@@ -31,6 +31,7 @@ class TrainResult:
     seconds: float = 0.0
     epochs_run: int = 0
     batch_size: int = 0
+    lineage: dict[str, str | int | float] = field(default_factory=dict)  # what lineage.json holds
 
 
 def effective_batch_size(batch_size: int, train_rows: int) -> int:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from components._shared import artifacts
+from components._shared import lineage as lineage_lib
 from components._shared._compat.tensorflow import autograph_skip_tf_keras
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import model as model_layout
@@ -114,6 +115,7 @@ def run_training(
     hyperparameters: dict | None = None,
     seed: int = 0,
     raw_label_key: str = "",
+    run: dict[str, str] | None = None,
 ) -> TrainResult:
     """Train on transformed examples and export ``<model_dir>/saved_model`` (+ ``logs/``, ``model.json``).
 
@@ -134,6 +136,8 @@ def run_training(
       seed: random seed of weights and shuffling.
       raw_label_key: the raw label column (never a serving input); "" uses what transform recorded, then the
         module's RAW_LABEL_KEYS, then ``label_key`` if it is a raw column.
+      run: where the model is made, for its lineage: ``transform_graph_uri``, ``model_uri`` (the artifacts' KFP
+        URIs; the paths when not given), ``pipeline_name``, ``run_name``, ``run_id``.
     """
     start = time.perf_counter()
     _check_parameters(task, num_classes, epochs, batch_size)
@@ -147,10 +151,33 @@ def run_training(
     )  # fmt: skip
     result = _train(args, module_file)
     write_model_meta(args, args.tf_transform_output.raw_feature_spec())
+    result.lineage = _lineage(args, module_file, run or {})
+    model_layout.write_lineage(model_dir, result.lineage)
     result.seconds = time.perf_counter() - start
     result.epochs_run, result.batch_size = len(args.history.get("loss", [])), args.batch_size
     log.info("training done in %.1fs: loss %.4f, %s", result.seconds, result.loss, result.metrics)
     return result
+
+
+def _lineage(args: TrainArgs, module_file: str, run: dict[str, str]) -> dict[str, str | int | float]:
+    """``lineage.json``: what transform recorded (data, artifact URIs) plus the module, hyperparameters and run."""
+    inputs = read_transform_meta(args.transform_graph_dir).get("lineage") or {}
+    hyperparameters = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+                       "hidden_units": args.hidden_units, "seed": args.seed, "num_classes": args.num_classes,
+                       "module": args.hyperparameters}  # fmt: skip
+    return lineage_lib.model_lineage(
+        inputs,
+        module_file=module_file,
+        module_path=getattr(args.module, "__file__", None),
+        hyperparameters=hyperparameters,
+        task=args.task,
+        label_key=args.label_key,
+        transform_graph_uri=run.get("transform_graph_uri") or args.transform_graph_dir,
+        model_uri=run.get("model_uri") or args.model_dir,
+        pipeline_name=run.get("pipeline_name", ""),
+        run_name=run.get("run_name", ""),
+        run_id=run.get("run_id", ""),
+    )
 
 
 def _make_args(

@@ -34,6 +34,11 @@ def transform(
         beam_pipeline_args or [],
         statistics_dir=statistics.path if statistics is not None else None,
         raw_label_key=raw_label_key,
+        input_uris={
+            "examples_uri": examples.uri,
+            "schema_uri": schema.uri,
+            "statistics_uri": statistics.uri if statistics is not None else "",
+        },
     )
     stamp_outputs("transform", transform_graph=transform_graph, transformed_examples=transformed_examples)
     transform_graph.metadata["module_file"] = module_file

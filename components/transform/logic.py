@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from components._shared import artifacts
+from components._shared import lineage as lineage_lib
 from components._shared._compat.beam import pickle_by_value
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import transform_graph as tg_layout
@@ -59,6 +60,7 @@ def run_transform(
     *,
     statistics_dir: str | None = None,
     raw_label_key: str = "",
+    input_uris: dict[str, str] | None = None,
 ) -> TransformResult:
     """Analyze the train split with ``preprocessing_fn``, write the transform graph, transform both splits.
 
@@ -79,6 +81,10 @@ def run_transform(
         crashing in TensorFlow's parser.
       raw_label_key: the raw label column (the pipeline's ``raw_label_key``); recorded in the transform graph
         (``transform.json``) so train keeps it out of the serving signatures. Must be a column of the schema.
+      input_uris: the URIs of the input artifacts as KFP names them (``examples_uri``, ``schema_uri``,
+        ``statistics_uri``; the wrapper passes ``.uri``, which on a cluster differs from the mounted ``.path``).
+        Recorded with the data's lineage (``examples.json``'s source, hash and rows) in ``transform.json``; the
+        paths themselves when not given.
     """
     start = time.perf_counter()
     # Everything that can be wrong with the inputs is checked before anything is written.
@@ -119,7 +125,11 @@ def run_transform(
     tg_layout.write_raw_schema(transform_graph_dir, schema)
     tg_layout.write_transform_meta(
         transform_graph_dir,
-        {"raw_label_keys": [raw_label_key] if raw_label_key else [], "optional_features": optional},
+        {
+            "raw_label_keys": [raw_label_key] if raw_label_key else [],
+            "optional_features": optional,
+            "lineage": _input_lineage(examples_dir, schema_dir, statistics_dir, input_uris or {}),
+        },
     )
     if in_process_apply:
         rows = apply_in_process(transform_graph_dir, files, transformed_examples_dir)
@@ -132,6 +142,17 @@ def run_transform(
     seconds = time.perf_counter() - start
     log.info("transform done: %s rows in %.1fs -> %s, %s", rows, seconds, transform_graph_dir, transformed_examples_dir)
     return TransformResult(rows=rows, seconds=seconds, transformed_features=transformed)
+
+
+def _input_lineage(examples_dir: str, schema_dir: str, statistics_dir: str | None, uris: dict[str, str]) -> dict:
+    """What the transform graph was made from: the data (ingest's record) and the input artifacts' URIs."""
+    data = lineage_lib.data_lineage(examples_layout.read_meta(examples_dir, required=False),
+                                    uris.get("examples_uri") or examples_dir)  # fmt: skip
+    return {
+        **data,
+        "schema_uri": uris.get("schema_uri") or schema_dir,
+        "statistics_uri": uris.get("statistics_uri") or statistics_dir or "",
+    }
 
 
 def _check_raw_label(schema, raw_label_key: str, schema_dir: str) -> None:

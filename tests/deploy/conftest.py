@@ -46,9 +46,44 @@ def blessed(tmp_path) -> str:
     return write_blessing(str(tmp_path / "blessing"), True)
 
 
-def fake_model(directory: str, content: bytes = b"not a real SavedModel") -> str:
+#: A model's lineage as train writes it (components/_shared/lineage.py keys), for fake models.
+LINEAGE = {
+    "data_uri": "s3://data/fraud/day-1.csv",
+    "data_sha256": "9f2c" * 16,
+    "data_rows": 6000,
+    "train_rows": 4755,
+    "eval_rows": 1245,
+    "module_file": "pipelines.modules.fraud",
+    "module_sha256": "ab12" * 16,
+    "hyperparameters": '{"batch_size":256,"epochs":8}',
+    "kfx_version": "0.1.0",
+    "git_commit": "2afa3c5",
+    "pipeline_name": "kfx-train-and-deploy",
+    "run_id": "run-1",
+}
+
+
+def evidence(directory: str) -> tuple[str, str]:
+    """A statistics artifact (train and eval FeatureStats.pb) and a schema artifact, as the pipeline's steps write them."""
+    from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+
+    from components._shared.artifacts.schema import write_schema
+    from components._shared.artifacts.statistics import write_statistics
+
+    stats_dir, schema_dir = os.path.join(directory, "statistics"), os.path.join(directory, "schema")
+    for split, n in (("train", 80), ("eval", 20)):
+        stats = statistics_pb2.DatasetFeatureStatisticsList()
+        stats.datasets.add(name=split, num_examples=n)
+        write_statistics(stats_dir, split, stats)
+    schema = schema_pb2.Schema()
+    schema.feature.add(name="amount", type=schema_pb2.FLOAT)
+    write_schema(schema, schema_dir)
+    return stats_dir, schema_dir
+
+
+def fake_model(directory: str, content: bytes = b"not a real SavedModel", lineage: dict | None = None) -> str:
     """A model artifact's layout with a stand-in saved_model.pb: enough for digests, pushes and API calls (no
-    server ever loads it)."""
+    server ever loads it). ``lineage``: its lineage.json (none when None)."""
     saved = model_layout.kfx_saved_model_dir(directory)
     os.makedirs(os.path.join(saved, "variables"), exist_ok=True)
     with open(model_layout.saved_model_pb(saved), "wb") as f:
@@ -59,6 +94,8 @@ def fake_model(directory: str, content: bytes = b"not a real SavedModel") -> str
         directory, {"label_key": "is_fraud", "raw_label_keys": ["is_fraud"], "task": "binary"}
     )
     os.makedirs(model_layout.logs_dir(directory), exist_ok=True)
+    if lineage is not None:
+        model_layout.write_lineage(directory, lineage)
     return directory
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 
 import pytest
 
@@ -16,12 +17,13 @@ from components.deploy import logic, smoke
 from components.deploy.errors import DeployError
 from components.deploy.params import DeployParams
 from components.deploy.rollout import is_stale
-from tests.deploy.conftest import fake_model
+from tests.deploy.conftest import LINEAGE, fake_model
 from tests.doubles.kube_api import apply_merge_patch, validate_against_crd
 
 pytestmark = pytest.mark.unit
 
 NS = "kfx-test"
+NEW_LINEAGE = {**{k: v for k, v in LINEAGE.items() if k != "git_commit"}, "run_id": "run-2", "data_rows": 7000}
 
 
 def _params(**kw) -> DeployParams:
@@ -39,8 +41,8 @@ def emitted_objects() -> list[tuple[str, dict]]:
     out = []
     for mode, runtime, sa in itertools.product(("knative", "standard"), ("kfx", "tensorflow"), ("", "kfx-models")):
         p = _params(runtime=runtime, service_account=sa)
-        old = _served(isvc_lib.build_inference_service(p, "s3://models/fraud/aaa", mode))
-        new = isvc_lib.build_inference_service(p, "s3://models/fraud/bbb", mode)
+        old = _served(isvc_lib.build_inference_service(p, "s3://models/fraud/aaa", mode, lineage=LINEAGE))
+        new = isvc_lib.build_inference_service(p, "s3://models/fraud/bbb", mode, lineage=NEW_LINEAGE)
         tag = f"{mode}/{runtime}/{sa or 'no-sa'}"
         out.append((f"create {tag}", new))
         out.append((f"candidate {tag}", logic._candidate(new, p)))
@@ -67,6 +69,42 @@ def emitted_objects() -> list[tuple[str, dict]]:
 @pytest.mark.parametrize("what, obj", emitted_objects(), ids=lambda v: v if isinstance(v, str) else "")
 def test_every_emitted_inference_service_is_valid_against_kserve_crd(isvc_schema, what, obj):
     assert validate_against_crd(obj, isvc_schema) == [], what
+
+
+def _lineage_keys(obj: dict) -> dict[str, str]:
+    return {k: v for k, v in obj["metadata"]["annotations"].items() if k.startswith("lineage.kfx.dev/")}
+
+
+def test_lineage_annotations_are_valid_kubernetes_annotations():
+    long = {**LINEAGE, "data_uri": "s3://data/" + "x" * 5000}
+    obj = isvc_lib.build_inference_service(_params(), "s3://models/fraud/aaa", lineage=long)
+    found = _lineage_keys(obj)
+    assert found["lineage.kfx.dev/storage-uri"] == "s3://models/fraud/aaa"
+    assert found["lineage.kfx.dev/data-sha256"] == LINEAGE["data_sha256"]
+    assert found["lineage.kfx.dev/data-rows"] == "6000" and found["lineage.kfx.dev/run-id"] == "run-1"
+    qualified = re.compile(r"^lineage\.kfx\.dev/[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+    assert all(qualified.match(k) and isinstance(v, str) for k, v in found.items())
+    assert len(found["lineage.kfx.dev/data-uri"]) == 1024 and found["lineage.kfx.dev/data-uri"].endswith("[shortened]")
+    assert sum(len(k) + len(v) for k, v in obj["metadata"]["annotations"].items()) < 256 * 1024
+    assert isvc_lib.lineage_of(obj)["data_sha256"] == LINEAGE["data_sha256"]
+
+
+def test_lineage_annotations_follow_the_model_through_rollout_canary_and_rollback():
+    p = _params()
+    old = _served(isvc_lib.build_inference_service(p, "s3://models/fraud/aaa", lineage=LINEAGE))
+    new = isvc_lib.build_inference_service(p, "s3://models/fraud/bbb", lineage=NEW_LINEAGE)
+    rolled = apply_merge_patch(old, isvc_lib.rollout_patch(old, new, 10, "s3://models/fraud/bbb"))
+    assert isvc_lib.lineage_of(rolled)["storage_uri"] == "s3://models/fraud/bbb"
+    assert isvc_lib.lineage_of(rolled)["run_id"] == "run-2" and "git_commit" not in isvc_lib.lineage_of(rolled)
+    assert isvc_lib.previous_lineage(rolled) == {"storage_uri": "s3://models/fraud/aaa",
+                                                 **{k: str(v) for k, v in LINEAGE.items()}}  # fmt: skip
+    restored = apply_merge_patch(rolled, isvc_lib.restore_patch(rolled, old["spec"]["predictor"], 0))
+    assert _lineage_keys(restored) == _lineage_keys(old)  # the rollback restores the served model's lineage
+    std = _params(deployment_mode="standard")
+    old = _served(isvc_lib.build_inference_service(std, "s3://models/fraud/aaa", "standard", lineage=LINEAGE))
+    new = isvc_lib.build_inference_service(std, "s3://models/fraud/bbb", "standard", lineage=NEW_LINEAGE)
+    canary = apply_merge_patch(old, isvc_lib.canary_patch(old, new, 10, "s3://models/fraud/bbb"))
+    assert _lineage_keys(canary) == _lineage_keys(old)  # spec.predictor still serves the old model
 
 
 def test_modes_are_written_with_the_names_every_kserve_accepts_and_read_in_any_spelling():

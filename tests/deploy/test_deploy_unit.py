@@ -21,7 +21,7 @@ from components.deploy import logic, smoke, storage
 from components.deploy.baseline import baseline_of
 from components.deploy.isvc import build_inference_service
 from components.deploy.logic import DeployError, DeployParams
-from tests.deploy.conftest import fake_model, write_blessing
+from tests.deploy.conftest import LINEAGE, evidence, fake_model, write_blessing
 from tests.doubles.kube_api import apply_json_patch, apply_merge_patch, validate_against_crd
 
 pytestmark = pytest.mark.unit
@@ -306,6 +306,56 @@ def test_push_is_atomic_idempotent_and_refuses_another_model(tmp_path):
         storage.push_model(model, str(tmp_path / "foreign"))
 
 
+@pytest.mark.parametrize("runtime", ["kfx", "tensorflow"])
+def test_push_carries_the_lineage_and_the_training_evidence(tmp_path, runtime):
+    """The monitoring pipeline finds a served model's training statistics and schema at its storage URI."""
+    from components._shared.artifacts import model as model_layout
+    from components._shared.artifacts.schema import read_schema
+    from components._shared.artifacts.statistics import read_statistics
+
+    model = fake_model(str(tmp_path / "m"), lineage=LINEAGE)
+    stats_dir, schema_dir = evidence(str(tmp_path))
+    dest = str(tmp_path / "store" / runtime)
+    out = storage.push_model(model, dest, runtime=runtime, statistics_dir=stats_dir, schema_dir=schema_dir)
+    assert out["copied"] and out["files"] == 7  # saved_model.pb, variables.index, model.json, lineage, 2 stats, schema
+    assert sorted(os.listdir(dest)) == sorted(["kfx-push.json", "model.json", "lineage.json", "evidence",
+                                               "saved_model" if runtime == "kfx" else "1"])  # fmt: skip
+    assert model_layout.read_lineage(dest) == LINEAGE
+    assert read_statistics(model_layout.evidence_statistics_dir(dest), "eval").datasets[0].num_examples == 20
+    assert read_schema(model_layout.evidence_schema_dir(dest)).feature[0].name == "amount"
+    assert model_layout.layout_of(dest) == runtime  # the loaders still find the SavedModel
+    assert model_layout.saved_model_dir(dest).endswith("saved_model" if runtime == "kfx" else "1")
+
+
+def test_push_digest_covers_the_lineage_and_the_evidence(tmp_path):
+    bare = fake_model(str(tmp_path / "bare"))
+    with_lineage = fake_model(str(tmp_path / "lin"), lineage=LINEAGE)
+    other_run = fake_model(str(tmp_path / "lin2"), lineage={**LINEAGE, "run_id": "run-2"})
+    stats_dir, schema_dir = evidence(str(tmp_path))
+    digests = {
+        storage.model_digest(bare),
+        storage.model_digest(with_lineage),
+        storage.model_digest(other_run),
+        storage.model_digest(with_lineage, stats_dir, schema_dir),
+        storage.model_digest(with_lineage, stats_dir),
+    }
+    assert len(digests) == 5  # one immutable pushed directory per model + lineage + evidence
+    assert storage.model_digest(with_lineage, stats_dir, schema_dir) == storage.model_digest(
+        shutil_copy(with_lineage, str(tmp_path / "copy")), stats_dir, schema_dir
+    )  # fmt: skip  stable across copies
+    with pytest.raises(storage.StorageError, match="no <split>/FeatureStats.pb.*statistics step"):
+        storage.model_digest(bare, str(tmp_path / "m"))  # a model dir is not a statistics artifact
+    with pytest.raises(storage.StorageError, match="no schema.pbtxt.*schema step"):
+        storage.model_digest(bare, "", stats_dir)
+
+
+def shutil_copy(src: str, dst: str) -> str:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
 def test_push_tensorflow_layout_puts_the_saved_model_under_a_numeric_version(tmp_path):
     model = fake_model(str(tmp_path / "m"))
     dest = "file://" + str(tmp_path / "store" / "fraud-tf")
@@ -378,7 +428,9 @@ def test_wrappers_compile_with_typed_io(tmp_path):
     compiler.Compiler().compile(deploy, str(tmp_path / "deploy.yaml"))
     spec = yaml.safe_load(open(tmp_path / "deploy.yaml"))["root"]
     arts = {k: v["artifactType"]["schemaTitle"] for k, v in spec["inputDefinitions"]["artifacts"].items()}
-    assert arts == {"model": "system.Model", "blessing": "system.Dataset", "examples": "system.Dataset"}
+    assert arts == {"model": "system.Model", "blessing": "system.Dataset", "examples": "system.Dataset",
+                    "statistics": "system.Dataset", "schema": "system.Dataset"}  # fmt: skip
+    assert spec["inputDefinitions"]["artifacts"]["statistics"]["isOptional"] is True
     params = spec["inputDefinitions"]["parameters"]
     assert params["canary_traffic_percent"]["parameterType"] == "NUMBER_INTEGER"
     assert {"name", "namespace", "storage_uri", "runtime", "rollout", "service_account", "timeout_seconds",

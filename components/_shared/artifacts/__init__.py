@@ -10,7 +10,8 @@ examples (Dataset, from ingest; layout: artifacts/examples.py)
     <dir>/<split>/part-*.tfrecord      tf.Example records (uncompressed TFRecord), one or more shards per split
                                        (``part-00000.tfrecord``, ...; Beam names them ``part-00000-of-00002.tfrecord``)
     <dir>/examples.json                {"columns": {name: "int"|"float"|"string"}, "column_order": [...],
-                                        "splits": {split: rows}, "shards", "rows", "source": uri, ...}
+                                        "splits": {split: rows}, "shards", "rows", "source": uri,
+                                        "source_sha256", ...}
 transformed_examples (Dataset, from transform; layout: artifacts/examples.py)
     <dir>/<split>/part-*.tfrecord      transformed tf.Examples, same layout as examples
     <dir>/examples.json                {"columns": transformed feature types, "splits": {split: rows}, "source"}
@@ -27,7 +28,7 @@ transform_graph (Model; layout: artifacts/transform_graph.py)
     <dir>/transform_fn/                TF Transform graph (TFTransformOutput; TFT names it)
     <dir>/transformed_metadata/        schema of the transformed features (TFT names it)
     <dir>/metadata/                    the raw schema (TFTransformOutput.raw_feature_spec() reads it)
-    <dir>/transform.json               {"raw_label_keys", "optional_features"}
+    <dir>/transform.json               {"raw_label_keys", "optional_features", "lineage"}
     <dir>/.tft_tmp/                    Beam/TFT scratch space of a remote artifact, removed after the run
 model (Model; layout: artifacts/model.py; also a pushed model and a resolved baseline)
     <dir>/saved_model/                 Keras SavedModel (saved_model/saved_model.pb); signatures below

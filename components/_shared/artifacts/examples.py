@@ -5,7 +5,8 @@ Layout::
 
     <dir>/examples.json                 {"columns": {name: "int"|"float"|"string"}, "column_order": [...],
                                          "splits": {split: rows}, "shards": {split: n}, "rows": n,
-                                         "source": uri, "eval_fraction": f, "seed": s}
+                                         "source": uri, "source_sha256": hex (ingest: sha256 of the CSV's bytes),
+                                         "eval_fraction": f, "seed": s}
     <dir>/<split>/part-00000.tfrecord   tf.Example records (uncompressed TFRecord), several shards per split:
     <dir>/<split>/part-00001.tfrecord   a new shard starts once one passes ``SHARD_BYTES``, so a distributed
     ...                                 runner can read the shards in parallel; records keep the CSV's order

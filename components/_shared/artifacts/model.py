@@ -12,8 +12,12 @@ TF Serving layout (a model pushed for KServe's ``tensorflow`` runtime)::
     <dir>/model.json          as above (TF Serving ignores non-numeric entries)
 
 A pushed model (either layout) also holds ``kfx-push.json`` ({"digest", "runtime", "source"}), written last: a
-directory that has it holds every other file. The files a push copies are :func:`serving_files` of the kfx
-artifact (``saved_model/**`` and ``model.json``; never ``logs/``), each placed at :func:`pushed_path`.
+directory that has it holds every other file. The files a push copies are :func:`push_sources`: the
+:func:`serving_files` of the kfx artifact (``saved_model/**`` and ``model.json``; never ``logs/``), its
+``lineage.json``, and the training evidence (the statistics and schema artifacts the model was trained on, as
+``evidence/statistics/<split>/FeatureStats.pb`` and ``evidence/schema/schema.pbtxt``), each placed at
+:func:`pushed_path`. The push digest covers all of them: one immutable pushed directory per model, evidence and
+lineage.
 
 Training evidence and lineage (in a kfx model artifact and every model kfx pushes, either layout; TF Serving and the
 kfx runtime ignore them)::
@@ -205,8 +209,38 @@ def serving_files(model_dir: str) -> list[str]:
     return files
 
 
+def push_sources(model_dir: str, statistics_dir: str = "", schema_dir: str = "") -> list[tuple[str, str]]:
+    """(source file, path in the kfx layout) of everything a push copies: :func:`serving_files`, ``lineage.json``
+    when the model has one, and the training evidence from the statistics and schema artifacts when given."""
+    from components._shared.artifacts import schema as schema_layout
+    from components._shared.artifacts import statistics as statistics_layout
+
+    files = [(join(model_dir, rel), rel) for rel in serving_files(model_dir)]
+    if tf.io.gfile.exists(join(model_dir, LINEAGE_FILE)):
+        files.append((join(model_dir, LINEAGE_FILE), LINEAGE_FILE))
+    if statistics_dir:
+        register_filesystem(statistics_dir)
+        stats = [r for r in relative_files(statistics_dir) if posixpath.basename(r) == statistics_layout.STATS_FILE
+                 and not r.startswith(statistics_layout.STAGING_DIR + "/")]  # fmt: skip
+        if not stats:
+            raise FileNotFoundError(
+                f"statistics artifact {statistics_dir} has no <split>/{statistics_layout.STATS_FILE}; pass the "
+                "`statistics` output of the statistics step"
+            )
+        prefix = posixpath.join(EVIDENCE_DIR, EVIDENCE_STATISTICS)
+        files += [(join(statistics_dir, *r.split("/")), posixpath.join(prefix, r)) for r in stats]
+    if schema_dir:
+        path = schema_layout.schema_path(schema_dir)
+        register_filesystem(path)
+        if not tf.io.gfile.exists(path):
+            raise FileNotFoundError(f"schema artifact {schema_dir} has no {schema_layout.SCHEMA_FILE}; pass the "
+                                    "`schema` output of the schema step")  # fmt: skip
+        files.append((path, posixpath.join(EVIDENCE_DIR, EVIDENCE_SCHEMA, schema_layout.SCHEMA_FILE)))
+    return files
+
+
 def pushed_path(rel: str, layout: str) -> str:
-    """Where a file of the kfx artifact (relative path from :func:`serving_files`) goes in a push of ``layout``."""
+    """Where a file of the kfx artifact (relative path from :func:`push_sources`) goes in a push of ``layout``."""
     prefix = SAVED_MODEL_DIR + "/"
     if rel.startswith(prefix):
         return posixpath.join(saved_model_subdir(layout), rel[len(prefix) :])

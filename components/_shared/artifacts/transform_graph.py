@@ -6,8 +6,10 @@ Layout::
     <dir>/transformed_metadata/      schema of the transformed features
     <dir>/metadata/                  the raw schema (``TFTransformOutput.raw_feature_spec()`` reads it; the trainer's
                                      raw-feature serving signatures are built from it)
-    <dir>/transform.json             {"raw_label_keys": [...], "optional_features": [...]}: the raw columns that are
-                                     labels (never serving inputs), and the columns the data shows can be missing
+    <dir>/transform.json             {"raw_label_keys": [...], "optional_features": [...], "lineage": {...}}: the raw
+                                     columns that are labels (never serving inputs), the columns the data shows can
+                                     be missing, and what the graph was made from (data URI + sha256 + rows, the
+                                     examples/schema/statistics URIs; keys of ``components/_shared/lineage.py``)
 
 TFT owns the first three names; this module is the one place kfx joins names onto the artifact's path.
 """
