@@ -4,12 +4,15 @@
     kfx upload   --host H [--pipeline P ...]      create each pipeline, or add a version named <version>-<git sha>
     kfx run      [--host H] [--pipeline P] [--param k=v ...]   on a cluster with --host; locally (kfp.local) without
     kfx schedule --host H --cron "0 0 6 * * *" [--pipeline monitoring] [--param k=v ...]
-    kfx status   --host H [--run-id ID]           recent runs, or one run
+    kfx status   --model NAME [--namespace NS]    what an InferenceService serves, and which data and code made it
+    kfx status   --host H [--run-id ID]           recent KFP runs, or one run
+    kfx rollback --model NAME [--namespace NS]    back to the model served before the last kfx rollout
 
 Cluster commands talk to the KFP API with the real ``kfp.Client``. Credentials: ``--token`` (or ``KFX_KFP_TOKEN``),
 else the in-cluster ServiceAccount token KFP mounts for pipeline pods, else none (a port-forward to
 ``ml-pipeline-ui`` on a single-user install). An unreachable, unauthorised or wrong-version host is reported in one
-line that says which, before anything else is sent.
+line that says which, before anything else is sent. Model commands (``--model``) talk to the Kubernetes API with
+in-cluster credentials or a kubeconfig (``--kubeconfig``, ``KUBECONFIG``): ``pipelines/model_ops.py``.
 """
 
 from __future__ import annotations
@@ -207,6 +210,15 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from pipelines import model_ops
+
+    if args.model:
+        if args.run_id:
+            raise CliError("--run-id is a KFP run (with --host); --model is an InferenceService: give one of them")
+        return model_ops.cmd_model_status(args)
+    args.host = args.host or os.environ.get("KFX_KFP_HOST")
+    if not args.host:
+        raise CliError("say what to show: --model NAME (a served model and its lineage) or --host URL (KFP runs)")
     client = connect(args.host, args.token)
     if args.run_id:
         run = client.get_run(args.run_id)
@@ -219,8 +231,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from pipelines import model_ops
+
+    return model_ops.cmd_rollback(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kfx", description=f"kfx {__version__}: compile, upload, run, schedule")
+    from pipelines import model_ops
+
+    parser = argparse.ArgumentParser(
+        prog="kfx", description=f"kfx {__version__}: compile, upload, run, schedule, status, rollback"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def host_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -253,19 +275,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--experiment", default="kfx")
     p.add_argument("--name")
     p.set_defaults(func=cmd_schedule)
-    p = sub.add_parser("status", help="recent runs on a KFP host, or one run")
-    host_args(p)
-    p.add_argument("--run-id")
-    p.add_argument("--limit", type=int, default=10)
+    p = sub.add_parser("status", help="a served model and its lineage (--model), or runs on a KFP host (--host)")
+    model_ops.add_model_args(p, required=False)
+    host_args(p, required=False)
+    p.add_argument("--run-id", help="one KFP run (with --host)")
+    p.add_argument("--limit", type=int, default=10, help="how many recent KFP runs (with --host)")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("rollback", help="roll an InferenceService back to the model served before the last rollout")
+    model_ops.add_model_args(p, required=True)
+    p.add_argument("--timeout-seconds", type=int, default=600, help="how long to wait for the previous model")
+    p.set_defaults(func=cmd_rollback)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pipelines.model_ops import ModelOpsError
+
     try:
         return int(args.func(args) or 0)
-    except CliError as e:
+    except (CliError, ModelOpsError) as e:
         print(f"kfx {args.command}: {e}", file=sys.stderr)
         return 2
 

@@ -18,9 +18,16 @@ from components.deploy.isvc import GROUP, PLURAL, RESOURCE, VERSION
 VERBS = ("get", "create", "patch", "delete")
 
 
-def default_api_client() -> Any:
+def default_api_client(kubeconfig: str | None = None) -> Any:
+    """A client with the in-cluster ServiceAccount config in a pod, else the kubeconfig (``KUBECONFIG``); with
+    ``kubeconfig`` given, that file (its current context) only."""
     from kubernetes import client, config
 
+    if kubeconfig:
+        try:
+            return config.new_client_from_config(config_file=kubeconfig)
+        except Exception as e:
+            raise DeployError(f"cannot use kubeconfig {kubeconfig}: {e}") from e
     try:
         config.load_incluster_config()
     except config.ConfigException:

@@ -22,10 +22,7 @@ NO_LINEAGE = (
 
 def lineage_for(obj: dict, storage_uri: str | None) -> dict[str, str]:
     """The lineage recorded on ``obj`` for the model at ``storage_uri`` ({} when none is)."""
-    previous = {
-        k[len(isvc_lib.LINEAGE_PREFIX) :].replace("-", "_"): v for k, v in isvc_lib.previous_lineage(obj).items()
-    }
-    for lineage in (isvc_lib.lineage_of(obj), previous):
+    for lineage in (isvc_lib.lineage_of(obj), isvc_lib.previous_lineage(obj)):
         if storage_uri and lineage.get("storage_uri") == storage_uri:
             return lineage
     return {}
