@@ -15,8 +15,8 @@ from components.deploy import isvc as isvc_lib
 from components.deploy.kube import Kube
 
 NO_LINEAGE = (
-    "no lineage recorded for this model (deployed by a kfx without lineage, or not by kfx); its pushed lineage.json "
-    "(<storage URI>/lineage.json) may have it"
+    "no lineage recorded for this model (deployed by a kfx without lineage, or not by kfx); the lineage file pushed "
+    "with it may have it (components/_shared/artifacts/model.read_lineage on its storage URI)"
 )
 
 

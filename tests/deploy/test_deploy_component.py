@@ -7,7 +7,9 @@ import os
 import pytest
 import tensorflow as tf
 
-from tests.deploy.conftest import fake_model, write_blessing
+from tests.deploy.conftest import LINEAGE, evidence, fake_model, write_blessing
+from tests.doubles import stand_in_model_server
+from tests.doubles.kube_api import KubeApiTestDouble
 
 pytestmark = pytest.mark.local
 
@@ -20,6 +22,16 @@ def _examples(root: str) -> str:
         feature = {"amount": tf.train.Feature(float_list=tf.train.FloatList(value=[12.5]))}
         w.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
     return root
+
+
+@pytest.fixture
+def double(isvc_schema, monkeypatch):
+    """The Kubernetes API test double; its revisions are served by a stand-in model server (no TensorFlow)."""
+    from components.deploy import smoke
+
+    with KubeApiTestDouble(schema=isvc_schema, server_command=stand_in_model_server.command, tick_seconds=0.05) as d:
+        monkeypatch.setenv(smoke.ADDRESS_OVERRIDES_ENV, d.address_overrides_path)
+        yield d
 
 
 @pytest.fixture
@@ -41,18 +53,23 @@ def run_deploy(tmp_path, double, monkeypatch):
     store = str(tmp_path / "store")
 
     @dsl.pipeline
-    def one_step(model_uri: str, blessing_uri: str, examples_uri: str) -> bool:
+    def one_step(model_uri: str, blessing_uri: str, examples_uri: str, statistics_uri: str, schema_uri: str) -> bool:
         model = dsl.importer(artifact_uri=model_uri, artifact_class=Model)
         blessing = dsl.importer(artifact_uri=blessing_uri, artifact_class=Dataset)
         examples = dsl.importer(artifact_uri=examples_uri, artifact_class=Dataset)
+        statistics = dsl.importer(artifact_uri=statistics_uri, artifact_class=Dataset)
+        schema = dsl.importer(artifact_uri=schema_uri, artifact_class=Dataset)
         step = deploy(model=model.output, blessing=blessing.output, examples=examples.output, name="fraud",
-                      namespace="kfx-test", storage_uri=store)  # fmt: skip
+                      namespace="kfx-test", storage_uri=store, statistics=statistics.output,
+                      schema=schema.output, timeout_seconds=60)  # fmt: skip
         return step.outputs["deployed"]
 
     def run(blessed: bool) -> bool:
-        model = fake_model(str(tmp_path / "model"))
+        model = fake_model(str(tmp_path / "model"), lineage=LINEAGE)
         blessing = write_blessing(str(tmp_path / "blessing"), blessed, [] if blessed else ["auc 0.61 < 0.80"])
-        return one_step(model_uri=model, blessing_uri=blessing, examples_uri=_examples(str(tmp_path / "ex"))).output
+        stats, schema = evidence(str(tmp_path / "evidence"))
+        return one_step(model_uri=model, blessing_uri=blessing, examples_uri=_examples(str(tmp_path / "ex")),
+                        statistics_uri=stats, schema_uri=schema).output  # fmt: skip
 
     def report() -> str:
         (path,) = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "root") for f in fs if f == "report"]
@@ -68,6 +85,23 @@ def test_unblessed_model_step_succeeds_with_not_deployed_report(run_deploy, doub
     assert run_deploy(blessed=False) is False
     assert "**not deployed: not blessed (auc 0.61 < 0.80)**" in run_deploy.report()
     assert double.requests == [] and not os.path.exists(run_deploy.store)
+
+
+def test_deployed_model_carries_its_lineage_and_evidence_to_storage_and_the_inference_service(run_deploy, double):
+    from components._shared.artifacts import model as model_layout
+    from components._shared.artifacts.statistics import read_statistics
+    from components.deploy import isvc as isvc_lib
+
+    assert run_deploy(blessed=True) is True
+    obj = double.get("kfx-test", "fraud")
+    pushed = isvc_lib.served_storage_uri(obj)
+    assert pushed.startswith(run_deploy.store)
+    assert model_layout.read_lineage(pushed) == LINEAGE
+    assert read_statistics(model_layout.evidence_statistics_dir(pushed), "train").datasets[0].num_examples == 80
+    assert os.listdir(model_layout.evidence_schema_dir(pushed)) == ["schema.pbtxt"]
+    annotations = isvc_lib.lineage_of(obj)
+    assert annotations["storage_uri"] == pushed and annotations["data_sha256"] == LINEAGE["data_sha256"]
+    assert annotations["data_rows"] == "6000" and annotations["run_id"] == "run-1"
 
 
 def test_refused_deploy_fails_the_step_with_the_reason(run_deploy, double):

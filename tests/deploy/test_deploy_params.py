@@ -12,7 +12,7 @@ from components.deploy.params import DeployParams, defaults, fields
 
 pytestmark = pytest.mark.unit
 
-ARTIFACTS = {"model", "blessing", "examples", "report"}
+ARTIFACTS = {"model", "blessing", "examples", "report", "statistics", "schema"}
 #: Pipeline parameter -> DeployParams field, where the pipeline names it differently.
 PIPELINE_NAMES = {"model_name": "name"}
 #: Pipeline defaults that differ on purpose: the pipeline's predictor runs as kfx-models (manifests/base/storage.yaml).
