@@ -117,7 +117,8 @@ clean:
 # Images (need a Docker engine; not available on every machine). Tags come from the one version.
 IMAGE_REPO ?= ghcr.io/kfx-ml
 image:
-	docker build -f components/Dockerfile -t $(IMAGE_REPO)/kfx-runtime:$(VERSION) .
+	docker build -f components/Dockerfile --build-arg KFX_GIT_COMMIT=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+		-t $(IMAGE_REPO)/kfx-runtime:$(VERSION) .
 
 serving-image:
 	docker build -f components/serving.Dockerfile -t $(IMAGE_REPO)/kfx-serving:$(VERSION) .

@@ -25,8 +25,10 @@ def arguments(root, *extra: str) -> dict:
 def first_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     progress = io.StringIO()
-    summary = run_local(str(root), arguments(root, "--epochs", "8"), progress=progress)
+    args = arguments(root, "--epochs", "8")
+    summary = run_local(str(root), args, progress=progress)
     summary.progress = progress.getvalue()  # what the terminal showed during the run
+    summary.arguments = args
     return root, summary
 
 
@@ -86,9 +88,38 @@ def test_make_run_path_blesses_a_model_and_reports_everything(first_run, capsys)
     assert len(cm["metadata"]["confidenceMetrics"]) > 10
     with open(os.path.join(root, rundir.LATEST)) as f:
         assert json.load(f)["model_dir"] == model
+    _assert_real_lineage(s)
     print_summary(s, artifacts=True)
     out = capsys.readouterr().out
     assert "BLESSED" in out and model in out
+
+
+def _assert_real_lineage(s) -> None:
+    """The local model's lineage.json holds the real values: the data file's hash, the rows ingested, the artifacts
+    of this run, and kfp.local's run; the Model artifact's metadata holds the same."""
+    import hashlib
+
+    from components._shared.artifacts.model import read_lineage
+
+    lineage = read_lineage(s.model_dir)
+    data = s.arguments["data_uri"]
+    with open(data, "rb") as f:
+        assert lineage["data_uri"] == data and lineage["data_sha256"] == hashlib.sha256(f.read()).hexdigest()
+    with open(data) as f:
+        assert lineage["data_rows"] == int(ROWS) == sum(1 for _ in f) - 1  # every line but the header
+    assert lineage["train_rows"] + lineage["eval_rows"] == int(ROWS) and lineage["eval_rows"] > 0
+    assert lineage["schema_uri"] == s.artifacts["schema/schema"]
+    assert lineage["statistics_uri"] == s.artifacts["statistics/statistics"]
+    assert lineage["transform_graph_uri"] == s.artifacts["transform/transform_graph"]
+    assert lineage["pipeline_name"] == "kfx-training" and lineage["run_name"].startswith("kfx-training-")
+    assert lineage["run_id"] and lineage["module_file"] == "pipelines.modules.fraud"
+    import pipelines.modules.fraud as fraud
+
+    with open(fraud.__file__, "rb") as f:
+        assert lineage["module_sha256"] == hashlib.sha256(f.read()).hexdigest()
+    assert json.loads(lineage["hyperparameters"])["epochs"] == 8
+    train_outputs = rundir.output_artifacts(s.run_dir, "train")["model"]["metadata"]
+    assert {k: train_outputs[k] for k in lineage} == lineage
 
 
 def test_second_run_against_first_model_applies_change_thresholds(first_run):

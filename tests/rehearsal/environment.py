@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -64,14 +65,18 @@ def dockerfile_env(path: str = DOCKERFILE) -> dict[str, str]:
     with open(path) as f:
         text = f.read().replace("\\\n", " ")
     env = dict(BASE_IMAGE_ENV)
+    build_args: dict[str, str] = {}  # ARG defaults (a plain build passes none), substituted into ENV values
     for line in text.splitlines():
         words = line.strip().split(None, 1)
+        if len(words) == 2 and words[0].upper() == "ARG":
+            key, _, value = words[1].partition("=")
+            build_args[key] = value
         if len(words) == 2 and words[0].upper() == "ENV":
             for item in shlex.split(words[1]):
                 key, sep, value = item.partition("=")
                 if not sep:
                     raise ValueError(f"{path}: ENV {words[1]!r}: only the KEY=VALUE form is understood")
-                env[key] = value
+                env[key] = re.sub(r"\$\{(\w+)\}", lambda m: build_args.get(m.group(1), env.get(m.group(1), "")), value)
     return env
 
 

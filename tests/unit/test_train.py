@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -91,6 +92,7 @@ def data(tmp_path_factory):
     run_transform(str(root / "examples"), str(root / "schema"), str(module), str(root / "tg"), str(root / "te"))
     return {
         "root": root,
+        "csv": csv,
         "module": str(module),
         "examples": str(root / "examples"),
         "tg": str(root / "tg"),
@@ -119,6 +121,7 @@ def test_binary_export_layout_and_signatures(data, binary_model):
     assert meta["features"]["merchant_category"] == "string" and meta["features"]["hour"] == "int64"
     assert os.listdir(model_layout.logs_dir(model_dir))  # TensorBoard logs
     assert unnamed_files(model_dir, kinds.MODEL) == []  # every file is one the artifact contract names
+    _assert_lineage(data, model_dir, result)
 
     loaded = tf.saved_model.load(model_layout.kfx_saved_model_dir(model_dir))
     assert {artifacts.SERVING_SIGNATURE, artifacts.RAW_SIGNATURE, artifacts.TRANSFORM_SIGNATURE} <= set(
@@ -131,6 +134,32 @@ def test_binary_export_layout_and_signatures(data, binary_model):
 
     transformed = loaded.signatures[artifacts.TRANSFORM_SIGNATURE](examples=tf.constant(_raw_eval(data["examples"], 5)))
     assert transformed["is_fraud"].shape == (5,) and "amount_xf" in transformed
+
+
+def _sha256(path: str) -> str:
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _assert_lineage(data, model_dir: str, result) -> None:
+    """lineage.json: the real values carried from ingest (data hash, rows) and transform (URIs), plus train's own."""
+    from components._shared.lineage import KEYS
+
+    lineage = model_layout.read_lineage(model_dir)
+    assert lineage == result.lineage
+    assert set(lineage) == set(KEYS)
+    assert all(isinstance(v, str | int | float) for v in lineage.values())  # no nulls (KFP metadata)
+    assert lineage["data_uri"] == data["csv"] and lineage["data_sha256"] == _sha256(data["csv"])
+    assert lineage["data_rows"] == 500 and lineage["train_rows"] + lineage["eval_rows"] == 500
+    assert lineage["examples_uri"] == data["examples"] and lineage["schema_uri"] == str(data["root"] / "schema")
+    assert lineage["transform_graph_uri"] == data["tg"] and lineage["model_uri"] == model_dir
+    assert lineage["module_file"] == data["module"] and lineage["module_sha256"] == _sha256(data["module"])
+    hyper = json.loads(lineage["hyperparameters"])
+    assert hyper["epochs"] == 1 and hyper["batch_size"] == result.batch_size and hyper["seed"] == 0
+    assert lineage["kfx_version"] == "0.1.0" and lineage["git_commit"]  # a sha here (a checkout), else "unknown"
+    assert lineage["run_id"] == "" and lineage["pipeline_name"] == ""  # not run by KFP
 
 
 def test_serving_raw_equals_serving_default(data, binary_model):
