@@ -13,7 +13,13 @@ from typing import Any
 
 from components.deploy import lineage as lineage_lib
 from components.deploy.errors import DeployError
-from components.deploy.lineage import LINEAGE_PREFIX, PREVIOUS_LINEAGE_ANNOTATION, lineage_annotations, lineage_patch
+from components.deploy.lineage import (
+    CANDIDATE_LINEAGE_ANNOTATION,
+    LINEAGE_PREFIX,
+    PREVIOUS_LINEAGE_ANNOTATION,
+    lineage_annotations,
+    lineage_patch,
+)
 from components.deploy.params import DeployParams
 
 GROUP = "serving.kserve.io"
@@ -234,6 +240,11 @@ def previous_lineage(isvc: dict | None) -> dict[str, str]:
     return lineage_lib.as_lineage(lineage_lib.previous(annotations_of(isvc)))
 
 
+def candidate_lineage(isvc: dict | None) -> dict[str, str]:
+    """The lineage of a standard-mode ``spec.canary`` model, as {lineage key: value} ({} when none)."""
+    return lineage_lib.as_lineage(lineage_lib.previous(annotations_of(isvc), CANDIDATE_LINEAGE_ANNOTATION))
+
+
 def is_stale(obj: dict) -> bool:
     """A rollout kfx started and never finished: an unverified candidate recorded, or a canary share still set."""
     return (
@@ -293,6 +304,7 @@ def rollout_annotations(existing: dict, candidate_uri: str | None) -> dict[str, 
             {k: v for k, v in predictor_spec(existing).items() if k != "canaryTrafficPercent"}, sort_keys=True
         ),
         PREVIOUS_LINEAGE_ANNOTATION: lineage_lib.recorded(annotations_of(existing)),
+        CANDIDATE_LINEAGE_ANNOTATION: None,  # only a standard-mode spec.canary sets it (canary_patch)
         CANDIDATE_ANNOTATION: candidate_uri,
     }
 
@@ -342,9 +354,10 @@ def rollout_patch(existing: dict, desired: dict, canary_percent: int | None, can
 def canary_patch(existing: dict, desired: dict, percent: int, candidate_uri: str) -> dict:
     """Merge patch of a standard-mode canary (KServe 0.20+ ``spec.canary``): the main predictor stays, the new one
     gets ``percent`` of traffic once ready; the rollout annotations as for Knative. The lineage annotations keep
-    describing the main predictor until the switch."""
+    describing the main predictor until the switch; the canary's are recorded in ``kfx.dev/candidate-lineage``."""
     own = {k: v for k, v in desired["metadata"]["annotations"].items() if not k.startswith(LINEAGE_PREFIX)}
-    annotations = {**own, **rollout_annotations(existing, candidate_uri)}
+    annotations = {**own, **rollout_annotations(existing, candidate_uri),
+                   CANDIDATE_LINEAGE_ANNOTATION: lineage_lib.recorded(desired["metadata"]["annotations"])}  # fmt: skip
     predictor = copy.deepcopy(desired["spec"]["predictor"])
     predictor["model"].setdefault("name", CANARY_CONTAINER)  # the canary's model container needs a name (CRD)
     return {
@@ -360,6 +373,6 @@ def restore_patch(now: dict, previous: dict, canary_percent: int | None) -> dict
     target["canaryTrafficPercent"] = canary_percent
     lineage = lineage_patch(annotations_of(now), lineage_lib.previous(annotations_of(now)))
     return {
-        "metadata": {"annotations": {**lineage, CANDIDATE_ANNOTATION: None}},
+        "metadata": {"annotations": {**lineage, CANDIDATE_ANNOTATION: None, CANDIDATE_LINEAGE_ANNOTATION: None}},
         "spec": {"predictor": merge_patch(predictor_spec(now), target)},
     }

@@ -4,7 +4,9 @@ Each value of the model's ``lineage.json`` (keys: ``components/_shared/lineage.K
 ``lineage.kfx.dev/<key, '_' written '-'>`` (e.g. ``lineage.kfx.dev/data-sha256``) with a string value, plus
 ``lineage.kfx.dev/storage-uri``: the pushed model they describe. They describe the model in ``spec.predictor``
 (a Knative canary's too); ``kfx.dev/previous-lineage`` keeps those of the model served when the last kfx rollout
-started (JSON), and a rollback restores them with the predictor. ``kfx status --model`` reads both.
+started (JSON), and a rollback restores them with the predictor. A standard-mode ``spec.canary`` (which leaves
+``spec.predictor`` as it is) records the canary's in ``kfx.dev/candidate-lineage`` until the switch or a rollback.
+``kfx status --model`` reads all three.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from components.deploy.errors import DeployError
 LINEAGE_PREFIX = "lineage.kfx.dev/"
 LINEAGE_STORAGE_URI = LINEAGE_PREFIX + "storage-uri"
 PREVIOUS_LINEAGE_ANNOTATION = "kfx.dev/previous-lineage"
+CANDIDATE_LINEAGE_ANNOTATION = "kfx.dev/candidate-lineage"
 #: Longest lineage value kept in an annotation (Kubernetes caps all annotations of an object at 256 KiB together;
 #: lineage.json, pushed with the model, keeps every value whole).
 LINEAGE_VALUE_MAX = 1024
@@ -56,9 +59,10 @@ def recorded(annotations: Mapping[str, str | None]) -> str:
     return json.dumps(of_annotations(annotations), sort_keys=True, separators=(",", ":"))
 
 
-def previous(annotations: Mapping[str, str | None]) -> dict[str, str]:
-    """The lineage annotations recorded when the last kfx rollout started ({} when none were)."""
-    raw = annotations.get(PREVIOUS_LINEAGE_ANNOTATION)
+def previous(annotations: Mapping[str, str | None], key: str = PREVIOUS_LINEAGE_ANNOTATION) -> dict[str, str]:
+    """The lineage annotations recorded when the last kfx rollout started ({} when none were); with ``key``
+    :data:`CANDIDATE_LINEAGE_ANNOTATION`, those of a standard-mode canary."""
+    raw = annotations.get(key)
     try:
         found = json.loads(raw) if raw else {}
     except ValueError:

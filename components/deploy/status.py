@@ -2,7 +2,7 @@
 
 Read from the InferenceService alone: the served storage URI (the stable model, also mid-rollout), its revision,
 the traffic split, a canary in flight, and the lineage annotations kfx wrote (``lineage.py``: the model in
-``spec.predictor``, and the model served before a rollout in flight).
+``spec.predictor``, the model served before a rollout in flight, a standard-mode canary).
 No TensorFlow: the Kubernetes API (``kube.py``) and the object (``isvc.py``) only.
 """
 
@@ -22,7 +22,7 @@ NO_LINEAGE = (
 
 def lineage_for(obj: dict, storage_uri: str | None) -> dict[str, str]:
     """The lineage recorded on ``obj`` for the model at ``storage_uri`` ({} when none is)."""
-    for lineage in (isvc_lib.lineage_of(obj), isvc_lib.previous_lineage(obj)):
+    for lineage in (isvc_lib.lineage_of(obj), isvc_lib.previous_lineage(obj), isvc_lib.candidate_lineage(obj)):
         if storage_uri and lineage.get("storage_uri") == storage_uri:
             return lineage
     return {}

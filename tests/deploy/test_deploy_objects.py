@@ -105,6 +105,12 @@ def test_lineage_annotations_follow_the_model_through_rollout_canary_and_rollbac
     new = isvc_lib.build_inference_service(std, "s3://models/fraud/bbb", "standard", lineage=NEW_LINEAGE)
     canary = apply_merge_patch(old, isvc_lib.canary_patch(old, new, 10, "s3://models/fraud/bbb"))
     assert _lineage_keys(canary) == _lineage_keys(old)  # spec.predictor still serves the old model
+    assert isvc_lib.candidate_lineage(canary)["run_id"] == "run-2"  # the canary's own, recorded until the switch
+    switch = isvc_lib.rollout_patch(canary, new, None, "s3://models/fraud/bbb")
+    switched = apply_merge_patch(canary, switch)
+    assert _lineage_keys(switched) == _lineage_keys(new) and isvc_lib.candidate_lineage(switched) == {}
+    restored = apply_merge_patch(canary, isvc_lib.restore_patch(canary, old["spec"]["predictor"], None))
+    assert _lineage_keys(restored) == _lineage_keys(old) and isvc_lib.candidate_lineage(restored) == {}
 
 
 def test_modes_are_written_with_the_names_every_kserve_accepts_and_read_in_any_spelling():

@@ -43,10 +43,11 @@ def _kubeconfig(tmp_path, server: str) -> str:
     return str(path)
 
 
-def _deploy(double, tmp_path, tag: str, lineage: dict) -> logic.DeployResult:
+def _deploy(double, tmp_path, tag: str, lineage: dict, mode: str = "auto") -> logic.DeployResult:
     model = fake_model(str(tmp_path / f"model-{tag}"), content=f"model {tag}".encode(), lineage=lineage)
     stats, schema = evidence(str(tmp_path / f"evidence-{tag}"))
-    params = DeployParams(name="fraud", namespace=NS, storage_uri=str(tmp_path / "store"), timeout_seconds=60)
+    params = DeployParams(name="fraud", namespace=NS, storage_uri=str(tmp_path / "store"), timeout_seconds=60,
+                          deployment_mode=mode)  # fmt: skip
     return logic.deploy_model(model, write_blessing(str(tmp_path / "blessing"), True), params,
                               api_client=double.api_client(), poll_seconds=0.05, statistics_dir=stats,
                               schema_dir=schema)  # fmt: skip
@@ -124,6 +125,35 @@ def test_status_shows_a_canary_in_flight_with_both_lineages(double, tmp_path, ca
     assert status["canary"]["revision"] == "fraud-predictor-00002"
     assert status["canary"]["lineage"]["data_sha256"] == SECOND["data_sha256"]
     assert status["unfinished_rollout"] is True
+
+
+def test_status_of_a_standard_mode_canary_names_both_models_and_their_lineage(double, tmp_path, capsys):
+    first = _deploy(double, tmp_path, "a", LINEAGE, mode="standard")
+    model_b = fake_model(str(tmp_path / "model-b"), content=b"model b", lineage=SECOND)
+    target = logic.versioned_storage_uri(str(tmp_path / "store"), "fraud", model_b)
+    from components.deploy import storage
+
+    storage.push_model(model_b, target)
+    existing = double.get(NS, "fraud")
+    params = DeployParams(name="fraud", namespace=NS, storage_uri="unused", deployment_mode="standard")
+    desired = isvc_lib.build_inference_service(params, target, "standard", lineage=SECOND)
+    from kubernetes import client
+
+    api = client.CustomObjectsApi(double.api_client())
+    api.patch_namespaced_custom_object(isvc_lib.GROUP, isvc_lib.VERSION, NS, isvc_lib.PLURAL, "fraud",
+                                       isvc_lib.canary_patch(existing, desired, 10, target))  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not ((double.get(NS, "fraud").get("status") or {}).get("canaryStatuses") or [{}])[0].get("trafficPercent"):
+        assert time.monotonic() < deadline, double.get(NS, "fraud")["status"]
+        time.sleep(0.05)
+
+    code, out, _ = _kfx(capsys, "status", "--model", "fraud", "--namespace", NS,
+                        "--kubeconfig", _kubeconfig(tmp_path, double.host))  # fmt: skip
+    assert code == 0 and "standard mode" in out
+    assert f"serving   {first.storage_uri}" in out and f"canary    {target} at 10%" in out
+    serving, canary = out.split("the canary (10% of traffic):")
+    assert LINEAGE["data_sha256"] in serving and SECOND["data_sha256"] not in serving
+    assert SECOND["data_sha256"] in canary and "run-2" in canary
 
 
 def test_missing_inference_service_and_unreachable_cluster_are_one_line_errors(double, tmp_path, capsys):
