@@ -53,6 +53,7 @@ class DeployResult:
     changed: bool = False
     previous_storage_uri: str | None = None
     stale_resolved: str = ""
+    lineage: dict[str, Any] = dataclasses.field(default_factory=dict)  # the model's lineage.json
 
     def markdown(self, name: str, namespace: str) -> str:
         headline = f"**deployed**: {self.reason}" if self.deployed else f"**{self.reason}**"
@@ -69,6 +70,7 @@ class DeployResult:
                 f"| traffic | {', '.join(f'`{r}` {p}%' for r, p in self.traffic.items()) or '-'} |",
                 f"| changed | {'yes' if self.changed else 'no (already serving this model)'} |",
             ]
+            lines += [f"| lineage: {k} | `{v}` |" for k, v in self.lineage.items()]
         if self.stale_resolved:
             lines += ["", f"Before this deploy, a rollout left behind by an earlier run was resolved: "
                           f"{self.stale_resolved}."]  # fmt: skip
@@ -180,6 +182,7 @@ def deploy_model(
         raise DeployError(str(e)) from e
     result = _apply(run, action, existing, desired, params, mode, target)
     result.stale_resolved = stale or ""
+    result.lineage = lineage
     return result
 
 

@@ -64,6 +64,7 @@ def test_status_names_the_data_and_code_of_the_served_model_and_rollback_restore
 ):
     first = _deploy(double, tmp_path, "a", LINEAGE)
     second = _deploy(double, tmp_path, "b", SECOND)
+    assert f"| lineage: data_sha256 | `{SECOND['data_sha256']}` |" in second.markdown("fraud", NS)  # the step's report
     kubeconfig = _kubeconfig(tmp_path, double.host)
     ops = ["--model", "fraud", "--namespace", NS, "--kubeconfig", kubeconfig]
 
