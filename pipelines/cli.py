@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from components._shared.version import __version__
+from pipelines import model_ops
 from pipelines.compile import compiled_dir
 
 COMPILED_DIR = compiled_dir()
@@ -210,8 +211,6 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipelines import model_ops
-
     if args.model:
         if args.run_id:
             raise CliError("--run-id is a KFP run (with --host); --model is an InferenceService: give one of them")
@@ -232,14 +231,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from pipelines import model_ops
-
     return model_ops.cmd_rollback(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pipelines import model_ops
-
     parser = argparse.ArgumentParser(
         prog="kfx", description=f"kfx {__version__}: compile, upload, run, schedule, status, rollback"
     )
@@ -290,11 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from pipelines.model_ops import ModelOpsError
-
     try:
         return int(args.func(args) or 0)
-    except (CliError, ModelOpsError) as e:
+    except (CliError, model_ops.ModelOpsError) as e:
         print(f"kfx {args.command}: {e}", file=sys.stderr)
         return 2
 
