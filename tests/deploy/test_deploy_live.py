@@ -66,11 +66,13 @@ def recorded(double, scenario: str, fn: Callable[[], Any]) -> Any:
 
 def _deploy(live_double, models, key: str, namespace: str, blessed: str, scenario: str = "", **kwargs):
     rows = kwargs.pop("smoke_instances", models["rows"])
+    evidence = {k: kwargs.pop(k) for k in ("statistics_dir", "schema_dir") if k in kwargs}
     params = DeployParams(
         name=NAME, namespace=namespace, storage_uri=models["store"], **{"timeout_seconds": 240, **kwargs}
     )
     return recorded(live_double, scenario or namespace, lambda: logic.deploy_model(
-        models[key], blessed, params, smoke_instances=rows, api_client=live_double.api_client(), **FAST))  # fmt: skip
+        models[key], blessed, params, smoke_instances=rows, api_client=live_double.api_client(), **FAST,
+        **evidence))  # fmt: skip
 
 
 def _baseline(live_double, namespace: str) -> str | None:
@@ -267,6 +269,19 @@ def test_rollback_operation_and_cli_status(live_double, models, blessed, tmp_pat
     assert status["address"] == "http://fraud.undo.svc.cluster.local"
     assert main(["rollback", "--name", "nope", "--namespace", ns]) == 1
     assert "no InferenceService undo/nope to roll back" in capsys.readouterr().err
+
+
+def test_the_real_server_serves_a_push_with_its_lineage_and_training_evidence(live_double, models, blessed, tmp_path):
+    """evidence/ and lineage.json next to the SavedModel: the kfx server still loads it and answers smoke requests."""
+    from components._shared.artifacts import model as model_layout
+    from tests.deploy.conftest import evidence
+
+    stats, schema = evidence(str(tmp_path))
+    result = _deploy(live_double, models, "a", "evidence", blessed, statistics_dir=stats, schema_dir=schema)
+    assert result.deployed and result.traffic == {"fraud-predictor-00001": 100}
+    assert {"evidence", "lineage.json", "saved_model"} <= set(os.listdir(result.storage_uri))
+    assert model_layout.read_lineage(result.storage_uri) == model_layout.read_lineage(models["a"])
+    assert isvc_lib.lineage_of(live_double.get("evidence", NAME))["storage_uri"] == result.storage_uri
 
 
 # ------------------------------------------------------------------------------------------- standard mode
