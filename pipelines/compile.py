@@ -26,7 +26,11 @@ def compile_all(out_dir: str | None = None) -> list[str]:
     out_dir = out_dir or compiled_dir()
     os.makedirs(out_dir, exist_ok=True)
     written = []
-    pipelines = (("training", training_pipeline), ("train_and_deploy", train_and_deploy), ("monitoring", monitoring_pipeline))
+    pipelines = (
+        ("training", training_pipeline),
+        ("train_and_deploy", train_and_deploy),
+        ("monitoring", monitoring_pipeline),
+    )
     for name, pipeline in pipelines:
         path = os.path.join(out_dir, f"{name}.yaml")
         compiler.Compiler().compile(pipeline, package_path=path)
