@@ -62,6 +62,15 @@ class DataChecks:
     def max_psi(self) -> float:
         return max([*self.psi_previous.values(), *self.psi_training.values()], default=0.0)
 
+    def worst(self) -> dict[str, str]:
+        """The feature of the largest drift, skew and PSI ("" when none was measured)."""
+        psi = {**self.psi_previous, **{k: v for k, v in self.psi_training.items() if v > self.psi_previous.get(k, -1)}}
+        return {
+            "drift": max(self.drift, key=lambda c: c.value).feature if self.drift else "",
+            "skew": max(self.skew, key=lambda c: c.value).feature if self.skew else "",
+            "psi": max(psi, key=psi.get) if psi else "",
+        }
+
     def per_feature(self) -> list[dict[str, Any]]:
         """One row per feature of the window: drift, skew, PSI vs previous and vs training (None = not measured)."""
         drift = {c.feature: c for c in self.drift}
@@ -88,6 +97,7 @@ class DataChecks:
             "max_drift": self.max_drift,
             "max_skew": self.max_skew,
             "max_psi": self.max_psi,
+            "worst": self.worst(),
             "num_examples": self.rows,
             "findings": [{**asdict(f), "line": f.line()} for f in findings],
             "drift": [asdict(c) for c in self.drift],

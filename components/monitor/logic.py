@@ -117,7 +117,7 @@ def decide_window(
     quality = assess(window, calibrator, decision_threshold, slice_features, min_slice_rows)
     data = anomalies_artifact.read_report(anomalies_dir)
     decision = decide(thresholds, quality.overall.realised, quality.overall.estimated, data["max_drift"],
-                      data["max_skew"], data["max_psi"], data["schema_anomaly_count"])  # fmt: skip
+                      data["max_skew"], data["max_psi"], data["schema_anomaly_count"], data.get("worst"))  # fmt: skip
     decision.observations += data.get("notes", [])
     record = {
         **decision.as_dict(),
