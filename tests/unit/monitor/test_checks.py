@@ -19,7 +19,9 @@ NUMERIC = {"account_age_days", "amount", "avg_amount_30d", "card_present", "cust
 
 def _check(env, out, start, end, model_dir=None, name="c"):
     window_statistics(env["log_uri"], env["model_dir"], out(name + "-stats"), start, end)
-    return check_data(out(name + "-stats"), model_dir or env["model_dir"], out(name), Thresholds(), html=out(name + ".html"))
+    return check_data(
+        out(name + "-stats"), model_dir or env["model_dir"], out(name), Thresholds(), html=out(name + ".html")
+    )
 
 
 def test_every_feature_is_measured_every_time_and_a_steady_window_passes(monitor_env, out):

@@ -1,8 +1,6 @@
 """The decision step on a real log: quality overall and per slice, CBPE calibrated on the model's own labelled
 predictions before the window, the decision artifact and its report."""
 
-import json
-
 import pytest
 
 from components._shared.artifacts.decision import read_decision, write_decision
@@ -15,7 +13,10 @@ from tests.unit.monitor.conftest import ROWS
 pytestmark = pytest.mark.unit
 
 
-def _decide(env, out, start, end, thresholds=Thresholds(), labels=True, **kw):
+DEFAULT = Thresholds()
+
+
+def _decide(env, out, start, end, thresholds=DEFAULT, labels=True, **kw):
     window_statistics(env["log_uri"], env["model_dir"], out("stats"), start, end)
     check_data(out("stats"), env["model_dir"], out("anomalies"), thresholds)
     return decide_window(env["log_uri"], start, end, out("anomalies"), out("decision"), thresholds,
