@@ -18,7 +18,7 @@ from tests.testdata.monitoring import log_day, served_model, write_labels
 
 pytestmark = pytest.mark.local
 
-ROWS = 1500
+ROWS = 1000
 DAYS = {0: ("none", 0), 1: ("none", 1), 2: ("covariate", 12)}  # day -> (scenario, simulated day of the stream)
 FEATURES = ["account_age_days", "amount", "avg_amount_30d", "card_present", "channel", "country", "customer_age",
             "day_of_week", "device_type", "distance_from_home_km", "hour", "merchant_category", "num_tx_last_24h"]  # fmt: skip

@@ -26,7 +26,7 @@ from tests.testdata.chain import build_chain
 MODEL_NAME, REVISION = "fraud", "r1"
 
 
-def served_model(workdir: str, n_rows: int = 3000, epochs: int = 12) -> str:
+def served_model(workdir: str, n_rows: int = 2000, epochs: int = 5) -> str:
     """A trained fraud model whose directory also keeps its training statistics and schema (as deploy pushes it)."""
     dirs = build_chain(workdir, n_rows=n_rows, epochs=epochs)
     model_dir = dirs["model"]
