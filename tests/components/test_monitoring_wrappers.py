@@ -81,3 +81,10 @@ def test_threshold_defaults_are_the_decision_rules_defaults():
         assert pipeline_defaults[f.name] == f.default, f.name
         for fn in (c.monitor_decide,):
             assert inspect.signature(fn.python_func).parameters[f.name].default == f.default, f.name
+
+
+def test_kfx_run_monitoring_locally_needs_a_log(capsys):
+    from pipelines import cli
+
+    assert cli.main(["run", "--pipeline", "monitoring", "--param", "model_uri=/m"]) == 2
+    assert "needs --param log_uri=" in capsys.readouterr().err

@@ -107,3 +107,21 @@ def test_retrain_locally_trains_on_fresh_data_against_the_production_model(serve
     assert summary.baseline == served["model_uri"] and summary.blessed is not None
     with open(tmp_path / "runs" / "retrain-decision.json") as f:
         assert json.load(f)["reasons"] == run.decision["reasons"]
+
+
+@pytest.mark.slow
+def test_a_failing_decision_still_publishes_the_data_checks(served, tmp_path, capsys):
+    from pipelines import cli
+
+    bad = tmp_path / "labels.csv"
+    bad.write_text("request_id,label\nd1-0,3\n")  # not a binary label: the decision step fails on it
+    argv = ["run", "--pipeline", "monitoring", "--param", f"root={tmp_path / 'runs'}"]
+    for key, value in (("log_uri", served["log_uri"]), ("model_uri", served["model_uri"]), ("labels_uri", bad),
+                       ("window_start", "2026-11-02T00:00:00Z"), ("window_end", "2026-11-03T00:00:00Z")):  # fmt: skip
+        argv += ["--param", f"{key}={value}"]
+    assert cli.main(argv) == 1
+    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert out["succeeded"] is False and "not 0 or 1" in out["error"]
+    assert rundir.succeeded(out["run_dir"], "monitor-checks") and not rundir.succeeded(out["run_dir"], "monitor-decide")
+    report = json.loads(open(os.path.join(out["run_dir"], "monitor-checks", "anomalies", "report.json")).read())
+    assert [f["feature"] for f in report["features"]] == FEATURES
