@@ -27,6 +27,7 @@ import numpy as np
 from components._shared.artifacts import anomalies as anomalies_artifact
 from components._shared.artifacts import decision as decision_artifact
 from components._shared.artifacts import prediction_log as plog
+from components._shared.artifacts import register_filesystem
 from components._shared.log import get_logger
 from components.monitor.assess import assess
 from components.monitor.cbpe import Calibrator, fit_calibrator
@@ -105,6 +106,8 @@ def decide_window(
     from components.monitor.report_html import decision_page
 
     span = Span(parse_time(window_start, "window_start"), parse_time(window_end, "window_end"))
+    for uri in (log_uri, labels_uri):
+        register_filesystem(uri)  # s3:// through tensorflow-io
     labels = plog.read_labels(labels_uri) if labels_uri else {}
     records = plog.read_window(log_uri, span.start, span.end)
     if not records:
