@@ -19,7 +19,8 @@ from tests.testdata.monitoring import log_day, served_model, write_labels
 pytestmark = pytest.mark.local
 
 ROWS = 1000
-DAYS = {0: ("none", 0), 1: ("none", 1), 2: ("covariate", 12)}  # day -> (scenario, simulated day of the stream)
+#: day -> (scenario, simulated day of the stream); the shift starts on stream day 10
+DAYS = {0: ("none", 0), 1: ("none", 1), 2: ("covariate", 12), 3: ("concept", 14)}
 FEATURES = ["account_age_days", "amount", "avg_amount_30d", "card_present", "channel", "country", "customer_age",
             "day_of_week", "device_type", "distance_from_home_km", "hour", "merchant_category", "num_tx_last_24h"]  # fmt: skip
 
@@ -87,6 +88,14 @@ def test_a_drifted_window_calls_for_retraining_with_the_reason(served):
     same = in_process.decision
     assert (same["retrain"], same["reasons"], same["quality"]) == (d["retrain"], d["reasons"], d["quality"])
     assert same["data"]["features"] == d["data"]["features"] and os.path.isfile(in_process.report)
+
+
+def test_concept_drift_is_seen_by_the_labels_not_by_the_estimate(served):
+    """The fraud pattern changed (skimming): only labels reveal it; realised quality decides when they are there."""
+    d = _run(served, 3, "concept", monitor_in_process).decision
+    overall = d["quality"]["overall"]
+    assert overall["labelled"] == ROWS and overall["realised"]["auc"] < 0.75 < overall["estimated"]["auc"]
+    assert d["retrain"] and d["reasons"][0].startswith(f"realised auc {overall['realised']['auc']:.3f} < tau 0.750")
 
 
 @pytest.mark.slow
