@@ -89,8 +89,8 @@ def monitor_decide(
     served = {"uri": model.uri, "source": str(model.metadata.get("found_from", "")),
               "revision": str(model.metadata.get("revision", ""))}  # fmt: skip
     result = decide_window(log_uri, window_start, window_end, anomalies.path, decision.path, limits, labels_uri,
-                           list(slice_features or []), decision_threshold, calibration_hours, labels_lookback_hours, served,
-                           html_path=report.path)  # fmt: skip
+                           list(slice_features or []), decision_threshold, calibration_hours,
+                           labels_lookback_hours, served, html_path=report.path)  # fmt: skip
     for name, value in result.metrics.items():
         metrics.log_metric(name, value)
     decision.metadata.update(retrain=result.decision.retrain, reasons=result.decision.reasons)
