@@ -6,8 +6,11 @@ file:
 1. **scan**: every cell is read as text; each column's type is the widest any chunk needs (int64 if every
    present cell is an integer, else float64 if every present cell is a number, else string: a column whose
    type is revealed only in a late chunk is typed correctly), and each row's split is decided;
-2. **write**: each chunk is cast to the final types, split, encoded by tfx-bsl's C++
-   ``RecordBatchToExamplesEncoder`` and appended to the split's shards (``components/_shared/artifacts/examples``).
+2. **write**: each chunk is cast to the final types, split, encoded a whole batch at a time
+   (``components/_shared/tf_example.py``: the deterministic serialization of what tfx-bsl's
+   ``RecordBatchToExamplesEncoder`` encodes, ~3x faster) and appended to the split's shards, each with its columnar
+   copy (``part-NNNNN.arrow``, which the statistics step reads instead of decoding the TFRecords; layout:
+   ``components/_shared/artifacts/examples``).
 
 * Empty cells are missing values: the example carries the feature with no value list, which every reader
   (``tf.io.parse_example``, tfx_bsl/TFDV, TFT) treats as absent.
@@ -345,7 +348,7 @@ def ingest_csv(
         )
 
     with timed(log, f"writing tf.Examples to {output_dir}") as t:
-        writers = {name: examples_layout.ShardWriter(output_dir, name, shard_bytes) for name in splits}
+        writers = {name: examples_layout.ShardWriter(output_dir, name, shard_bytes, columnar=True) for name in splits}
         try:
             for batch, mask in typed_batches(opener, scan, data_uri):
                 writers["train"].write(batch.filter(pa.array(~mask)))
