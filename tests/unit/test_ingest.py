@@ -207,3 +207,31 @@ def test_type_widening_needs_every_chunk():
     assert ingest_logic.chunk_type(pa.array(["1", "x"])) == "string"
     assert ingest_logic.chunk_type(pa.array(["1", "2"]), at_least="float") == "float"
     assert ingest_logic.chunk_type(pa.array([None, None], pa.string())) == "int"
+
+
+def test_row_hashes_equal_pandas_hash_of_the_texts_for_every_column_shape():
+    """Distinct-heavy columns (hashed directly) and repetitive ones (through a dictionary) hash each cell's text
+    exactly as ``pd.util.hash_array`` of the Python strings does (the split kfx has always used)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    n = 10_000
+    rng = np.random.default_rng(1)
+    texts = {
+        "distinct": [f"{v:.6f}" for v in rng.lognormal(3, 1, n)],
+        "repeats": [f"c{k}" for k in rng.integers(0, 7, n)],
+        "with_missing": [None if k == 0 else f"é{k}" for k in rng.integers(0, 3, n)],
+    }
+    batch = pa.RecordBatch.from_arrays([pa.array(v, pa.string()) for v in texts.values()], names=list(texts))
+    expected = np.full(n, np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(5))
+    with np.errstate(over="ignore"):
+        for values in texts.values():
+            cells = np.array(["" if v is None else v for v in values], dtype=object)
+            expected = (expected * np.uint64(1_000_003)) ^ pd.util.hash_array(cells, categorize=True)
+        for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, None)):
+            expected ^= expected >> np.uint64(shift)
+            if mult:
+                expected *= np.uint64(mult)
+    assert (ingest_logic.row_hashes(batch, seed=5) == expected).all()
+    assert (ingest_logic.row_hashes(pa.Table.from_batches([batch.slice(0, 10), batch.slice(10)]), 5) == expected).all()
