@@ -76,3 +76,19 @@ def test_varints_match_the_protobuf_encoding():
     values = np.array([0, 1, 127, 128, 300, 2**35, 2**63 - 1, -1, -(2**63)], np.int64)
     expected = [_VarintBytes(int(v) & (2**64 - 1)) for v in values]
     assert varints(values).to_pylist() == expected
+
+
+def test_tfrecord_frames_are_the_bytes_tf_record_writer_writes(tmp_path):
+    import tensorflow as tf
+
+    from components._shared.tf_example import tfrecord_frames
+
+    rng = np.random.default_rng(3)
+    records = [rng.integers(0, 256, k, dtype=np.uint8).tobytes() for k in (0, 1, 5, 400, 70_000, 3, 128, 129) * 50]
+    path = str(tmp_path / "ref.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        for record in records[2:]:
+            writer.write(record)
+    sliced = pa.array(records, pa.large_binary()).slice(2)  # an offset into the array's buffers, too
+    assert tfrecord_frames(sliced).to_pybytes() == open(path, "rb").read()
+    assert tfrecord_frames(pa.array([], pa.large_binary())).size == 0

@@ -181,39 +181,38 @@ class ShardWriter:
         self.columnar = columnar
         self.files: list[str] = []
         self.rows = 0
-        self._writer: tf.io.TFRecordWriter | None = None
+        self._writer: Any = None  # the open shard (a local file, or a gfile stream for any other URI)
         self._arrow: Any = None  # (ipc writer, its sink, its path) while a columnar copy is open
         self._bytes = 0
         register_filesystem(examples_dir)
         tf.io.gfile.makedirs(self.dir)
 
     def write(self, batch: pa.RecordBatch) -> None:
-        from components._shared.tf_example import encode_batch
+        from components._shared.tf_example import encode_batch, tfrecord_frames
 
         if batch.num_rows == 0:
             return
         records = encode_batch(batch)
         if self._writer is None or self._bytes >= self.shard_bytes:
             self._next_shard(batch)
-        records = records.to_pylist()
-        write = self._writer.write
-        for record in records:
-            write(record)
-        self._bytes += sum(map(len, records))
+        framed = tfrecord_frames(records)  # the bytes tf.io.TFRecordWriter would write, framed at once
+        self._writer.write(framed if "://" not in self.files[-1] else framed.to_pybytes())
+        self._bytes += framed.size - 16 * len(records)
         if self._arrow is not None:
             self._arrow[0].write_batch(to_list_batch(batch))
         self.rows += batch.num_rows
 
     def _next_shard(self, batch: pa.RecordBatch) -> None:
         self._close_shard()
-        self.files.append(os.path.join(self.dir, shard_name(len(self.files))))
-        self._writer = tf.io.TFRecordWriter(self.files[-1])
+        path = os.path.join(self.dir, shard_name(len(self.files)))
+        self.files.append(path)
+        self._writer = open(path, "wb") if "://" not in path else tf.io.gfile.GFile(path, "wb")  # noqa: SIM115
         self._bytes = 0
         if self.columnar:
             import pyarrow as pa
 
             # local: straight to the file; any other URI: buffered (one shard's copy) and uploaded on close
-            path = columnar_path(self.files[-1])
+            path = columnar_path(path)
             sink = pa.OSFile(path, "wb") if "://" not in path else pa.BufferOutputStream()
             schema = to_list_batch(batch.slice(0, 0)).schema
             self._arrow = (pa.ipc.new_file(sink, schema), sink, path)
