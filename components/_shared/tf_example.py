@@ -195,17 +195,26 @@ class _EntryBlock:
             self.sizes[self.null] = len(self.empty)
 
     def write(self, rows: np.ndarray) -> None:
-        """Write the entries into ``rows`` (n x ``width``), each left-aligned."""
-        at, lengths = 2 + len(self.key_field), self.lengths
-        head = np.frombuffer(bytes([_LEN, 0]) + self.key_field + bytes([0x12, 0, self.kind, 0, _LEN, 0]), np.uint8)
-        rows[:, : self.prefix] = head
-        rows[:, 1] = len(self.key_field) + 6 + lengths  # E
-        rows[:, at + 1] = lengths + 4  # F = len(kind B 0a L value)
-        rows[:, at + 3] = lengths + 2  # B = len(0a L value)
-        rows[:, at + 5] = lengths  # L
+        """Write the entries into ``rows`` (n x ``width``), each left-aligned.
+
+        Every entry's head (all but the value) depends only on the value's length, so the heads are rows of a small
+        table (one per length, and one for a null cell), written with one gather.
+        """
+        top = int(self.lengths.max()) if len(self.lengths) else 0
+        lengths = np.arange(top + 2)
+        at = 2 + len(self.key_field)
+        table = np.empty((top + 2, self.prefix), np.uint8)
+        table[:] = np.frombuffer(bytes([_LEN, 0]) + self.key_field + bytes([0x12, 0, self.kind, 0, _LEN, 0]), np.uint8)
+        table[:, 1] = np.minimum(len(self.key_field) + 6 + lengths, 0x7F)  # E (entry_block checked E < 128)
+        table[:, at + 1] = np.minimum(lengths + 4, 0x7F)  # F = len(kind B 0a L value)
+        table[:, at + 3] = np.minimum(lengths + 2, 0x7F)  # B = len(0a L value)
+        table[:, at + 5] = np.minimum(lengths, 0x7F)  # L
+        index = self.lengths
+        if self.null is not None:  # the last row: a null cell's whole entry (shorter than the head)
+            table[top + 1, : len(self.empty)] = np.frombuffer(self.empty, np.uint8)
+            index = np.where(self.null, top + 1, self.lengths)
+        rows[:, : self.prefix] = table[index]
         rows[:, self.prefix :] = self.value
-        if self.null is not None:
-            rows[self.null, : len(self.empty)] = np.frombuffer(self.empty, np.uint8)
 
 
 def feature_entries(name: str, col: pa.Array) -> pa.Array:
