@@ -153,6 +153,17 @@ def test_gfile_uri_in_and_out(tmp_path):
     assert result.splits == local.splits and result.columns == local.columns
     assert load_split(out, "train").num_rows == result.splits["train"]
     assert read_examples_meta(out)["source"] == src
+    # the columnar copies are written and read through gfile too: same statistics as the local artifact's
+    from components._shared.artifacts.statistics import read_statistics
+    from components.statistics.logic import compute_statistics
+
+    assert layout.columnar_files(out, "train")
+    remote = compute_statistics(out, "ram://kfx-ingest-test/stats")
+    here = compute_statistics(str(tmp_path / "local"), str(tmp_path / "stats"))
+    assert remote.reader == here.reader == "columnar" and dict(remote) == dict(here) == result.splits
+    for split in artifacts.SPLITS:
+        a, b = read_statistics("ram://kfx-ingest-test/stats", split), read_statistics(str(tmp_path / "stats"), split)
+        assert a.SerializeToString(deterministic=True) == b.SerializeToString(deterministic=True)
 
 
 def test_taxi_table_row_count_exact():

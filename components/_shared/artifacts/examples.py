@@ -326,14 +326,18 @@ def read_columnar(
     the batches :func:`decode_batches` gives for the shards (same types, values and batch sizes); ``columns``
     selects and orders the columns (a KeyError naming the file when one is absent).
 
-    A local file is memory-mapped; any other URI is read through ``tf.io.gfile`` one file at a time.
+    A local file is memory-mapped; any other URI is read whole through ``tf.io.gfile``, one file at a time.
     """
     import pyarrow as pa
 
     pending: list[pa.RecordBatch] = []
     held = 0
     for path in files:
-        source = pa.memory_map(path) if "://" not in path else pa.PythonFile(tf.io.gfile.GFile(path, "rb"), mode="r")
+        if "://" not in path:
+            source = pa.memory_map(path)
+        else:  # one shard's copy in memory (tens of MB at SHARD_BYTES)
+            with tf.io.gfile.GFile(path, "rb") as f:
+                source = pa.BufferReader(f.read())
         with source, pa.ipc.open_file(source) as reader:
             for i in range(reader.num_record_batches):
                 batch = reader.get_batch(i)
