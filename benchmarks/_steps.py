@@ -169,15 +169,19 @@ def step_ingest(csv: str, out: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - start, "result": {"rows": r.rows, "splits": r.splits, "files": r.files}}
 
 
-def step_statistics(examples: str, out: str, html: str = "") -> dict[str, Any]:
-    from components._shared.artifacts.statistics import read_statistics
+def step_statistics(examples: str, out: str, html: str = "", columnar: bool = True) -> dict[str, Any]:
+    """The statistics step (``columnar=False``: decoding the TFRecords even where ingest wrote columnar copies)."""
+    import hashlib
+
+    from components._shared.artifacts.statistics import read_statistics, stats_path
     from components.statistics.logic import compute_statistics
 
     start = time.perf_counter()
-    counts = compute_statistics(examples, out, html_path=html or None)
+    counts = compute_statistics(examples, out, html_path=html or None, columnar=columnar)
     seconds = time.perf_counter() - start
     result = stats_summary([read_statistics(out, split) for split in counts])
-    result.update(splits=dict(counts), mode=counts.mode)
+    with_digests = {s: hashlib.sha256(open(stats_path(out, s), "rb").read()).hexdigest() for s in counts}
+    result.update(splits=dict(counts), mode=counts.mode, reader=counts.reader, sha256=with_digests)
     return {"seconds": seconds, "result": result}
 
 

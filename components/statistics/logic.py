@@ -3,8 +3,8 @@
 Two paths, one result:
 
 * **in_memory** (default when the split files together are at most ``in_memory_max_bytes`` and no
-  distributed runner is named): tfx_bsl decodes the TFRecords chunk by chunk into Arrow RecordBatches that
-  are fed straight into TFDV's combiner statistics generators (the core of
+  distributed runner is named): the split's rows, as Arrow RecordBatches of ``CHUNK_ROWS``, are fed straight
+  into TFDV's combiner statistics generators (the core of
   ``tfdv.generate_statistics_from_dataframe``; the one use of TFDV internals is fenced in
   ``components/_shared/_compat/tfdv.py``), without Beam's per-bundle overhead.
 * **beam**: ``tfdv.GenerateStatistics`` in a Beam pipeline built from ``beam_pipeline_args`` (DirectRunner in
@@ -57,6 +57,8 @@ class SplitCounts(dict):
     """``{split: num_examples}``; ``.mode`` says which path computed them (``in_memory`` or ``beam``)."""
 
     mode: str = ""
+    #: What the rows were read from: ``columnar`` (the shards' Arrow copies) or ``tfrecord`` (decoded).
+    reader: str = ""
 
     @property
     def num_examples(self) -> int:
@@ -107,6 +109,17 @@ def statistics_from_batches(
     Returns the statistics and the number of rows fed.
     """
     return streaming_statistics(batches, options or stats_options())
+
+
+def _split_batches(
+    examples_dir: str, split: str, files: list[str], schema: schema_pb2.Schema | None, columnar: bool
+) -> tuple[Iterator[pa.RecordBatch], str]:
+    """A split's rows as the RecordBatches the generators take, and what they are read from."""
+    copies = examples_layout.columnar_files(examples_dir, split) if columnar else None
+    if copies:
+        names = [f.name for f in schema.feature] if schema is not None else None
+        return examples_layout.read_columnar(copies, CHUNK_ROWS, names), "columnar"
+    return examples_layout.decode_batches(files, schema, CHUNK_ROWS), "tfrecord"
 
 
 # ------------------------------------------------------------------------------------------- beam
@@ -172,12 +185,14 @@ def compute_statistics(
     beam_pipeline_args: Sequence[str] = (),
     in_memory_max_bytes: int = DEFAULT_IN_MEMORY_MAX_BYTES,
     mode: str = "auto",
+    columnar: bool = True,
 ) -> SplitCounts:
     """Statistics of every split of ``examples_dir`` into ``<output_dir>/<split>/FeatureStats.pb``.
 
     ``html_path``: where to write TFDV's facets HTML (train vs eval). ``mode``: ``auto`` (in-memory when the
     data is at most ``in_memory_max_bytes`` and the runner is local, else Beam), ``in_memory`` or ``beam``.
-    Returns ``{split: num_examples}`` (a ``SplitCounts`` whose ``.mode`` says which path ran).
+    ``columnar``: let the in-memory path read the shards' columnar copies when every shard has one (False: always
+    decode the TFRecords). Returns ``{split: num_examples}`` (a ``SplitCounts`` whose ``.mode`` says which path ran).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -200,12 +215,12 @@ def compute_statistics(
 
     results: dict[str, statistics_pb2.DatasetFeatureStatisticsList] = {}
     read: dict[str, int] = {}
+    readers: dict[str, str] = {}
     if chosen == "in_memory":
         for split, files in inputs.items():
-            with timed(log, f"computing {split} statistics in memory") as t:
-                results[split], read[split] = statistics_from_batches(
-                    examples_layout.decode_batches(files, schema, CHUNK_ROWS), options
-                )
+            batches, readers[split] = _split_batches(examples_dir, split, files, schema, columnar)
+            with timed(log, f"computing {split} statistics in memory from {readers[split]}") as t:
+                results[split], read[split] = statistics_from_batches(batches, options)
                 t["rows"] = read[split]
     else:
         with timed(log, f"computing statistics of {len(inputs)} split(s) with Beam ({runner})") as t:
@@ -243,6 +258,7 @@ def compute_statistics(
 
     counts = SplitCounts({split: num_examples(stats) for split, stats in results.items()})
     counts.mode = chosen
+    counts.reader = ",".join(sorted(set(readers.values()))) or "tfrecord"
     return counts
 
 

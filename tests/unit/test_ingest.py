@@ -156,6 +156,17 @@ def test_gfile_uri_in_and_out(tmp_path):
     assert result.splits == local.splits and result.columns == local.columns
     assert load_split(out, "train").num_rows == result.splits["train"]
     assert read_examples_meta(out)["source"] == src
+    # the columnar copies are written and read through gfile too: same statistics as the local artifact's
+    from components._shared.artifacts.statistics import read_statistics
+    from components.statistics.logic import compute_statistics
+
+    assert layout.columnar_files(out, "train")
+    remote = compute_statistics(out, "ram://kfx-ingest-test/stats")
+    here = compute_statistics(str(tmp_path / "local"), str(tmp_path / "stats"))
+    assert remote.reader == here.reader == "columnar" and dict(remote) == dict(here) == result.splits
+    for split in artifacts.SPLITS:
+        a, b = read_statistics("ram://kfx-ingest-test/stats", split), read_statistics(str(tmp_path / "stats"), split)
+        assert a.SerializeToString(deterministic=True) == b.SerializeToString(deterministic=True)
 
 
 def test_taxi_table_row_count_exact():
@@ -210,3 +221,31 @@ def test_type_widening_needs_every_chunk():
     assert ingest_logic.chunk_type(pa.array(["1", "x"])) == "string"
     assert ingest_logic.chunk_type(pa.array(["1", "2"]), at_least="float") == "float"
     assert ingest_logic.chunk_type(pa.array([None, None], pa.string())) == "int"
+
+
+def test_row_hashes_equal_pandas_hash_of_the_texts_for_every_column_shape():
+    """Distinct-heavy columns (hashed directly) and repetitive ones (through a dictionary) hash each cell's text
+    exactly as ``pd.util.hash_array`` of the Python strings does (the split kfx has always used)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    n = 10_000
+    rng = np.random.default_rng(1)
+    texts = {
+        "distinct": [f"{v:.6f}" for v in rng.lognormal(3, 1, n)],
+        "repeats": [f"c{k}" for k in rng.integers(0, 7, n)],
+        "with_missing": [None if k == 0 else f"é{k}" for k in rng.integers(0, 3, n)],
+    }
+    batch = pa.RecordBatch.from_arrays([pa.array(v, pa.string()) for v in texts.values()], names=list(texts))
+    expected = np.full(n, np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(5))
+    with np.errstate(over="ignore"):
+        for values in texts.values():
+            cells = np.array(["" if v is None else v for v in values], dtype=object)
+            expected = (expected * np.uint64(1_000_003)) ^ pd.util.hash_array(cells, categorize=True)
+        for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, None)):
+            expected ^= expected >> np.uint64(shift)
+            if mult:
+                expected *= np.uint64(mult)
+    assert (ingest_logic.row_hashes(batch, seed=5) == expected).all()
+    assert (ingest_logic.row_hashes(pa.Table.from_batches([batch.slice(0, 10), batch.slice(10)]), 5) == expected).all()

@@ -9,11 +9,15 @@ name the layout modules define, and that no other module of ``components/`` or `
 examples (Dataset, from ingest; layout: artifacts/examples.py)
     <dir>/<split>/part-*.tfrecord      tf.Example records (uncompressed TFRecord), one or more shards per split
                                        (``part-00000.tfrecord``, ...; Beam names them ``part-00000-of-00002.tfrecord``)
+    <dir>/<split>/part-*.arrow         optional columnar copy of each shard (ingest writes them): the same rows as
+                                       the Arrow batches tfx-bsl decodes the shard into, Arrow IPC file; statistics
+                                       reads them instead of decoding when every shard of a split has one
     <dir>/examples.json                {"columns": {name: "int"|"float"|"string"}, "column_order": [...],
                                         "splits": {split: rows}, "shards", "rows", "source": uri,
                                         "source_sha256", ...}
 transformed_examples (Dataset, from transform; layout: artifacts/examples.py)
     <dir>/<split>/part-*.tfrecord      transformed tf.Examples, same layout as examples
+    <dir>/<split>/part-*.arrow         (the optional columnar copies: transform writes none today)
     <dir>/examples.json                {"columns": transformed feature types, "splits": {split: rows}, "source"}
 statistics (Dataset; layout: artifacts/statistics.py)
     <dir>/<split>/FeatureStats.pb      DatasetFeatureStatisticsList, binary proto

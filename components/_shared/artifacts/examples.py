@@ -1,5 +1,6 @@
 """The examples layout (kinds ``examples`` and ``transformed_examples``): shard names, ``examples.json``, and the
-one reader/writer of tf.Example shards, encoded from and decoded to Arrow by tfx-bsl's batch coders.
+one reader/writer of tf.Example shards (written from Arrow by kfx's vectorised encoder, ``components/_shared/
+tf_example.py``; decoded to Arrow by tfx-bsl's batch decoder) and of their columnar copies.
 
 Layout::
 
@@ -11,6 +12,12 @@ Layout::
     <dir>/<split>/part-00001.tfrecord   a new shard starts once one passes ``SHARD_BYTES``, so a distributed
     ...                                 runner can read the shards in parallel; records keep the CSV's order
                                         across shards (read them sorted)
+    <dir>/<split>/part-00000.arrow      optional columnar copy of the shard beside it (ingest writes one): the same
+    ...                                 rows, in the same order, as the Arrow RecordBatches tfx-bsl decodes the
+                                        shard's records into (list-typed columns, float32 floats), Arrow IPC file
+                                        format. A reader may take it instead of decoding the shard only when every
+                                        shard of the split has one (:func:`columnar_files`); tf.Example readers
+                                        (transform, train, evaluate, TFMA, Beam) ignore it
 
 A missing value is a feature with no value list (tfx-bsl decodes it as a null list; TFDV counts it missing).
 Readers of an examples artifact (statistics, transform, train, evaluate, deploy's smoke rows, ``pipelines/serve.py``)
@@ -36,6 +43,8 @@ if TYPE_CHECKING:
 META_FILE = "examples.json"
 SHARD_PREFIX = "part-"
 SHARD_SUFFIX = ".tfrecord"
+#: A shard's columnar copy: ``part-00000.arrow`` beside ``part-00000.tfrecord``.
+COLUMNAR_SUFFIX = ".arrow"
 #: A split's next shard starts once the current one holds this many bytes of records (~64 MiB: small enough for
 #: a distributed runner to spread, large enough that per-file overhead stays negligible).
 SHARD_BYTES = 64 << 20
@@ -162,44 +171,69 @@ class ShardWriter:
     """Writes one split's tf.Examples into ``part-NNNNN.tfrecord`` shards, starting a new one past ``shard_bytes``.
 
     ``write(batch)`` takes scalar columns (int64 / float64 / binary, nulls = missing) and encodes the whole batch
-    with tfx-bsl's C++ ``RecordBatchToExamplesEncoder``.
+    at once (:func:`components._shared.tf_example.encode_batch`: the deterministic serialization of what tfx-bsl's
+    ``RecordBatchToExamplesEncoder`` encodes). With ``columnar`` each shard also gets its columnar copy
+    (``part-NNNNN.arrow``: :func:`to_list_batch` of the same rows).
     """
 
-    def __init__(self, examples_dir: str, split: str, shard_bytes: int = SHARD_BYTES) -> None:
-        from tfx_bsl.coders import example_coder
-
+    def __init__(self, examples_dir: str, split: str, shard_bytes: int = SHARD_BYTES, columnar: bool = False) -> None:
         self.dir = split_dir(examples_dir, split)
         self.shard_bytes = shard_bytes
+        self.columnar = columnar
         self.files: list[str] = []
         self.rows = 0
-        self._encoder = example_coder.RecordBatchToExamplesEncoder()
-        self._writer: tf.io.TFRecordWriter | None = None
+        self._writer: Any = None  # the open shard (a local file, or a gfile stream for any other URI)
+        self._arrow: Any = None  # (ipc writer, its sink, its path) while a columnar copy is open
         self._bytes = 0
+        register_filesystem(examples_dir)
         tf.io.gfile.makedirs(self.dir)
 
     def write(self, batch: pa.RecordBatch) -> None:
+        from components._shared.tf_example import encode_batch, tfrecord_frames
+
         if batch.num_rows == 0:
             return
-        records = self._encoder.encode(to_list_batch(batch))
+        records = encode_batch(batch)
         if self._writer is None or self._bytes >= self.shard_bytes:
-            self._next_shard()
-        write = self._writer.write
-        for record in records:
-            write(record)
-        self._bytes += sum(map(len, records))
+            self._next_shard(batch)
+        framed = tfrecord_frames(records)  # the bytes tf.io.TFRecordWriter would write, framed at once
+        self._writer.write(framed if "://" not in self.files[-1] else framed.to_pybytes())
+        self._bytes += framed.size - 16 * len(records)
+        if self._arrow is not None:
+            self._arrow[0].write_batch(to_list_batch(batch))
         self.rows += batch.num_rows
 
-    def _next_shard(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self.files.append(os.path.join(self.dir, shard_name(len(self.files))))
-        self._writer = tf.io.TFRecordWriter(self.files[-1])
+    def _next_shard(self, batch: pa.RecordBatch) -> None:
+        self._close_shard()
+        path = os.path.join(self.dir, shard_name(len(self.files)))
+        self.files.append(path)
+        self._writer = open(path, "wb") if "://" not in path else tf.io.gfile.GFile(path, "wb")  # noqa: SIM115
         self._bytes = 0
+        if self.columnar:
+            import pyarrow as pa
 
-    def close(self) -> None:
+            # local: straight to the file; any other URI: buffered (one shard's copy) and uploaded on close
+            path = columnar_path(path)
+            sink = pa.OSFile(path, "wb") if "://" not in path else pa.BufferOutputStream()
+            schema = to_list_batch(batch.slice(0, 0)).schema
+            self._arrow = (pa.ipc.new_file(sink, schema), sink, path)
+
+    def _close_shard(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._arrow is not None:
+            writer, sink, path = self._arrow
+            writer.close()
+            if "://" in path:
+                with tf.io.gfile.GFile(path, "wb") as f:
+                    f.write(sink.getvalue().to_pybytes())
+            else:
+                sink.close()
+            self._arrow = None
+
+    def close(self) -> None:
+        self._close_shard()
 
     def __enter__(self) -> ShardWriter:
         return self
@@ -275,6 +309,56 @@ def decode_batches(
         yield decoder.DecodeBatch(chunk)
 
 
+def columnar_path(shard: str) -> str:
+    """The columnar copy of a TFRecord shard (``part-00000.tfrecord`` -> ``part-00000.arrow``)."""
+    return shard[: -len(SHARD_SUFFIX)] + COLUMNAR_SUFFIX if shard.endswith(SHARD_SUFFIX) else shard + COLUMNAR_SUFFIX
+
+
+def columnar_files(examples_dir: str, split: str) -> list[str] | None:
+    """The columnar copies of a split's shards, in record order; None unless every shard has one."""
+    copies = [columnar_path(f) for f in split_files(examples_dir, split)]
+    return copies if all(tf.io.gfile.exists(c) for c in copies) else None
+
+
+def read_columnar(
+    files: Sequence[str], batch_size: int = DECODE_BATCH_ROWS, columns: Sequence[str] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """The rows of columnar copies as RecordBatches of ``batch_size`` rows whatever the file and batch boundaries:
+    the batches :func:`decode_batches` gives for the shards (same types, values and batch sizes); ``columns``
+    selects and orders the columns (a KeyError naming the file when one is absent).
+
+    A local file is memory-mapped; any other URI is read whole through ``tf.io.gfile``, one file at a time.
+    """
+    import pyarrow as pa
+
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for path in files:
+        if "://" not in path:
+            source = pa.memory_map(path)
+        else:  # one shard's copy in memory (tens of MB at SHARD_BYTES)
+            with tf.io.gfile.GFile(path, "rb") as f:
+                source = pa.BufferReader(f.read())
+        with source, pa.ipc.open_file(source) as reader:
+            for i in range(reader.num_record_batches):
+                batch = reader.get_batch(i)
+                if columns is not None:
+                    missing = [c for c in columns if c not in batch.schema.names]
+                    if missing:
+                        raise KeyError(f"columnar copy {path} has no column(s) {missing}")
+                    index = batch.schema.get_field_index
+                    batch = pa.RecordBatch.from_arrays([batch.column(index(c)) for c in columns], names=list(columns))
+                pending.append(batch)
+                held += batch.num_rows
+                while held >= batch_size:
+                    table = pa.Table.from_batches(pending)
+                    yield table.slice(0, batch_size).combine_chunks().to_batches()[0]
+                    rest = table.slice(batch_size)
+                    pending, held = rest.to_batches(), rest.num_rows
+    if held:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
 def iter_split_batches(
     examples_dir: str, split: str, batch_size: int = DECODE_BATCH_ROWS, columns: dict[str, str] | None = None
 ) -> Iterator[pa.RecordBatch]:
@@ -332,7 +416,10 @@ __all__ = [
     "DECODE_BATCH_ROWS",
     "META_FILE",
     "SHARD_BYTES",
+    "COLUMNAR_SUFFIX",
     "ShardWriter",
+    "columnar_files",
+    "columnar_path",
     "column_order",
     "columns_schema",
     "decode_batches",
@@ -342,6 +429,7 @@ __all__ = [
     "load_split",
     "meta_path",
     "read_meta",
+    "read_columnar",
     "read_records",
     "read_rows",
     "beam_shard_prefix",
