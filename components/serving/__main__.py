@@ -36,8 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--prediction-log",
         metavar="URI",
-        help="record every prediction (request id, time, raw features, prediction, model, revision) as Parquet "
-        "partitioned by hour under URI (a local directory or any tf.io.gfile URI); off when not given",
+        help="record every prediction (request id, time, raw features, prediction, model, revision) as tf.Example "
+        "TFRecords partitioned by hour under URI (a local directory or any tf.io.gfile URI); off when not given",
     )
     p.add_argument(
         "--prediction-log-flush-seconds", type=float, default=10.0, help="how often the prediction log is written"

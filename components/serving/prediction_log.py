@@ -4,15 +4,18 @@ The log's layout, record format and writer are ``components._shared.artifacts.pr
 TFRecords partitioned by hour, which TFDV and kfx's monitoring read; the same writer backs the KServe
 payload-logger sink). This module only adapts the server to it:
 
-``PredictionLogger.record`` appends the request's id, time, raw values as sent (orjson bytes: nothing the
-garbage collector has to walk) and output rows to a buffer under a lock, O(1) on the request path. A
-background thread turns the buffer into ``Record`` rows and hands them to ``PredictionLogWriter`` every
-``flush_seconds`` or when ``flush_rows`` rows wait. ``close()`` (after a clean shutdown) writes the rest,
-so a clean shutdown loses nothing. A failed write is counted in the writer's ``errors`` and serving goes on.
+``PredictionLogger.record`` appends the request's id, time, raw values as sent (one orjson call: bytes, nothing
+the garbage collector has to walk) and the output array to a buffer under a lock: a constant number of Python
+operations per request, whatever its rows. A background thread, every ``flush_seconds`` or when ``flush_rows``
+rows wait, turns the buffer into one columnar ``LogBatch`` (one orjson call for all requests, one list per
+feature) and has ``PredictionLogWriter`` encode it in bulk (numpy, not one protobuf object per value: the thread
+barely competes with the request path for the GIL) and write it. ``close()`` (after a clean shutdown) writes the
+rest, so a clean shutdown loses nothing. A failed write is counted in the writer's ``errors`` and serving goes on.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -22,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import orjson
 
-from components._shared.artifacts.prediction_log import PredictionLogWriter, Record
+from components._shared.artifacts.prediction_log import LogBatch, PredictionLogWriter
 
 log = logging.getLogger("kfx.serving")
 
@@ -86,19 +89,25 @@ class PredictionLogger:
             with self._lock:
                 chunks, self._chunks, self._rows = self._chunks, [], 0
             if chunks:
-                self.writer.log(self._records(chunks))
+                self.writer.log_batch(self._batch(chunks))
                 self.writer.flush()
 
-    def _records(self, chunks: list[_Chunk]) -> list[Record]:
-        features = list(self._features())
-        records = []
-        for c in chunks:
-            raw = orjson.loads(c.raw)
-            columns = [raw.get(f) or [None] * len(c.out) for f in features]
-            for i, prediction in enumerate(c.out.tolist()):
-                row = {f: col[i] for f, col in zip(features, columns, strict=True)}
-                records.append(Record(c.request_id, row, prediction, self.model_name, self.revision, c.timestamp_us))
-        return records
+    def _batch(self, chunks: list[_Chunk]) -> LogBatch:
+        """The buffered requests as one columnar batch (values as sent; a feature not sent is None)."""
+        kinds = self._features()
+        raws = orjson.loads(b"[" + b",".join(c.raw for c in chunks) + b"]")
+        sizes = [len(c.out) for c in chunks]
+        chain = itertools.chain.from_iterable
+        features = {f: list(chain(raw.get(f) or [None] * n for raw, n in zip(raws, sizes, strict=True))) for f in kinds}
+        return LogBatch(
+            request_ids=list(chain([c.request_id] * n for c, n in zip(chunks, sizes, strict=True))),
+            timestamps_us=np.repeat(np.array([c.timestamp_us for c in chunks], np.int64), sizes),
+            features=features,
+            kinds=kinds,
+            predictions=np.concatenate([c.out.reshape(len(c.out), -1) for c in chunks]),
+            model=self.model_name,
+            revision=self.revision,
+        )
 
     def close(self, timeout: float = 60.0) -> None:
         """Stop the background thread and write what is left (a clean shutdown loses nothing)."""
