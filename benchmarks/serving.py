@@ -299,6 +299,16 @@ def _log_cost(model_dir: str, rows: list[dict], repeats: int, rounds: int = 150)
     return out
 
 
+def _cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system, all threads); NaN where /proc is unavailable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def _peak_rss_mb(pid: int) -> float:
     """A process's peak resident set (VmHWM) in MB; NaN where /proc is unavailable."""
     try:
@@ -409,7 +419,7 @@ def main() -> None:
         procs, port_of = _start_servers(model_dir, a.skip_no_batching, log_dir, a.logging_only)
         try:
             _check_same_results(port_of, bodies, expected)
-            runs, rates = _measure(a, port_of, bodies)
+            runs, rates = _measure(a, port_of, bodies, {t: p.pid for t, p in procs.items()})
             rss = {t: _peak_rss_mb(procs[t].pid) for t in procs}
         finally:
             for proc in procs.values():
@@ -435,6 +445,11 @@ def _report_log(log_dir: str, runs: dict, log_cost: dict[str, list[float]], rss:
         print(
             f"  {kind:<6} on {_med([r['rps'] for r in on])} req/s, off {_med([r['rps'] for r in off])} req/s: "
             f"{_med_f(ratio, '.0f')} % of logging off (target >= 85%: {verdict})"
+        )
+        cpu = [r["cpu_ms"] / o["cpu_ms"] * 100 for r, o in zip(on, off, strict=True)]
+        print(
+            f"         server CPU ms per request: on {_med_f([r['cpu_ms'] for r in on], '.3f')}, off "
+            f"{_med_f([r['cpu_ms'] for r in off], '.3f')}: {_med_f(cpu, '.0f')} % of logging off"
         )
     answered = 2 * 32 + sum(
         (r["n"] + WARM_UP) * ROWS[k] for (t, k), rs in runs.items() if t == "model, logging" for r in rs
@@ -491,8 +506,11 @@ def _start_servers(
     return procs, port_of
 
 
-def _measure(a: argparse.Namespace, port_of: dict[str, int], bodies: dict[str, bytes]) -> tuple[dict, list]:
-    """{(target, kind): [result per repetition]}, and the open-loop results per repetition."""
+def _measure(
+    a: argparse.Namespace, port_of: dict[str, int], bodies: dict[str, bytes], pid_of: dict[str, int]
+) -> tuple[dict, list]:
+    """{(target, kind): [result per repetition]}, and the open-loop results per repetition. Each result also has
+    the server's CPU milliseconds per request (all its threads, the prediction log's writer included)."""
     runs: dict[tuple[str, str], list[dict]] = {}
     rates = []
     print(f"\n{'repeat':<8}{'target':<22}{'request':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
@@ -506,7 +524,9 @@ def _measure(a: argparse.Namespace, port_of: dict[str, int], bodies: dict[str, b
                 if kind not in targets.get(target, []):
                     continue
                 url = f"http://127.0.0.1:{port_of[target]}{_path(kind)}"
+                cpu = _cpu_seconds(pid_of[target])
                 res = asyncio.run(_closed_loop(url, bodies[kind], a.clients, a.duration))
+                res["cpu_ms"] = (_cpu_seconds(pid_of[target]) - cpu) / (res["n"] + WARM_UP) * 1e3
                 runs.setdefault((target, kind), []).append(res)
                 print(f"{rep + 1:<8}", end="")
                 _print_row(target, kind, res)

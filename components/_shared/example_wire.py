@@ -49,9 +49,24 @@ class FloatColumn:
 class BytesColumn:
     values: Sequence[bytes]  # one per row (any value where not present)
     present: np.ndarray | None = None
+    lens: np.ndarray | None = None  # given: ``values`` is one buffer of every row's bytes, ``lens[i]`` per row
+
+    @classmethod
+    def of_strings(cls, values: Sequence[str]) -> BytesColumn:
+        """UTF-8 of each string (all str, none missing); an all-ASCII column is encoded in one call."""
+        joined = "".join(values)  # TypeError if any value is not a str
+        if joined.isascii():
+            return cls(joined.encode("ascii"), None, np.fromiter(map(len, values), np.int64, count=len(values)))
+        return cls([v.encode() for v in values])
 
 
-Column = Int64Column | FloatColumn | BytesColumn
+@dataclass
+class ConstBytesColumn:
+    value: bytes  # the same in every row
+    present: np.ndarray | None = None
+
+
+Column = Int64Column | FloatColumn | BytesColumn | ConstBytesColumn
 
 
 _VARINT_LIMITS = np.array([1 << (7 * i) for i in range(1, 10)], np.uint64)  # the least value of 2, 3, ... 10 bytes
@@ -108,13 +123,7 @@ class _Pieces:
         if values.size and (values == values[0]).all():  # the same for every row: a constant
             self.const(_varint(int(values[0])))
             return
-        sizes = varint_sizes(values)
-        mat = np.empty((self.rows, int(sizes.max(initial=1))), np.uint8)
-        x = values.copy()
-        for j in range(mat.shape[1]):
-            mat[:, j] = (x & np.uint64(0x7F)).astype(np.uint8) | ((sizes > j + 1).astype(np.uint8) << np.uint8(7))
-            x >>= np.uint64(7)
-        self.add(mat, sizes)
+        self.add(*_varint_matrix(values))
 
     def add(self, mat: np.ndarray, width: np.ndarray) -> None:
         self._flush()
@@ -146,10 +155,40 @@ class _Pieces:
         return (big.tobytes() if used is None else big[used].tobytes()), lens
 
 
-def _padded(values: Sequence[bytes], lens: np.ndarray) -> np.ndarray:
-    """Byte strings as the rows of a zero-padded uint8 matrix."""
+def _varint_matrix(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The varint of each uint64 as a row of a uint8 matrix, and its size."""
+    sizes = varint_sizes(values)
+    mat = np.empty((len(values), int(sizes.max(initial=1))), np.uint8)
+    x = values.copy()
+    for j in range(mat.shape[1]):
+        mat[:, j] = (x & np.uint64(0x7F)).astype(np.uint8) | ((sizes > j + 1).astype(np.uint8) << np.uint8(7))
+        x >>= np.uint64(7)
+    return mat, sizes
+
+
+def _entry_matrix(
+    head: bytes, tag: int, entry: np.ndarray, feature: np.ndarray, body: np.ndarray, v: np.ndarray, payload: tuple
+) -> tuple[np.ndarray, np.ndarray]:
+    """A whole map entry per row as one matrix, when every length in it is below 128 (one varint byte)."""
+    data, width = payload
+    h = len(head)
+    mat = np.empty((len(entry), h + 7 + data.shape[1]), np.uint8)
+    mat[:, 0] = _LEN1
+    mat[:, 1] = entry
+    mat[:, 2 : 2 + h] = np.frombuffer(head, np.uint8)
+    mat[:, 2 + h] = feature
+    mat[:, 3 + h] = tag
+    mat[:, 4 + h] = body
+    mat[:, 5 + h] = _LEN1
+    mat[:, 6 + h] = v
+    mat[:, 7 + h :] = data
+    return mat, h + 7 + width
+
+
+def _padded(data: bytes, lens: np.ndarray) -> np.ndarray:
+    """Byte strings (one after the other in ``data``, ``lens`` each) as the rows of a zero-padded uint8 matrix."""
     mat = np.zeros((len(lens), int(lens.max(initial=0))), np.uint8)
-    mat[np.arange(mat.shape[1]) < lens[:, None]] = np.frombuffer(b"".join(values), np.uint8)
+    mat[np.arange(mat.shape[1]) < lens[:, None]] = np.frombuffer(data, np.uint8)
     return mat
 
 
@@ -168,8 +207,19 @@ def _body(column: Column, rows: int) -> tuple[int, np.ndarray, np.ndarray, tuple
         v = np.full(rows, 4 * values.shape[1], np.int64)
         mat = np.ascontiguousarray(values.astype("<f4")).view(np.uint8).reshape(rows, -1)
         return _FLOAT, v, (1 + _vs(v) + v) * (values.shape[1] > 0), (mat, v)
-    lens = np.fromiter(map(len, column.values), np.int64, count=rows)
-    return _BYTES, lens, 1 + _vs(lens) + lens, (_padded(column.values, lens), lens)
+    if column.lens is None:
+        data, lens = b"".join(column.values), np.fromiter(map(len, column.values), np.int64, count=rows)
+    else:
+        data, lens = column.values, np.asarray(column.lens, np.int64)
+    return _BYTES, lens, 1 + _vs(lens) + lens, (_padded(data, lens), lens)
+
+
+def _const_entry(key: bytes, value: bytes) -> bytes:
+    """The map entry of a bytes feature of one value, as bytes."""
+    body = bytes([_LEN1]) + _varint(len(value)) + value
+    feature = bytes([_BYTES]) + _varint(len(body)) + body
+    entry = bytes([_LEN1]) + _varint(len(key)) + key + bytes([_LEN2]) + _varint(len(feature)) + feature
+    return bytes([_LEN1]) + _varint(len(entry)) + entry
 
 
 def _block(columns: Mapping[str, Column], lo: int, hi: int) -> list[bytes]:
@@ -183,14 +233,25 @@ def _block(columns: Mapping[str, Column], lo: int, hi: int) -> list[bytes]:
     for name in sorted(columns):
         column = columns[name]
         present = None if column.present is None else np.asarray(column.present[lo:hi], bool)
-        column = type(column)(column.values[lo:hi], present)
         key = name.encode()
+        if isinstance(column, ConstBytesColumn):
+            entry = _const_entry(key, column.value)
+            total += len(entry) * (1 if present is None else present)
+            pieces.start(present)
+            pieces.const(entry)
+            continue
+        column = _cut(column, lo, hi, present)
         head = bytes([_LEN1]) + _varint(len(key)) + key + bytes([_LEN2])
         tag, v, list_len, payload = _body(column, rows)
         feature_len = 1 + _vs(list_len) + list_len
         entry_len = len(head) + _vs(feature_len) + feature_len
         total += (1 + _vs(entry_len) + entry_len) * (1 if present is None else present)
         pieces.start(present)
+        if payload is None:
+            payload = _varint_matrix(_uint64(column.values))
+        if entry_len.max(initial=0) < 0x80 and v[:1].any():  # every length is one byte: the entry is one matrix
+            pieces.add(*_entry_matrix(head, tag, entry_len, feature_len, list_len, v, payload))
+            continue
         pieces.const(bytes([_LEN1]))
         pieces.varint(entry_len)
         pieces.const(head)
@@ -201,10 +262,7 @@ def _block(columns: Mapping[str, Column], lo: int, hi: int) -> list[bytes]:
             continue  # an empty float list: no bytes after its length
         pieces.const(bytes([_LEN1]))
         pieces.varint(v)
-        if payload is None:
-            pieces.varint(_uint64(column.values))
-        else:
-            pieces.add(*payload)
+        pieces.add(*payload)
     pieces.start(None)
     sizes = varint_sizes(total.astype(np.uint64))
     tail = _Pieces(rows)
@@ -216,12 +274,22 @@ def _block(columns: Mapping[str, Column], lo: int, hi: int) -> list[bytes]:
     return [data[s:e] for s, e in zip([0, *ends[:-1]], ends, strict=True)]
 
 
+def _cut(column: Column, lo: int, hi: int, present: np.ndarray | None) -> Column:
+    if isinstance(column, BytesColumn) and column.lens is not None:
+        lens = np.asarray(column.lens, np.int64)
+        start = int(lens[:lo].sum())
+        return BytesColumn(column.values[start : start + int(lens[lo:hi].sum())], present, lens[lo:hi])
+    return type(column)(column.values[lo:hi], present)
+
+
 def _block_rows(columns: Mapping[str, Column], rows: int) -> int:
     """Rows per block: at most BLOCK_ROWS, fewer when long byte strings would make the padded matrices large."""
     width = 64
     for c in columns.values():
-        if isinstance(c, BytesColumn):
-            width += 32 + max(map(len, c.values), default=0)
+        if isinstance(c, ConstBytesColumn):
+            width += 32 + len(c.value)
+        elif isinstance(c, BytesColumn):
+            width += 32 + int(max(map(len, c.values), default=0) if c.lens is None else np.max(c.lens, initial=0))
         else:
             width += 32 + 4 * (np.asarray(c.values).size // max(rows, 1))
     return max(1, min(BLOCK_ROWS, MAX_BLOCK_BYTES // width))

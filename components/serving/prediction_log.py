@@ -4,12 +4,14 @@ The log's layout, record format and writer are ``components._shared.artifacts.pr
 TFRecords partitioned by hour, which TFDV and kfx's monitoring read; the same writer backs the KServe
 payload-logger sink). This module only adapts the server to it:
 
-``PredictionLogger.record`` appends the request's id, time, raw values as sent (one orjson call: bytes, nothing
-the garbage collector has to walk) and the output array to a buffer under a lock: a constant number of Python
-operations per request, whatever its rows. A background thread, every ``flush_seconds`` or when ``flush_rows``
-rows wait, turns the buffer into one columnar ``LogBatch`` (one orjson call for all requests, one list per
-feature) and has ``PredictionLogWriter`` encode it in bulk (numpy, not one protobuf object per value: the thread
-barely competes with the request path for the GIL) and write it. ``close()`` (after a clean shutdown) writes the
+``PredictionLogger.record`` appends the request's id, time, values and output array to a buffer under a lock: a
+constant number of Python operations per request, whatever its rows. The values are the numpy columns the model
+was called with when they are exactly the values sent (no missing value was filled: the common case; no copy),
+else the raw values as sent (one orjson call: bytes, nothing the garbage collector has to walk). A background
+thread, every ``flush_seconds`` or when ``flush_rows`` rows wait, turns the buffer into columnar ``LogBatch``es
+(``np.concatenate`` per feature; one orjson call for all raw requests) and has ``PredictionLogWriter`` encode them
+in bulk (numpy, not one protobuf object per value: the thread barely competes with the request path for the GIL)
+and write them. ``close()`` (after a clean shutdown) writes the
 rest, so a clean shutdown loses nothing. A failed write is counted in the writer's ``errors`` and serving goes on.
 """
 
@@ -33,7 +35,8 @@ log = logging.getLogger("kfx.serving")
 class _Chunk(NamedTuple):
     request_id: str
     timestamp_us: int  # microseconds since the epoch, UTC
-    raw: bytes  # orjson of {feature: values as sent (None = omitted)}
+    raw: bytes | None  # orjson of {feature: values as sent (None = omitted)}, when ``columns`` is None
+    columns: dict[str, np.ndarray] | None  # {feature: the values sent, as the model's numpy column}
     out: np.ndarray  # [rows, k]
 
 
@@ -67,9 +70,17 @@ class PredictionLogger:
     def written_rows(self) -> int:
         return self.writer.rows_written
 
-    def record(self, request_id: str, raw: dict[str, list], out: np.ndarray) -> None:
-        """Log one answered request (called on the event loop: no I/O, no conversion here)."""
-        chunk = _Chunk(request_id, time.time_ns() // 1000, orjson.dumps(raw), out)
+    def record(
+        self, request_id: str, raw: dict[str, list], out: np.ndarray, columns: dict[str, np.ndarray] | None = None
+    ) -> None:
+        """Log one answered request (called on the event loop: no I/O, no conversion here). ``columns``: the same
+        values as ``raw`` as numpy columns (every feature, none missing), taken instead of ``raw`` when given."""
+        now = time.time_ns() // 1000
+        chunk = (
+            _Chunk(request_id, now, None, columns, out)
+            if columns
+            else _Chunk(request_id, now, orjson.dumps(raw), None, out)
+        )
         with self._lock:
             self._chunks.append(chunk)
             self._rows += len(out)
@@ -89,21 +100,36 @@ class PredictionLogger:
             with self._lock:
                 chunks, self._chunks, self._rows = self._chunks, [], 0
             if chunks:
-                self.writer.log_batch(self._batch(chunks))
+                exact = [c for c in chunks if c.columns is not None]
+                raw = [c for c in chunks if c.columns is None]
+                if exact:
+                    self.writer.log_batch(self._batch(exact, self._columns(exact)))
+                if raw:
+                    self.writer.log_batch(self._batch(raw, self._raw_columns(raw)))
                 self.writer.flush()
 
-    def _batch(self, chunks: list[_Chunk]) -> LogBatch:
-        """The buffered requests as one columnar batch (values as sent; a feature not sent is None)."""
-        kinds = self._features()
+    def _columns(self, chunks: list[_Chunk]) -> dict[str, np.ndarray]:
+        return {f: np.concatenate([c.columns[f] for c in chunks]) for f in self._features()}
+
+    def _raw_columns(self, chunks: list[_Chunk]) -> dict[str, list]:
+        """Values as sent, one list per feature (a feature not sent is None)."""
         raws = orjson.loads(b"[" + b",".join(c.raw for c in chunks) + b"]")
-        sizes = [len(c.out) for c in chunks]
         chain = itertools.chain.from_iterable
-        features = {f: list(chain(raw.get(f) or [None] * n for raw, n in zip(raws, sizes, strict=True))) for f in kinds}
+        return {
+            f: list(chain(raw.get(f) or [None] * len(c.out) for raw, c in zip(raws, chunks, strict=True)))
+            for f in self._features()
+        }
+
+    def _batch(self, chunks: list[_Chunk], features: dict) -> LogBatch:
+        """Buffered requests as one columnar batch."""
+        sizes = [len(c.out) for c in chunks]
         return LogBatch(
-            request_ids=list(chain([c.request_id] * n for c, n in zip(chunks, sizes, strict=True))),
+            request_ids=list(
+                itertools.chain.from_iterable([c.request_id] * n for c, n in zip(chunks, sizes, strict=True))
+            ),
             timestamps_us=np.repeat(np.array([c.timestamp_us for c in chunks], np.int64), sizes),
             features=features,
-            kinds=kinds,
+            kinds=self._features(),
             predictions=np.concatenate([c.out.reshape(len(c.out), -1) for c in chunks]),
             model=self.model_name,
             revision=self.revision,

@@ -73,7 +73,8 @@ def partition(timestamp_us: int) -> str:
 class LogBatch:
     """Logged predictions as columns (what the model server hands the writer: no object per row).
 
-    ``features``: raw feature -> values as sent, one per row (None = missing); ``kinds``: feature -> "int",
+    ``features``: raw feature -> values as sent, one per row (None = missing; a list, or a numpy column of the
+    feature's kind); ``kinds``: feature -> "int",
     "float" or "string" (the model's raw-feature kinds; a value is logged as its feature's kind, so a feature has
     one type in the whole log, as TFDV needs). ``predictions``: ``[rows, k]``. ``model``/``revision``: one for all
     rows, or one per row.
@@ -120,20 +121,23 @@ def batch_of(records: Sequence[Record]) -> LogBatch:
 
 
 def _strings(values: Sequence[Any]) -> wire.BytesColumn:
-    present = np.fromiter((v is not None for v in values), bool, count=len(values))
-    encoded = [v if type(v) is bytes else b"" if v is None else str(v).encode() for v in values]
-    return wire.BytesColumn(encoded, None if present.all() else present)
+    try:
+        return wire.BytesColumn.of_strings(values)  # all strings: the common case
+    except TypeError:  # missing values, bytes or other values
+        present = np.fromiter((v is not None for v in values), bool, count=len(values))
+        encoded = [v if type(v) is bytes else b"" if v is None else str(v).encode() for v in values]
+        return wire.BytesColumn(encoded, None if present.all() else present)
 
 
 def _column(kind: str, values: Sequence[Any]) -> wire.Column:
     """One raw feature's wire column: None (and NaN) are absent values."""
     if kind == "float":
-        floats = np.array(values, np.float64)  # None -> NaN
+        floats = np.asarray(values, np.float32 if isinstance(values, np.ndarray) else np.float64)  # None -> NaN
         present = ~np.isnan(floats)
-        return wire.FloatColumn(floats.astype(np.float32), None if present.all() else present)
+        return wire.FloatColumn(floats.astype(np.float32, copy=False), None if present.all() else present)
     if kind == "int":
         try:
-            return wire.Int64Column(np.array(values, np.int64))
+            return wire.Int64Column(np.asarray(values, np.int64))
         except (TypeError, ValueError):  # missing values
             objects = np.array(values, object)
             present = objects != None  # noqa: E711  (elementwise)
@@ -142,8 +146,8 @@ def _column(kind: str, values: Sequence[Any]) -> wire.Column:
     return _strings(values)
 
 
-def _constant_or_rows(value: str | Sequence[str], rows: int) -> wire.BytesColumn:
-    return wire.BytesColumn([value.encode()] * rows if isinstance(value, str) else [v.encode() for v in value])
+def _constant_or_rows(value: str | Sequence[str]) -> wire.Column:
+    return wire.ConstBytesColumn(value.encode()) if isinstance(value, str) else _strings(value)
 
 
 def encode_batch(batch: LogBatch) -> list[bytes]:
@@ -152,10 +156,10 @@ def encode_batch(batch: LogBatch) -> list[bytes]:
     columns: dict[str, wire.Column] = {
         name: _column(batch.kinds.get(name, "string"), values) for name, values in batch.features.items()
     }
-    columns[REQUEST_ID] = wire.BytesColumn([r.encode() for r in batch.request_ids])
+    columns[REQUEST_ID] = _strings(batch.request_ids)
     columns[TIMESTAMP] = wire.Int64Column(np.asarray(batch.timestamps_us, np.int64))
-    columns[MODEL] = _constant_or_rows(batch.model, rows)
-    columns[REVISION] = _constant_or_rows(batch.revision, rows)
+    columns[MODEL] = _constant_or_rows(batch.model)
+    columns[REVISION] = _constant_or_rows(batch.revision)
     columns[PREDICTION] = wire.FloatColumn(np.asarray(batch.predictions, np.float32).reshape(rows, -1))
     return wire.encode(columns, rows)
 
