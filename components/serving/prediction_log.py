@@ -71,15 +71,22 @@ class PredictionLogger:
         return self.writer.rows_written
 
     def record(
-        self, request_id: str, raw: dict[str, list], out: np.ndarray, columns: dict[str, np.ndarray] | None = None
+        self,
+        request_id: str,
+        raw: dict[str, list],
+        out: np.ndarray,
+        timestamp_us: int | None = None,
+        *,
+        columns: dict[str, np.ndarray] | None = None,
     ) -> None:
-        """Log one answered request (called on the event loop: no I/O, no conversion here). ``columns``: the same
-        values as ``raw`` as numpy columns (every feature, none missing), taken instead of ``raw`` when given."""
-        now = time.time_ns() // 1000
+        """Log one answered request at ``timestamp_us`` (UTC microseconds; default now). Called on the event loop:
+        no I/O, no conversion here. ``columns``: the same values as ``raw`` as numpy columns (every feature, none
+        missing), kept instead of ``raw`` when given."""
+        at = time.time_ns() // 1000 if timestamp_us is None else timestamp_us
         chunk = (
-            _Chunk(request_id, now, None, columns, out)
+            _Chunk(request_id, at, None, columns, out)
             if columns
-            else _Chunk(request_id, now, orjson.dumps(raw), None, out)
+            else _Chunk(request_id, at, orjson.dumps(raw), None, out)
         )
         with self._lock:
             self._chunks.append(chunk)

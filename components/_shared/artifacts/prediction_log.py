@@ -14,8 +14,9 @@ statistics step reads the files of a window like a split of an examples artifact
 Meta features (never model inputs): ``kfx_request_id`` (bytes), ``kfx_timestamp_us`` (int64, UTC microseconds),
 ``kfx_model`` (bytes), ``kfx_revision`` (bytes), ``kfx_prediction`` (float list: the model's outputs for the row).
 
-Labels arrive later, as a CSV or JSON-lines file/URI with columns ``request_id`` and ``label``; they are joined on
-the request id by :func:`read_labels` / the monitoring step.
+Labels arrive later, as a CSV or JSON-lines file/URI (or a directory of them, one file per delivery) with columns
+``request_id`` and ``label``; :func:`read_labels` reads what has arrived so far and the monitoring step joins it on
+the request id (``components/monitor/window.py``).
 
 :class:`PredictionLogWriter` buffers records (:class:`Record` rows, or a columnar :class:`LogBatch` from the model
 server) and writes them from a background thread (off the request path), at most ``max_rows`` per file or every
@@ -26,9 +27,6 @@ server) and writes them from a background thread (off the request path), at most
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import threading
 import time
 import uuid
@@ -41,6 +39,7 @@ import numpy as np
 
 from components._shared import example_wire as wire
 from components._shared.artifacts import join
+from components._shared.artifacts.labels import read_labels  # noqa: F401  (the labels joined to this log)
 
 REQUEST_ID = "kfx_request_id"
 TIMESTAMP = "kfx_timestamp_us"
@@ -311,21 +310,3 @@ def read_window(root: str, start: datetime, end: datetime) -> list[dict[str, Any
     """Every logged record with ``start <= timestamp < end``."""
     lo, hi = int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)
     return [r for r in read_records(window_files(root, start, end)) if lo <= r[TIMESTAMP] < hi]
-
-
-def read_labels(uri: str) -> dict[str, Any]:
-    """``request_id -> label`` from a CSV (header ``request_id,label``) or JSON-lines file; {} when it doesn't exist."""
-    import tensorflow as tf
-
-    if not tf.io.gfile.exists(uri):
-        return {}
-    with tf.io.gfile.GFile(uri) as f:
-        text = f.read()
-    if uri.endswith((".jsonl", ".json")):
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    else:
-        rows = list(csv.DictReader(io.StringIO(text)))
-    missing = {"request_id", "label"} - set(rows[0]) if rows else set()
-    if missing:
-        raise ValueError(f"labels file {uri} lacks column(s) {', '.join(sorted(missing))}; it needs request_id,label")
-    return {str(r["request_id"]): r["label"] for r in rows}
