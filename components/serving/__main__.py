@@ -72,6 +72,13 @@ def main(argv: list[str] | None = None) -> None:
         saved_model_dir(args.model_dir)
     except FileNotFoundError as e:
         sys.exit(f"python -m components.serving: error: {e}")
+    if args.prediction_log:
+        from components.serving.prediction_log import check_log_uri
+
+        try:
+            check_log_uri(args.prediction_log)
+        except ValueError as e:
+            sys.exit(f"python -m components.serving: error: {e}")
     model = KfxModel(
         args.model_name,
         args.model_dir,

@@ -40,6 +40,23 @@ class _Chunk(NamedTuple):
     out: np.ndarray  # [rows, k]
 
 
+def check_log_uri(uri: str) -> None:
+    """ValueError when this environment's TensorFlow cannot write ``uri`` (its scheme has no filesystem): say so
+    at startup rather than lose every row at the first flush."""
+    import tensorflow as tf
+
+    try:
+        tf.io.gfile.exists(uri)
+    except tf.errors.UnimplementedError:
+        scheme = uri.split("://", 1)[0]
+        raise ValueError(
+            f"--prediction-log {uri}: TensorFlow in the serving environment has no {scheme}:// filesystem (s3:// needs "
+            "tensorflow-io, which is not in the serving image); log to a local directory (a volume) or gs://, or send "
+            "KServe's payload logger to kfx's payload sink, which runs on the runtime image and writes s3:// "
+            "(manifests/README.md)"
+        ) from None
+
+
 class PredictionLogger:
     """Buffers predictions and writes them to ``uri`` from a background thread."""
 
