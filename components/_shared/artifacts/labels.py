@@ -26,7 +26,8 @@ from typing import Any
 from components._shared.artifacts import join
 
 LABEL_COLUMNS = ("request_id", "label")
-LABEL_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".json")
+CSV_SUFFIX, JSONL_SUFFIX, NDJSON_SUFFIX, JSON_SUFFIX = ".csv", ".jsonl", ".ndjson", ".json"
+LABEL_SUFFIXES = (CSV_SUFFIX, JSONL_SUFFIX, NDJSON_SUFFIX, JSON_SUFFIX)  # the files read from a labels directory
 _LABELS_HELP = 'a CSV with header "request_id,label" or JSON lines {"request_id": "...", "label": 0 or 1}'
 
 
