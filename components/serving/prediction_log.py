@@ -11,8 +11,8 @@ else the raw values as sent (one orjson call: bytes, nothing the garbage collect
 thread, every ``flush_seconds`` or when ``flush_rows`` rows wait, turns the buffer into columnar ``LogBatch``es
 (``np.concatenate`` per feature; one orjson call for all raw requests) and has ``PredictionLogWriter`` encode them
 in bulk (numpy, not one protobuf object per value: the thread barely competes with the request path for the GIL)
-and write them. ``close()`` (after a clean shutdown) writes the
-rest, so a clean shutdown loses nothing. A failed write is counted in the writer's ``errors`` and serving goes on.
+and write them. ``close()`` (after a clean shutdown) writes the rest, so a clean shutdown loses nothing. A failed
+write is counted in the writer's ``errors`` and serving goes on.
 """
 
 from __future__ import annotations

@@ -123,3 +123,14 @@ def test_tfx_bsl_decodes_the_log_records_as_tensorflow_does():
     ]  # fmt: skip
     country = batch.column(batch.schema.get_field_index("country")).to_pylist()
     assert country[:3] == [None, [b"c1"], [b"c2"]]
+
+
+def test_the_writer_takes_records_of_models_with_different_outputs_in_one_buffer(tmp_path):
+    """The payload sink's buffer may hold a binary model's rows next to a 3-class model's: nothing is lost."""
+    writer = plog.PredictionLogWriter(str(tmp_path), max_seconds=3600)
+    writer.log(_records(5, width=1))
+    writer.log(_records(4, width=3))
+    writer.close()
+    assert writer.errors == [] and writer.rows_written == 9
+    rows = list(plog.read_records(writer.files_written))
+    assert sorted(len(r[plog.PREDICTION]) for r in rows) == [1] * 5 + [3] * 4

@@ -73,9 +73,8 @@ class LogBatch:
     """Logged predictions as columns (what the model server hands the writer: no object per row).
 
     ``features``: raw feature -> values as sent, one per row (None = missing; a list, or a numpy column of the
-    feature's kind); ``kinds``: feature -> "int",
-    "float" or "string" (the model's raw-feature kinds; a value is logged as its feature's kind, so a feature has
-    one type in the whole log, as TFDV needs). ``predictions``: ``[rows, k]``. ``model``/``revision``: one for all
+    feature's kind); ``kinds``: feature -> "int", "float" or "string" (the model's raw-feature kinds; a value is
+    logged as its feature's kind, so a feature has one type in the whole log, as TFDV needs). ``predictions``: ``[rows, k]``. ``model``/``revision``: one for all
     rows, or one per row.
     """
 
@@ -117,6 +116,16 @@ def batch_of(records: Sequence[Record]) -> LogBatch:
         model=[r.model for r in records],
         revision=[r.revision for r in records],
     )
+
+
+def _batches(item: LogBatch | list[Record]) -> list[LogBatch]:
+    """A buffered item as batches: records (e.g. of several models, from the payload sink) by prediction width."""
+    if isinstance(item, LogBatch):
+        return [item]
+    by_width: dict[int, list[Record]] = {}
+    for r in item:
+        by_width.setdefault(len(r.prediction), []).append(r)
+    return [batch_of(records) for records in by_width.values()]
 
 
 def _strings(values: Sequence[Any]) -> wire.BytesColumn:
@@ -250,7 +259,7 @@ class PredictionLogWriter:
         if not items:
             return
         try:
-            batches = [item if isinstance(item, LogBatch) else batch_of(item) for item in items]
+            batches = [b for item in items for b in _batches(item)]
             serialized = [s for b in batches for s in encode_batch(b)]
             timestamps = np.concatenate([np.asarray(b.timestamps_us, np.int64) for b in batches])
         except Exception as e:  # noqa: BLE001  (a background thread: record the failure, keep serving)
