@@ -299,6 +299,16 @@ def _log_cost(model_dir: str, rows: list[dict], repeats: int, rounds: int = 150)
     return out
 
 
+def _cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system, all threads); NaN where /proc is unavailable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def _peak_rss_mb(pid: int) -> float:
     """A process's peak resident set (VmHWM) in MB; NaN where /proc is unavailable."""
     try:
@@ -379,6 +389,11 @@ def main() -> None:
     p.add_argument("--rate-duration", type=float, default=10.0)
     p.add_argument("--model-dir", help="a kfx model artifact (default: the cached test model, built if needed)")
     p.add_argument("--skip-no-batching", action="store_true", help="don't measure the --no-micro-batching server")
+    p.add_argument(
+        "--logging-only",
+        action="store_true",
+        help="only prediction logging on vs off: the model server with and without --prediction-log, 1 and 32 rows",
+    )
     p.add_argument("--serve-echo", type=int, help=argparse.SUPPRESS)
     p.add_argument("--serve-raw", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -396,25 +411,27 @@ def main() -> None:
     print(
         f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (on a shared machine figures are noisy)"
     )
-    floor = _floor(model_dir, rows, a.repeats)
+    floor = {} if a.logging_only else _floor(model_dir, rows, a.repeats)
     log_cost = _log_cost(model_dir, rows, a.repeats)
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="kfx-prediction-log-") as log_dir:
-        procs, port_of = _start_servers(model_dir, a.skip_no_batching, log_dir)
+        procs, port_of = _start_servers(model_dir, a.skip_no_batching, log_dir, a.logging_only)
         try:
             _check_same_results(port_of, bodies, expected)
-            runs, rates = _measure(a, port_of, bodies)
+            runs, rates = _measure(a, port_of, bodies, {t: p.pid for t, p in procs.items()})
             rss = {t: _peak_rss_mb(procs[t].pid) for t in procs}
         finally:
             for proc in procs.values():
                 _stop(proc)  # SIGTERM: a clean shutdown, the prediction log is flushed
-        _report(a, runs, rates, floor, rss)
-        _report_log(log_dir, runs, log_cost)
+        if not a.logging_only:
+            _report(a, runs, rates, floor, rss)
+        _report_log(log_dir, runs, log_cost, rss)
 
 
-def _report_log(log_dir: str, runs: dict, log_cost: dict[str, list[float]]) -> None:
-    """Logging on vs off (per repetition), and every answered row logged."""
+def _report_log(log_dir: str, runs: dict, log_cost: dict[str, list[float]], rss: dict[str, float]) -> None:
+    """Logging on vs off (per repetition, each logging-on run next to its logging-off run), every answered row
+    logged, and the two servers' peak RSS."""
     from datetime import UTC, datetime, timedelta
 
     from components._shared.artifacts import prediction_log as plog
@@ -425,7 +442,15 @@ def _report_log(log_dir: str, runs: dict, log_cost: dict[str, list[float]]) -> N
         on, off = runs[("model, logging", kind)], runs[("model", kind)]
         ratio = [r["rps"] / o["rps"] * 100 for r, o in zip(on, off, strict=True)]
         verdict = "PASS" if statistics.median(ratio) >= 85 else "FAIL"
-        print(f"  {kind:<6} {_med_f(ratio, '.0f')} % of logging off (target >= 85%: {verdict})")
+        print(
+            f"  {kind:<6} on {_med([r['rps'] for r in on])} req/s, off {_med([r['rps'] for r in off])} req/s: "
+            f"{_med_f(ratio, '.0f')} % of logging off (target >= 85%: {verdict})"
+        )
+        cpu = [r["cpu_ms"] / o["cpu_ms"] * 100 for r, o in zip(on, off, strict=True)]
+        print(
+            f"         server CPU ms per request: on {_med_f([r['cpu_ms'] for r in on], '.3f')}, off "
+            f"{_med_f([r['cpu_ms'] for r in off], '.3f')}: {_med_f(cpu, '.0f')} % of logging off"
+        )
     answered = 2 * 32 + sum(
         (r["n"] + WARM_UP) * ROWS[k] for (t, k), rs in runs.items() if t == "model, logging" for r in rs
     )
@@ -433,6 +458,7 @@ def _report_log(log_dir: str, runs: dict, log_cost: dict[str, list[float]]) -> N
     files = plog.window_files(log_dir, now - timedelta(hours=3), now + timedelta(hours=1))
     logged = sum(1 for _ in plog.read_records(files))
     print(f"  rows answered {answered}, rows logged {logged} ({'PASS' if logged == answered else 'FAIL'})")
+    print(f"  peak RSS (MB): logging off {rss['model']:.0f}, logging on {rss['model, logging']:.0f}")
     print("  in process, CPU microseconds per request (16 concurrent, no HTTP), logging off / on:")
     for key, values in log_cost.items():
         print(f"    {key:<20}{_med_f(values, '.0f'):>20}")
@@ -445,12 +471,13 @@ TARGETS = {  # target -> request kinds measured on it
     "model, no batching": ["v1-1", "v2-1"],
     "model, logging": ["v1-1", "v1-32"],  # --prediction-log to a temp dir (compared with "model")
 }
+LOGGING_ONLY = {"model": ["v1-1", "v1-32"], "model, logging": ["v1-1", "v1-32"]}
 ROWS = {"v1-1": 1, "v1-32": 32, "v2-1": 1, "v2-32": 32}
 WARM_UP = 3  # requests each closed loop sends before measuring
 
 
 def _start_servers(
-    model_dir: str, skip_no_batching: bool, log_dir: str
+    model_dir: str, skip_no_batching: bool, log_dir: str, logging_only: bool = False
 ) -> tuple[dict[str, subprocess.Popen], dict[str, int]]:
     """All compared servers, alive together, so repetitions interleave and share the machine's noise."""
     py = sys.executable
@@ -464,6 +491,8 @@ def _start_servers(
     }
     if skip_no_batching:
         del commands["model, no batching"]
+    if logging_only:
+        commands = {t: c for t, c in commands.items() if t in LOGGING_ONLY}
     procs, port_of = {}, {}
     try:
         for target, command in commands.items():
@@ -477,19 +506,32 @@ def _start_servers(
     return procs, port_of
 
 
-def _measure(a: argparse.Namespace, port_of: dict[str, int], bodies: dict[str, bytes]) -> tuple[dict, list]:
-    """{(target, kind): [result per repetition]}, and the open-loop results per repetition."""
+def _measure(
+    a: argparse.Namespace, port_of: dict[str, int], bodies: dict[str, bytes], pid_of: dict[str, int]
+) -> tuple[dict, list]:
+    """{(target, kind): [result per repetition]}, and the open-loop results per repetition. Each result also has
+    the server's CPU milliseconds per request (all its threads, the prediction log's writer included)."""
     runs: dict[tuple[str, str], list[dict]] = {}
     rates = []
     print(f"\n{'repeat':<8}{'target':<22}{'request':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    targets = LOGGING_ONLY if a.logging_only else TARGETS
     for rep in range(a.repeats):
-        for target, port in port_of.items():
-            for kind in TARGETS[target]:
-                url = f"http://127.0.0.1:{port}{_path(kind)}"
+        # by request kind, then target: a logging-on run follows its logging-off run (alternating; the order
+        # flips every repetition so neither side always runs first)
+        order = list(port_of) if rep % 2 == 0 else list(reversed(port_of))
+        for kind in ROWS:
+            for target in order:
+                if kind not in targets.get(target, []):
+                    continue
+                url = f"http://127.0.0.1:{port_of[target]}{_path(kind)}"
+                cpu = _cpu_seconds(pid_of[target])
                 res = asyncio.run(_closed_loop(url, bodies[kind], a.clients, a.duration))
+                res["cpu_ms"] = (_cpu_seconds(pid_of[target]) - cpu) / (res["n"] + WARM_UP) * 1e3
                 runs.setdefault((target, kind), []).append(res)
                 print(f"{rep + 1:<8}", end="")
                 _print_row(target, kind, res)
+        if a.logging_only:
+            continue
         url = f"http://127.0.0.1:{port_of['model']}{_path('v1-1')}"
         rates.append(asyncio.run(_open_loop(url, bodies["v1-1"], a.rate, a.rate_duration)))
         r = rates[-1]

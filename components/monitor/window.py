@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from components._shared.artifacts import prediction_log as plog
+from components._shared.artifacts.labels import read_labels
 
 
 @dataclass
@@ -27,12 +28,18 @@ class Window:
         return len(self.request_ids)
 
 
-def _label(value: Any) -> float:
+def _label(value: Any, request_id: str = "") -> float:
     if value is None or value == "":
         return np.nan
-    v = float(value)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = np.nan
     if v not in (0.0, 1.0):
-        raise ValueError(f"label {value!r} is not 0 or 1: realised quality is computed for binary models")
+        raise ValueError(
+            f"label {value!r} of request {request_id!r} is not 0 or 1: realised quality is computed for binary models;"
+            " fix the labels file"
+        )
     return v
 
 
@@ -42,7 +49,7 @@ def from_records(
     """A window from decoded log records and a ``request_id -> label`` mapping (labels may cover some rows only)."""
     ids = [str(r[plog.REQUEST_ID]) for r in records]
     scores = np.array([(r.get(plog.PREDICTION) or [np.nan])[0] for r in records], dtype=np.float64)
-    y = np.array([_label(labels.get(i)) for i in ids], dtype=np.float64)
+    y = np.array([_label(labels.get(i), i) for i in ids], dtype=np.float64)
     slices = {f: np.array([r.get(f) for r in records], dtype=object) for f in slice_features}
     return Window(ids, scores, y, slices)
 
@@ -52,5 +59,5 @@ def load(
 ) -> Window:
     """The rows logged in ``[start, end)``, joined with the labels that have arrived."""
     records = plog.read_window(log_uri, start, end)
-    labels = plog.read_labels(labels_uri) if labels_uri else {}
+    labels = read_labels(labels_uri) if labels_uri else {}
     return from_records(records, labels, slice_features)

@@ -9,13 +9,20 @@ import threading
 from components.payload_sink.server import PayloadSink
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m components.payload_sink", description=__doc__)
-    p.add_argument("--log-uri", required=True, help="prediction log root (local path or tf.io.gfile URI)")
-    p.add_argument("--host", default="127.0.0.1", help="bind address (the image passes 0.0.0.0)")
+    p.add_argument("--log-uri", required=True, help="prediction log root (local path or tf.io.gfile URI, e.g. s3://)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (the manifest passes 0.0.0.0)")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--flush-seconds", type=float, default=10.0)
-    ns = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = parse_args(argv)
+    from components._shared.artifacts import register_filesystem
+
+    register_filesystem(ns.log_uri)  # s3:// comes from tensorflow-io (the runtime image), configured by S3_*/AWS_*
     sink = PayloadSink(ns.log_uri, ns.host, ns.port, ns.flush_seconds).start()
     print(f"kfx payload sink on {sink.url} -> {ns.log_uri}", flush=True)
     stop = threading.Event()

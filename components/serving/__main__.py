@@ -36,8 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--prediction-log",
         metavar="URI",
-        help="record every prediction (request id, time, raw features, prediction, model, revision) as Parquet "
-        "partitioned by hour under URI (a local directory or any tf.io.gfile URI); off when not given",
+        help="record every prediction (request id, time, raw features, prediction, model, revision) as tf.Example "
+        "TFRecords partitioned by hour under URI (a local directory or any tf.io.gfile URI); off when not given",
     )
     p.add_argument(
         "--prediction-log-flush-seconds", type=float, default=10.0, help="how often the prediction log is written"
@@ -72,6 +72,13 @@ def main(argv: list[str] | None = None) -> None:
         saved_model_dir(args.model_dir)
     except FileNotFoundError as e:
         sys.exit(f"python -m components.serving: error: {e}")
+    if args.prediction_log:
+        from components.serving.prediction_log import check_log_uri
+
+        try:
+            check_log_uri(args.prediction_log)
+        except ValueError as e:
+            sys.exit(f"python -m components.serving: error: {e}")
     model = KfxModel(
         args.model_name,
         args.model_dir,

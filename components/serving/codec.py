@@ -41,6 +41,7 @@ class Batch(NamedTuple):
     data: Any  # RAW: {feature: numpy column}; EXAMPLES: [serialized tf.Example]
     rows: int
     raw: dict[str, list] | None = None  # {feature: checked values as sent, None = omitted} (for the prediction log)
+    exact: bool = False  # RAW data holds the values as sent (no missing value filled): the log may take it as is
 
 
 def kind_of(dtype: tf.DType) -> str:
@@ -175,14 +176,16 @@ class Contract:
         """Checked column lists -> a RAW batch, or an EXAMPLES batch when a row omits a feature serving_raw
         can't express as missing (as in training's evaluation, the tf.Example path then fills its default)."""
         sent = dict(values)  # the lists as sent: filling below replaces lists, never edits them
+        exact = True
         for f, col in values.items():
             if any(v is None for v in col):
+                exact = False
                 fill = self.raw_missing.get(f, _NO_FILL)
                 if fill is _NO_FILL:
                     records = [{name: vals[i] for name, vals in values.items()} for i in range(rows)]
                     return Batch(EXAMPLES, self.serialize(records), rows, sent)
                 values[f] = [fill if v is None else v for v in col]
-        return Batch(RAW, columns(values, self.features), rows, sent)
+        return Batch(RAW, columns(values, self.features), rows, sent, exact)
 
     def serialize(self, rows: Sequence[dict]) -> list[bytes]:
         """Rows of raw values (None = omitted) -> serialized tf.Examples, as the training data was written."""

@@ -209,7 +209,7 @@ class KfxModel(kserve.Model):
         out = await self.batcher.run(batch)
         rid = codec.request_id(payload, headers) if v2 or self.prediction_log else ""
         if self.prediction_log is not None:
-            self.prediction_log.record(rid, batch.raw, out)
+            self.prediction_log.record(rid, batch.raw, out, columns=batch.data if batch.exact else None)
         return codec.encode_v2(out, rid, self.name, self.model_version) if v2 else codec.encode_v1(out)
 
     def get_input_types(self) -> list[dict]:

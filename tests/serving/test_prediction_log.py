@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -123,3 +124,12 @@ def test_a_failed_write_is_reported_and_serving_goes_on(tmp_path):
     logger.close()
     assert logger.written_rows == 1
     assert [r[plog.REQUEST_ID] for r in _window(str(blocked))[1]] == ["1"]
+
+
+def test_a_log_uri_the_serving_environment_cannot_write_is_refused_at_startup(served_model: dict):
+    """s3:// needs tensorflow-io, which the serving image lacks: the server says so instead of losing every row."""
+    cmd = [sys.executable, "-m", "components.serving", "--model-dir", served_model["model_dir"], "--model-name",
+           MODEL_NAME, "--prediction-log", "s3://kfx-models/prediction-log"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "no s3:// filesystem" in proc.stderr and "payload sink" in proc.stderr, proc.stderr[-2000:]

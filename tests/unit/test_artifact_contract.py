@@ -32,6 +32,7 @@ LAYOUT_KINDS = {
     "blessing": (kinds.BLESSING,),
     "decision": (kinds.DECISION,),
     "prediction_log": ("prediction log",),
+    "labels": ("prediction log",),
 }
 #: Module-level constants whose value is a file or directory name inside an artifact.
 NAME_CONSTANT = re.compile(r"^[A-Z_]*(_FILE|_DIR|_META|_MARKER|_PB|_PREFIX|_SUFFIX|_VERSION)$")

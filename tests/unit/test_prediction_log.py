@@ -80,5 +80,5 @@ def test_labels_join_by_request_id(tmp_path):
     assert plog.read_labels(str(tmp_path / "labels.csv")) == {"r1": "1", "r2": "0"}
     assert plog.read_labels(str(tmp_path / "none.csv")) == {}
     (tmp_path / "bad.csv").write_text("id,label\nr1,1\n")
-    with pytest.raises(ValueError, match="lacks column"):
+    with pytest.raises(ValueError, match="has no request_id column"):
         plog.read_labels(str(tmp_path / "bad.csv"))

@@ -58,6 +58,8 @@ decision (Dataset, from the monitoring pipeline's decide step; layout: artifacts
     <dir>/decision.html                the self-contained monitoring report
 prediction log (not a KFP artifact: a log root written by the predictor; layout: artifacts/prediction_log.py)
     <root>/date=YYYY-MM-DD/hour=HH/part-<ts>-<writer>-<seq>.tfrecord   logged tf.Examples
+    late labels (layout: artifacts/labels.py): a file, or a directory of deliveries *.csv / *.jsonl /
+    *.ndjson / *.json, with request_id and label per row; joined to the log on the request id
 
 SavedModel signatures (raw features in; the TFT graph is inside the model):
     serving_default     examples: tf.string [None] serialized tf.Example without label

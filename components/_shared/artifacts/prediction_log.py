@@ -5,26 +5,28 @@ Layout under a log root (a local directory or any ``tf.io.gfile`` URI)::
     <root>/date=YYYY-MM-DD/hour=HH/part-<first timestamp us>-<writer id>-<seq>.tfrecord
 
 Each record is a ``tf.Example`` holding the request's raw features under their own names (a missing value is an
-absent feature, as in kfx's examples artifacts) plus the kfx meta features below. Because it is tf.Example TFRecords,
+absent feature, as in kfx's examples artifacts; a feature has one type in the whole log: its raw-feature kind, or
+for records without a model contract, the kind of the column's values) plus the kfx meta features below, features
+in key order. Because it is tf.Example TFRecords,
 a window of the log is an input TFDV reads as it is (``tfdv.generate_statistics_from_tfrecord``), and kfx's
 statistics step reads the files of a window like a split of an examples artifact.
 
 Meta features (never model inputs): ``kfx_request_id`` (bytes), ``kfx_timestamp_us`` (int64, UTC microseconds),
 ``kfx_model`` (bytes), ``kfx_revision`` (bytes), ``kfx_prediction`` (float list: the model's outputs for the row).
 
-Labels arrive later, as a CSV or JSON-lines file/URI with columns ``request_id`` and ``label``; they are joined on
-the request id by :func:`read_labels` / the monitoring step.
+Labels arrive later, as a CSV or JSON-lines file/URI (or a directory of them, one file per delivery) with columns
+``request_id`` and ``label``; :func:`read_labels` reads what has arrived so far and the monitoring step joins it on
+the request id (``components/monitor/window.py``).
 
-:class:`PredictionLogWriter` buffers records and writes them from a background thread (off the request path), at
-most ``max_rows`` per file or every ``max_seconds``; :meth:`PredictionLogWriter.close` writes everything still
-buffered, so a clean shutdown loses nothing.
+:class:`PredictionLogWriter` buffers records (:class:`Record` rows, or a columnar :class:`LogBatch` from the model
+server) and writes them from a background thread (off the request path), at most ``max_rows`` per file or every
+``max_seconds``; the tf.Examples are encoded there in bulk by :func:`encode_batch` (numpy, byte-identical to
+``tf.train.Example.SerializeToString(deterministic=True)``: ``components/_shared/example_wire.py``).
+:meth:`PredictionLogWriter.close` writes everything still buffered, so a clean shutdown loses nothing.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import threading
 import time
 import uuid
@@ -33,7 +35,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+
+from components._shared import example_wire as wire
 from components._shared.artifacts import join
+from components._shared.artifacts.labels import read_labels  # noqa: F401  (the labels joined to this log)
 
 REQUEST_ID = "kfx_request_id"
 TIMESTAMP = "kfx_timestamp_us"
@@ -62,33 +68,113 @@ def partition(timestamp_us: int) -> str:
     return f"date={t:%Y-%m-%d}/hour={t:%H}"
 
 
-def _feature(value: Any) -> Any:
-    import tensorflow as tf
+@dataclass
+class LogBatch:
+    """Logged predictions as columns (what the model server hands the writer: no object per row).
 
-    if isinstance(value, bool | int) and not isinstance(value, float):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-    if isinstance(value, float):
-        return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
-    if isinstance(value, bytes):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(value).encode()]))
+    ``features``: raw feature -> values as sent, one per row (None = missing; a list, or a numpy column of the
+    feature's kind); ``kinds``: feature -> "int", "float" or "string" (the model's raw-feature kinds; a value is
+    logged as its feature's kind, so a feature has one type in the whole log, as TFDV needs). ``predictions``: ``[rows, k]``. ``model``/``revision``: one for all
+    rows, or one per row.
+    """
+
+    request_ids: Sequence[str]
+    timestamps_us: np.ndarray  # int64 [rows], UTC microseconds
+    features: Mapping[str, Sequence[Any]]
+    kinds: Mapping[str, str]
+    predictions: np.ndarray
+    model: str | Sequence[str] = ""
+    revision: str | Sequence[str] = ""
+
+    def __len__(self) -> int:
+        return len(self.request_ids)
+
+
+def _kind(values: Sequence[Any]) -> str:
+    """The kind of a column of Python values (for records that come without the model's contract)."""
+    seen = {type(v) for v in values if v is not None}
+    if seen and seen <= {int, bool}:
+        return "int"
+    if seen <= {int, bool, float}:  # also a column of missing values only: nothing is written for it
+        return "float"
+    return "string"
+
+
+def batch_of(records: Sequence[Record]) -> LogBatch:
+    """Records as a :class:`LogBatch`; each feature's kind from its values (ints, numbers, else strings)."""
+    names = list(dict.fromkeys(name for r in records for name in r.features))
+    features = {name: [r.features.get(name) for r in records] for name in names}
+    width = max((len(r.prediction) for r in records), default=0)
+    if any(len(r.prediction) != width for r in records):
+        raise ValueError("records of one batch must have predictions of one width")
+    return LogBatch(
+        request_ids=[r.request_id for r in records],
+        timestamps_us=np.array([int(r.timestamp_us) for r in records], np.int64),
+        features=features,
+        kinds={name: _kind(values) for name, values in features.items()},
+        predictions=np.array([list(r.prediction) for r in records], np.float32).reshape(len(records), width),
+        model=[r.model for r in records],
+        revision=[r.revision for r in records],
+    )
+
+
+def _batches(item: LogBatch | list[Record]) -> list[LogBatch]:
+    """A buffered item as batches: records (e.g. of several models, from the payload sink) by prediction width."""
+    if isinstance(item, LogBatch):
+        return [item]
+    by_width: dict[int, list[Record]] = {}
+    for r in item:
+        by_width.setdefault(len(r.prediction), []).append(r)
+    return [batch_of(records) for records in by_width.values()]
+
+
+def _strings(values: Sequence[Any]) -> wire.BytesColumn:
+    try:
+        return wire.BytesColumn.of_strings(values)  # all strings: the common case
+    except TypeError:  # missing values, bytes or other values
+        present = np.fromiter((v is not None for v in values), bool, count=len(values))
+        encoded = [v if type(v) is bytes else b"" if v is None else str(v).encode() for v in values]
+        return wire.BytesColumn(encoded, None if present.all() else present)
+
+
+def _column(kind: str, values: Sequence[Any]) -> wire.Column:
+    """One raw feature's wire column: None (and NaN) are absent values."""
+    if kind == "float":
+        floats = np.asarray(values, np.float32 if isinstance(values, np.ndarray) else np.float64)  # None -> NaN
+        present = ~np.isnan(floats)
+        return wire.FloatColumn(floats.astype(np.float32, copy=False), None if present.all() else present)
+    if kind == "int":
+        try:
+            return wire.Int64Column(np.asarray(values, np.int64))
+        except (TypeError, ValueError):  # missing values
+            objects = np.array(values, object)
+            present = objects != None  # noqa: E711  (elementwise)
+            objects[~present] = 0
+            return wire.Int64Column(objects.astype(np.int64), present)
+    return _strings(values)
+
+
+def _constant_or_rows(value: str | Sequence[str]) -> wire.Column:
+    return wire.ConstBytesColumn(value.encode()) if isinstance(value, str) else _strings(value)
+
+
+def encode_batch(batch: LogBatch) -> list[bytes]:
+    """One serialized tf.Example per row of ``batch`` (raw features present in the row + the meta features)."""
+    rows = len(batch)
+    columns: dict[str, wire.Column] = {
+        name: _column(batch.kinds.get(name, "string"), values) for name, values in batch.features.items()
+    }
+    columns[REQUEST_ID] = _strings(batch.request_ids)
+    columns[TIMESTAMP] = wire.Int64Column(np.asarray(batch.timestamps_us, np.int64))
+    columns[MODEL] = _constant_or_rows(batch.model)
+    columns[REVISION] = _constant_or_rows(batch.revision)
+    columns[PREDICTION] = wire.FloatColumn(np.asarray(batch.predictions, np.float32).reshape(rows, -1))
+    return wire.encode(columns, rows)
 
 
 def encode(record: Record) -> bytes:
-    """A serialized tf.Example of ``record`` (None and NaN features are left out: missing)."""
-    import tensorflow as tf
-
-    feats = {}
-    for name, value in record.features.items():
-        if value is None or (isinstance(value, float) and value != value):
-            continue
-        feats[name] = _feature(value)
-    feats[REQUEST_ID] = _feature(record.request_id)
-    feats[TIMESTAMP] = _feature(int(record.timestamp_us))
-    feats[MODEL] = _feature(record.model)
-    feats[REVISION] = _feature(record.revision)
-    feats[PREDICTION] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in record.prediction]))
-    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+    """A serialized tf.Example of one record (None and NaN features are left out: missing)."""
+    return encode_batch(batch_of([record]))[0]
 
 
 def decode(serialized: bytes) -> dict[str, Any]:
@@ -107,13 +193,15 @@ def decode(serialized: bytes) -> dict[str, Any]:
 
 
 class PredictionLogWriter:
-    """Buffered, thread-backed writer of prediction-log files. ``log`` never touches storage."""
+    """Buffered, thread-backed writer of prediction-log files. ``log``/``log_batch`` never touch storage and do
+    O(1) work per call; the tf.Examples are encoded in bulk (:mod:`components._shared.example_wire`) when written."""
 
     def __init__(self, root: str, max_rows: int = 10_000, max_seconds: float = 10.0) -> None:
         self.root, self.max_rows, self.max_seconds = root, max_rows, max_seconds
         self._id = uuid.uuid4().hex[:12]
         self._seq = 0
-        self._buffer: list[Record] = []
+        self._buffer: list[LogBatch | list[Record]] = []
+        self._rows = 0
         self._cond = threading.Condition()
         self._closed = False
         self.rows_written = 0
@@ -123,19 +211,33 @@ class PredictionLogWriter:
         self._thread.start()
 
     def log(self, records: Iterable[Record]) -> None:
-        """Queue records for writing (O(1) per record on the caller's thread)."""
+        """Queue records for writing."""
+        records = list(records)
+        if records:
+            self._queue(records, len(records))
+
+    def log_batch(self, batch: LogBatch) -> None:
+        """Queue a columnar batch for writing."""
+        if len(batch):
+            self._queue(batch, len(batch))
+
+    def _queue(self, item: LogBatch | list[Record], rows: int) -> None:
         with self._cond:
             if self._closed:
                 raise RuntimeError("prediction log writer is closed")
-            self._buffer.extend(records)
-            if len(self._buffer) >= self.max_rows:
+            self._buffer.append(item)
+            self._rows += rows
+            if self._rows >= self.max_rows:
                 self._cond.notify()
+
+    def _take(self) -> list[LogBatch | list[Record]]:
+        with self._cond:
+            batch, self._buffer, self._rows = self._buffer, [], 0
+        return batch
 
     def flush(self) -> None:
         """Write everything buffered now (on the caller's thread)."""
-        with self._cond:
-            batch, self._buffer = self._buffer, []
-        self._write(batch)
+        self._write(self._take())
 
     def close(self) -> None:
         """Stop the background thread and write what is left: nothing logged before close is lost."""
@@ -148,36 +250,47 @@ class PredictionLogWriter:
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._closed or len(self._buffer) >= self.max_rows, self.max_seconds)
+                self._cond.wait_for(lambda: self._closed or self._rows >= self.max_rows, self.max_seconds)
                 if self._closed:
                     return
-                batch, self._buffer = self._buffer, []
-            self._write(batch)
+            self._write(self._take())
 
-    def _write(self, batch: list[Record]) -> None:
-        if not batch:
+    def _write(self, items: list[LogBatch | list[Record]]) -> None:
+        if not items:
             return
+        try:
+            batches = [b for item in items for b in _batches(item)]
+            serialized = [s for b in batches for s in encode_batch(b)]
+            timestamps = np.concatenate([np.asarray(b.timestamps_us, np.int64) for b in batches])
+        except Exception as e:  # noqa: BLE001  (a background thread: record the failure, keep serving)
+            self.errors.append(f"{type(e).__name__}: {e}")
+            return
+        hours = timestamps // 3_600_000_000  # rows of one hour go to one file of that hour's partition
+        if hours.min() == hours.max():
+            self._write_file(int(timestamps[0]), serialized)
+            return
+        for hour in np.unique(hours):
+            rows = np.flatnonzero(hours == hour)
+            self._write_file(int(timestamps[rows[0]]), [serialized[i] for i in rows])
+
+    def _write_file(self, first_us: int, records: list[bytes]) -> None:
         import tensorflow as tf
 
-        by_partition: dict[str, list[Record]] = {}
-        for r in batch:
-            by_partition.setdefault(partition(r.timestamp_us), []).append(r)
-        for part, records in by_partition.items():
-            self._seq += 1
-            name = f"part-{records[0].timestamp_us:017d}-{self._id}-{self._seq:06d}{FILE_SUFFIX}"
-            directory = join(self.root, *part.split("/"))
-            try:
-                tf.io.gfile.makedirs(directory)
-                tmp, final = join(directory, f".{name}.tmp"), join(directory, name)
-                with tf.io.TFRecordWriter(tmp) as w:
-                    for r in records:
-                        w.write(encode(r))
-                tf.io.gfile.rename(tmp, final, overwrite=True)  # readers never see a half-written file
-            except Exception as e:  # noqa: BLE001  (a background thread: record the failure, keep serving)
-                self.errors.append(f"{type(e).__name__}: {e}")
-                continue
-            self.rows_written += len(records)
-            self.files_written.append(final)
+        self._seq += 1
+        name = f"part-{first_us:017d}-{self._id}-{self._seq:06d}{FILE_SUFFIX}"
+        directory = join(self.root, *partition(first_us).split("/"))
+        try:
+            tf.io.gfile.makedirs(directory)
+            tmp, final = join(directory, f".{name}.tmp"), join(directory, name)
+            with tf.io.TFRecordWriter(tmp) as w:
+                for r in records:
+                    w.write(r)
+            tf.io.gfile.rename(tmp, final, overwrite=True)  # readers never see a half-written file
+        except Exception as e:  # noqa: BLE001  (a background thread: record the failure, keep serving)
+            self.errors.append(f"{type(e).__name__}: {e}")
+            return
+        self.rows_written += len(records)
+        self.files_written.append(final)
 
 
 def window_files(root: str, start: datetime, end: datetime) -> list[str]:
@@ -206,21 +319,3 @@ def read_window(root: str, start: datetime, end: datetime) -> list[dict[str, Any
     """Every logged record with ``start <= timestamp < end``."""
     lo, hi = int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)
     return [r for r in read_records(window_files(root, start, end)) if lo <= r[TIMESTAMP] < hi]
-
-
-def read_labels(uri: str) -> dict[str, Any]:
-    """``request_id -> label`` from a CSV (header ``request_id,label``) or JSON-lines file; {} when it doesn't exist."""
-    import tensorflow as tf
-
-    if not tf.io.gfile.exists(uri):
-        return {}
-    with tf.io.gfile.GFile(uri) as f:
-        text = f.read()
-    if uri.endswith((".jsonl", ".json")):
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    else:
-        rows = list(csv.DictReader(io.StringIO(text)))
-    missing = {"request_id", "label"} - set(rows[0]) if rows else set()
-    if missing:
-        raise ValueError(f"labels file {uri} lacks column(s) {', '.join(sorted(missing))}; it needs request_id,label")
-    return {str(r["request_id"]): r["label"] for r in rows}
