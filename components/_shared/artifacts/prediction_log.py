@@ -214,14 +214,14 @@ class PredictionLogWriter:
         """Queue records for writing."""
         records = list(records)
         if records:
-            self._queue(records, len(records))
+            self._enqueue(records, len(records))
 
     def log_batch(self, batch: LogBatch) -> None:
         """Queue a columnar batch for writing."""
         if len(batch):
-            self._queue(batch, len(batch))
+            self._enqueue(batch, len(batch))
 
-    def _queue(self, item: LogBatch | list[Record], rows: int) -> None:
+    def _enqueue(self, item: LogBatch | list[Record], rows: int) -> None:
         with self._cond:
             if self._closed:
                 raise RuntimeError("prediction log writer is closed")
