@@ -36,7 +36,7 @@ feature is there with no value list, ``Feature {}``, as tfx-bsl writes an Arrow 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -340,16 +340,22 @@ def _block_rows(columns: Mapping[str, Column], rows: int) -> int:
     return max(1, min(BLOCK_ROWS, MAX_BLOCK_BYTES // width))
 
 
-def encode_joined(columns: Mapping[str, Column], rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every row's serialized tf.Example (see :func:`encode`), one after the other (uint8), and the ``rows + 1`` offsets
-    of the records in those bytes (what an Arrow binary array or :func:`tfrecord_frames` takes, no object per row)."""
+def _blocks(columns: Mapping[str, Column], rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each block's (records one after the other, bytes per record)."""
     step = _block_rows(columns, rows)
     starts = {  # a bytes buffer column's offsets, once (each block cuts its rows' bytes)
         name: np.concatenate(([0], np.cumsum(c.lens, dtype=np.int64)))
         for name, c in columns.items()
         if isinstance(c, BytesColumn) and c.lens is not None
     }
-    blocks = [_block(columns, lo, min(rows, lo + step), starts) for lo in range(0, rows, step)]
+    for lo in range(0, rows, step):
+        yield _block(columns, lo, min(rows, lo + step), starts)
+
+
+def encode_joined(columns: Mapping[str, Column], rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's serialized tf.Example (see :func:`encode`), one after the other (uint8), and the ``rows + 1`` offsets
+    of the records in those bytes (what an Arrow binary array or :func:`tfrecord_frames` takes, no object per row)."""
+    blocks = list(_blocks(columns, rows))
     offsets = np.zeros(rows + 1, np.int64)
     if blocks:
         np.cumsum(np.concatenate([lens for _, lens in blocks]), out=offsets[1:])
@@ -359,9 +365,11 @@ def encode_joined(columns: Mapping[str, Column], rows: int) -> tuple[np.ndarray,
 
 def encode(columns: Mapping[str, Column], rows: int) -> list[bytes]:
     """One serialized tf.Example per row: the columns with a value in that row, as features, in key order."""
-    joined, offsets = encode_joined(columns, rows)
-    data, bounds = joined.tobytes(), offsets.tolist()
-    return [data[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    out: list[bytes] = []
+    for joined, lens in _blocks(columns, rows):
+        data, ends = joined.tobytes(), np.cumsum(lens).tolist()
+        out += [data[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    return out
 
 
 # --------------------------------------------------------------------------------------------- TFRecord
