@@ -1,10 +1,17 @@
-"""Serialized tf.Examples from columns, in bulk with numpy: no TensorFlow, no protobuf object per value.
+"""kfx's one tf.Example encoder: serialized tf.Examples from columns, in bulk with numpy (no TensorFlow, no
+protobuf object per value, no pyarrow: the serving environment imports it), and their TFRecord framing.
+
+Its two users: the prediction log's writer (``components/_shared/artifacts/prediction_log.py``, in the model
+server) and ingest's shard writer (``components/_shared/artifacts/examples.py``), whose Arrow batches are turned
+into these columns by ``components/_shared/example_wire_arrow.py``.
 
 ``encode(columns, rows)`` writes the protobuf wire format of ``tf.train.Example`` directly: for each row, one map
 entry per column that has a value in that row, in key order. The bytes are exactly what
 ``tf.train.Example(...).SerializeToString(deterministic=True)`` gives for the same features (deterministic
-serialization writes map entries sorted by key); ``tests/unit/test_example_wire.py`` checks that, and that
-tfx-bsl's ``RecordBatchToExamplesEncoder`` reads back the same Examples.
+serialization writes map entries sorted by key); ``tests/unit/test_example_wire.py`` checks that, that the records
+of Arrow batches are the deterministic serialization of what tfx-bsl's ``RecordBatchToExamplesEncoder`` encodes from
+them (nulls, NaN, negative and large integers, empty and long strings included), and that tfx-bsl's decoder reads
+them back.
 
 Why: building one ``tf.train.Feature`` per value in Python costs microseconds per value under the GIL; here the
 per-row work is numpy's (C loops over byte arrays), so the prediction log's writer thread barely competes with the
@@ -18,7 +25,8 @@ boolean mask keeps the used bytes of every row in order. When every length in a 
 entry is one matrix. Rows go in blocks of at most ``BLOCK_ROWS`` (fewer when long byte strings would make the
 padded matrices exceed ``MAX_BLOCK_BYTES``).
 
-Columns (each has a value per row; ``present[i]`` False = the feature is absent from row i):
+Columns (each has a value per row; ``present[i]`` False = the feature is absent from row i; ``null[i]`` True = the
+feature is there with no value list, ``Feature {}``, as tfx-bsl writes an Arrow null, which TFDV counts as missing):
 
 * :class:`Int64Column` ``int64_list`` of one value (int64 array);
 * :class:`FloatColumn` ``float_list``: a float32 array ``[rows]`` (one value) or ``[rows, k]`` (k values);
@@ -28,7 +36,7 @@ Columns (each has a value per row; ``present[i]`` False = the feature is absent 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,12 +51,14 @@ _LEN1, _LEN2 = 0x0A, 0x12  # tag of a length-delimited field 1 and field 2
 class Int64Column:
     values: np.ndarray  # int64 [rows]
     present: np.ndarray | None = None  # bool [rows]; None = every row has a value
+    null: np.ndarray | None = None  # bool [rows]: ``Feature {}`` in these rows (their values are ignored)
 
 
 @dataclass
 class FloatColumn:
     values: np.ndarray  # float32 [rows] or [rows, k]
     present: np.ndarray | None = None
+    null: np.ndarray | None = None
 
 
 @dataclass
@@ -56,6 +66,7 @@ class BytesColumn:
     values: Sequence[bytes]  # one per row (any value where not present)
     present: np.ndarray | None = None
     lens: np.ndarray | None = None  # given: ``values`` is one buffer of every row's bytes, ``lens[i]`` per row
+    null: np.ndarray | None = None
 
     @classmethod
     def of_strings(cls, values: Sequence[str]) -> BytesColumn:
@@ -70,6 +81,7 @@ class BytesColumn:
 class ConstBytesColumn:
     value: bytes  # the same in every row
     present: np.ndarray | None = None
+    null: np.ndarray | None = None
 
 
 Column = Int64Column | FloatColumn | BytesColumn | ConstBytesColumn
@@ -142,11 +154,11 @@ class _Pieces:
             mat = np.broadcast_to(np.frombuffer(data, np.uint8), (self.rows, len(data)))
             self.add(mat, np.full(self.rows, len(data), np.int64))
 
-    def bytes(self) -> tuple[bytes, np.ndarray]:
-        """(every row's bytes, one after the other; bytes per row)."""
+    def bytes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(every row's bytes, one after the other (uint8); bytes per row)."""
         self._flush()
         if not self.mats:
-            return b"", np.zeros(self.rows, np.int64)
+            return np.zeros(0, np.uint8), np.zeros(self.rows, np.int64)
         big = np.concatenate(self.mats, axis=1)
         lens = np.sum(self.widths, axis=0)
         used = None  # which bytes of ``big`` are kept; pieces every row uses whole need no mask
@@ -158,7 +170,7 @@ class _Pieces:
                     used = np.ones(big.shape, bool)
                 np.less(np.arange(w), width[:, None], out=used[:, at : at + w])
             at += w
-        return (big.tobytes() if used is None else big[used].tobytes()), lens
+        return (big.reshape(-1) if used is None else big[used]), lens
 
 
 def _varint_matrix(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -228,7 +240,27 @@ def _const_entry(key: bytes, value: bytes) -> bytes:
     return bytes([_LEN1]) + _varint(len(entry)) + entry
 
 
-def _block(columns: Mapping[str, Column], lo: int, hi: int) -> list[bytes]:
+def _null_entry(key: bytes) -> bytes:
+    """The map entry of a feature with no value list (``Feature {}``)."""
+    entry = bytes([_LEN1]) + _varint(len(key)) + key + bytes([_LEN2, 0])
+    return bytes([_LEN1]) + _varint(len(entry)) + entry
+
+
+def key_order(name: str) -> tuple[int, ...]:
+    """Sort key of a feature name: the order of the map entries in protobuf's deterministic serialization as the
+    installed runtime writes it (upb, protobuf 4.25: by bytes, and where one name is a prefix of another, the longer
+    first: "aa" < "ab" < "a" < "b" < ""). ``test_example_wire.py`` checks it against the runtime."""
+    return (*name.encode(), 256)
+
+
+def _mask(mask: np.ndarray | None, lo: int, hi: int) -> np.ndarray | None:
+    return None if mask is None else np.asarray(mask[lo:hi], bool)
+
+
+def _block(
+    columns: Mapping[str, Column], lo: int, hi: int, starts: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows ``lo:hi``'s records one after the other, bytes per record)."""
     rows = hi - lo
     pieces = _Pieces(rows)
     pieces.const(bytes([_LEN1]))
@@ -236,52 +268,63 @@ def _block(columns: Mapping[str, Column], lo: int, hi: int) -> list[bytes]:
     total_at = len(pieces.mats)  # the Features length varint goes here, once known
     pieces.add(np.zeros((rows, 0), np.uint8), np.zeros(rows, np.int64))  # placeholder
     total = np.zeros(rows, np.int64)
-    for name in sorted(columns):
+    for name in sorted(columns, key=key_order):
         column = columns[name]
-        present = None if column.present is None else np.asarray(column.present[lo:hi], bool)
+        present, null = _mask(column.present, lo, hi), _mask(column.null, lo, hi)
+        valued = present if null is None else ~null if present is None else present & ~null
         key = name.encode()
         if isinstance(column, ConstBytesColumn):
             entry = _const_entry(key, column.value)
-            total += len(entry) * (1 if present is None else present)
-            pieces.start(present)
+            total += len(entry) * (1 if valued is None else valued)
+            pieces.start(valued)
             pieces.const(entry)
-            continue
-        column = _cut(column, lo, hi, present)
-        head = bytes([_LEN1]) + _varint(len(key)) + key + bytes([_LEN2])
-        tag, v, list_len, payload = _body(column, rows)
-        feature_len = 1 + _vs(list_len) + list_len
-        entry_len = len(head) + _vs(feature_len) + feature_len
-        total += (1 + _vs(entry_len) + entry_len) * (1 if present is None else present)
-        pieces.start(present)
-        if payload is None:
-            payload = _varint_matrix(_uint64(column.values))
-        if entry_len.max(initial=0) < 0x80 and v[:1].any():  # every length is one byte: the entry is one matrix
-            pieces.add(*_entry_matrix(head, tag, entry_len, feature_len, list_len, v, payload))
-            continue
+        else:
+            total += _value_entries(pieces, key, _cut(column, lo, hi, starts.get(name)), valued)
+        if null is not None:  # the same key's entry in the other rows: ``Feature {}``
+            null = null if present is None else null & present
+            empty = _null_entry(key)
+            total += len(empty) * null
+            pieces.start(null)
+            pieces.const(empty)
+    pieces.start(None)
+    pieces.mats[total_at], pieces.widths[total_at] = _varint_matrix(total.astype(np.uint64))
+    return pieces.bytes()
+
+
+def _value_entries(pieces: _Pieces, key: bytes, column: Column, valued: np.ndarray | None) -> np.ndarray:
+    """Add the map entries of a column's values (in the ``valued`` rows) to ``pieces``; their sizes per row."""
+    rows = pieces.rows
+    head = bytes([_LEN1]) + _varint(len(key)) + key + bytes([_LEN2])
+    tag, v, list_len, payload = _body(column, rows)
+    feature_len = 1 + _vs(list_len) + list_len
+    entry_len = len(head) + _vs(feature_len) + feature_len
+    pieces.start(valued)
+    if payload is None:
+        payload = _varint_matrix(_uint64(column.values))
+    no_values = isinstance(column, FloatColumn) and not v[:1].any()  # an empty float list: nothing after its length
+    if entry_len.max(initial=0) < 0x80 and not no_values:  # every length is one byte: the entry is one matrix
+        pieces.add(*_entry_matrix(head, tag, entry_len, feature_len, list_len, v, payload))
+    else:
         pieces.const(bytes([_LEN1]))
         pieces.varint(entry_len)
         pieces.const(head)
         pieces.varint(feature_len)
         pieces.const(bytes([tag]))
         pieces.varint(list_len)
-        if isinstance(column, FloatColumn) and not v[:1].any():
-            continue  # an empty float list: no bytes after its length
-        pieces.const(bytes([_LEN1]))
-        pieces.varint(v)
-        pieces.add(*payload)
-    pieces.start(None)
-    pieces.mats[total_at], pieces.widths[total_at] = _varint_matrix(total.astype(np.uint64))
-    data, lens = pieces.bytes()
-    ends = np.cumsum(lens).tolist()
-    return [data[s:e] for s, e in zip([0, *ends[:-1]], ends, strict=True)]
+        if not no_values:
+            pieces.const(bytes([_LEN1]))
+            pieces.varint(v)
+            pieces.add(*payload)
+    return (1 + _vs(entry_len) + entry_len) * (1 if valued is None else valued)
 
 
-def _cut(column: Column, lo: int, hi: int, present: np.ndarray | None) -> Column:
+def _cut(column: Column, lo: int, hi: int, starts: np.ndarray | None) -> Column:
+    """Rows ``lo:hi`` of a column's values (``starts``: a bytes buffer column's offsets)."""
     if isinstance(column, BytesColumn) and column.lens is not None:
-        lens = np.asarray(column.lens, np.int64)
-        start = int(lens[:lo].sum())
-        return BytesColumn(column.values[start : start + int(lens[lo:hi].sum())], present, lens[lo:hi])
-    return type(column)(column.values[lo:hi], present)
+        return BytesColumn(
+            column.values[int(starts[lo]) : int(starts[hi])], lens=np.asarray(column.lens[lo:hi], np.int64)
+        )
+    return type(column)(column.values[lo:hi])
 
 
 def _block_rows(columns: Mapping[str, Column], rows: int) -> int:
@@ -297,10 +340,78 @@ def _block_rows(columns: Mapping[str, Column], rows: int) -> int:
     return max(1, min(BLOCK_ROWS, MAX_BLOCK_BYTES // width))
 
 
+def _blocks(columns: Mapping[str, Column], rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each block's (records one after the other, bytes per record)."""
+    step = _block_rows(columns, rows)
+    starts = {  # a bytes buffer column's offsets, once (each block cuts its rows' bytes)
+        name: np.concatenate(([0], np.cumsum(c.lens, dtype=np.int64)))
+        for name, c in columns.items()
+        if isinstance(c, BytesColumn) and c.lens is not None
+    }
+    for lo in range(0, rows, step):
+        yield _block(columns, lo, min(rows, lo + step), starts)
+
+
+def encode_joined(columns: Mapping[str, Column], rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's serialized tf.Example (see :func:`encode`), one after the other (uint8), and the ``rows + 1`` offsets
+    of the records in those bytes (what an Arrow binary array or :func:`tfrecord_frames` takes, no object per row)."""
+    blocks = list(_blocks(columns, rows))
+    offsets = np.zeros(rows + 1, np.int64)
+    if blocks:
+        np.cumsum(np.concatenate([lens for _, lens in blocks]), out=offsets[1:])
+    data = [d for d, _ in blocks]
+    return (data[0] if len(data) == 1 else np.concatenate(data or [np.zeros(0, np.uint8)])), offsets
+
+
 def encode(columns: Mapping[str, Column], rows: int) -> list[bytes]:
     """One serialized tf.Example per row: the columns with a value in that row, as features, in key order."""
-    step = _block_rows(columns, rows)
     out: list[bytes] = []
-    for lo in range(0, rows, step):
-        out += _block(columns, lo, min(rows, lo + step))
+    for joined, lens in _blocks(columns, rows):
+        data, ends = joined.tobytes(), np.cumsum(lens).tolist()
+        out += [data[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    return out
+
+
+# --------------------------------------------------------------------------------------------- TFRecord
+
+
+def _masked_crc(crcs: np.ndarray) -> np.ndarray:
+    """TFRecord's masked CRC32C: ((crc >> 15) | (crc << 17)) + 0xa282ead8, modulo 2**32."""
+    c = crcs.astype(np.uint64)
+    return ((((c >> np.uint64(15)) | (c << np.uint64(17))) + np.uint64(0xA282EAD8)) & np.uint64(0xFFFFFFFF)).astype(
+        "<u4"
+    )
+
+
+def tfrecord_frames(data: bytes | np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Records (``data[offsets[i]:offsets[i + 1]]``, as :func:`encode_joined` gives) framed as a TFRecord file's
+    bytes (uncompressed, uint8), exactly what ``tf.io.TFRecordWriter`` writes: per record uint64 length, uint32
+    masked CRC32C of the length, the data, uint32 masked CRC32C of the data (all little-endian). One CRC call per
+    record (``google_crc32c``, C; imported here: the components environment has it), no other Python object per
+    record."""
+    import google_crc32c
+
+    offsets = np.asarray(offsets, np.int64)
+    n = len(offsets) - 1
+    if n <= 0:
+        return np.zeros(0, np.uint8)
+    data = data if isinstance(data, bytes) else np.ascontiguousarray(data, np.uint8).tobytes()  # google_crc32c: bytes
+    bounds = offsets.tolist()
+    crc = google_crc32c.value
+    data_crcs = np.fromiter((crc(data[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)), np.uint32, n)
+    lengths = np.diff(offsets)
+    distinct, index = np.unique(lengths, return_inverse=True)
+    length_crcs = np.array([crc(int(x).to_bytes(8, "little")) for x in distinct], np.uint32)[index]
+    out = np.empty(int(offsets[-1] - offsets[0]) + 16 * n, np.uint8)
+    starts = offsets[:-1] - offsets[0] + 16 * np.arange(n)  # where each record's frame begins
+    is_data = np.ones(len(out), bool)
+    head = starts[:, None] + np.arange(12)
+    out[head] = np.concatenate(
+        [lengths.astype("<u8").view(np.uint8).reshape(n, 8), _masked_crc(length_crcs).view(np.uint8).reshape(n, 4)],
+        axis=1,
+    )
+    foot = (starts + 12 + lengths)[:, None] + np.arange(4)
+    out[foot] = _masked_crc(data_crcs).view(np.uint8).reshape(n, 4)
+    is_data[head], is_data[foot] = False, False
+    out[is_data] = np.frombuffer(data, np.uint8, int(offsets[-1] - offsets[0]), int(offsets[0]))
     return out

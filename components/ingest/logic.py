@@ -7,7 +7,7 @@ file:
    present cell is an integer, else float64 if every present cell is a number, else string: a column whose
    type is revealed only in a late chunk is typed correctly), and each row's split is decided;
 2. **write**: each chunk is cast to the final types, split, encoded a whole batch at a time
-   (``components/_shared/tf_example.py``: the deterministic serialization of what tfx-bsl's
+   (``components/_shared/example_wire.py``: the deterministic serialization of what tfx-bsl's
    ``RecordBatchToExamplesEncoder`` encodes, 2-2.5x as fast) and appended to the split's shards, each with its columnar
    copy (``part-NNNNN.arrow``, which the statistics step reads instead of decoding the TFRecords; layout:
    ``components/_shared/artifacts/examples``).

@@ -1,17 +1,128 @@
-"""The bulk tf.Example encoder (components/_shared/example_wire.py) and the prediction log's use of it give the
-same records as the per-row protobuf encoding the log used before: byte for byte against the deterministic
-serialization, field for field against the plain one."""
+"""kfx's one tf.Example encoder (components/_shared/example_wire.py) writes the deterministic serialization of the
+Examples its two users mean, byte for byte:
+
+* ingest's Arrow batches (``example_wire_arrow``): what tfx-bsl's ``RecordBatchToExamplesEncoder`` encodes from the
+  same batch (nulls, NaN, edge integers, empty and long strings), framed as ``tf.io.TFRecordWriter`` writes;
+* the prediction log's columns (``prediction_log.encode_batch``): what the per-row protobuf encoding the log used
+  before gives (field for field against the plain serialization too), incl. constant and per-row bytes columns.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import tensorflow as tf
+from tensorflow.core.example.example_pb2 import Example
+from tfx_bsl.coders import example_coder
 
 from components._shared import example_wire as wire
 from components._shared.artifacts import prediction_log as plog
+from components._shared.artifacts.examples import to_list_batch
+from components._shared.example_wire_arrow import encode_batch
 
 pytestmark = pytest.mark.unit
+
+
+# ------------------------------------------------------------------ ingest's path: Arrow batches vs tfx-bsl
+def _tfx_bsl(batch: pa.RecordBatch) -> list[bytes]:
+    """tfx-bsl's records (it takes binary, not utf8, lists), re-serialized deterministically (features by key)."""
+    columns = [c.cast(pa.large_binary()) if pa.types.is_string(c.type) else c for c in batch.columns]
+    batch = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+    records = example_coder.RecordBatchToExamplesEncoder().encode(to_list_batch(batch))
+    return [Example.FromString(r).SerializeToString(deterministic=True) for r in records]
+
+
+def _assert_same(batch: pa.RecordBatch) -> None:
+    mine = encode_batch(batch).to_pylist()
+    expected = _tfx_bsl(batch)
+    assert len(mine) == len(expected) == batch.num_rows
+    for i, (a, b) in enumerate(zip(mine, expected, strict=True)):
+        assert a == b, f"row {i}: {a.hex(' ')} != {b.hex(' ')}"
+
+
+def _edge_batch() -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array([1, None, -5, 300, 2**63 - 1, -(2**63), 0, 127, 128]),
+            pa.array([1.5, None, float("nan"), 2.0, -0.0, 1e300, float("inf"), 1e-45, 3.3]),
+            pa.array(
+                [b"ab", None, b"", b"x" * 200, "é".encode(), b"y" * 70_000, b"\x00", b"z" * 127, b"q"],
+                pa.large_binary(),
+            ),
+            pa.array(["s", "t", None, "", "ü" * 3, "v", "w", "x", "y"]),
+            pa.array([None, b"", b"k", None, b"", b"", b"long" * 40, b"", None], pa.binary()),
+            pa.array([None] * 9, pa.float64()),
+        ],
+        names=["zz", "a", "m" * 120, "B", "empties", "all_null"],
+    )
+
+
+def test_edge_values_byte_for_byte():
+    batch = _edge_batch()
+    _assert_same(batch)
+    _assert_same(batch.slice(2, 5))  # an offset into the Arrow buffers
+    short = pa.RecordBatch.from_arrays([batch.column(i) for i in (0, 1, 3, 4, 5)], ["zz", "a", "B", "e", "i"])
+    _assert_same(short)  # every entry short: the one-matrix path, nulls included
+
+
+def test_generated_columns_byte_for_byte(monkeypatch):
+    rng = np.random.default_rng(7)
+    n = 3000
+    arrays, names = [], []
+    for i in range(12):
+        missing = rng.random(n) < 0.1 * (i % 3)
+        if i % 3 == 0:
+            values = pa.array(rng.integers(-(10**12), 10**12, n), mask=missing)
+        elif i % 3 == 1:
+            values = pa.array(rng.lognormal(3.0, 2.0, n), mask=missing)
+        else:
+            vocab = np.array([f"v{k}" * (k % 9) for k in range(50)], dtype=object)
+            values = pa.array(rng.choice(vocab, n), mask=missing).cast(pa.large_binary())
+        arrays.append(values)
+        names.append(f"col_{(i * 7) % 12:02d}")
+    batch = pa.RecordBatch.from_arrays(arrays, names=names)
+    _assert_same(batch)
+    monkeypatch.setattr(wire, "BLOCK_ROWS", 700)  # blocks that cut the byte buffers mid-batch
+    _assert_same(batch)
+    assert encode_batch(pa.Table.from_batches([batch.slice(0, 1000), batch.slice(1000)])).to_pylist() == _tfx_bsl(
+        batch
+    )  # chunked columns
+
+
+def test_one_row_no_rows_and_unsupported_types():
+    _assert_same(pa.RecordBatch.from_arrays([pa.array([7])], names=["only"]))
+    assert len(encode_batch(pa.RecordBatch.from_arrays([pa.array([], pa.int64())], names=["only"]))) == 0
+    with pytest.raises(TypeError, match="no tf.Example encoding for Arrow type list<item: int64>"):
+        encode_batch(pa.RecordBatch.from_arrays([pa.array([[1]])], names=["nested"]))
+
+
+def test_varints_match_the_protobuf_encoding():
+    from google.protobuf.internal.encoder import _VarintBytes
+
+    values = np.array([0, 1, 127, 128, 300, 2**35, 2**63 - 1, -1, -(2**63)], np.int64)
+    mat, sizes = wire._varint_matrix(values.view(np.uint64))
+    assert [mat[i, : sizes[i]].tobytes() for i in range(len(values))] == [
+        _VarintBytes(int(v) & (2**64 - 1)) for v in values
+    ]
+
+
+def test_tfrecord_frames_are_the_bytes_tf_record_writer_writes(tmp_path):
+    rng = np.random.default_rng(3)
+    records = [rng.integers(0, 256, k, dtype=np.uint8).tobytes() for k in (0, 1, 5, 400, 70_000, 3, 128, 129) * 50]
+    path = str(tmp_path / "ref.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        for record in records[2:]:
+            writer.write(record)
+    offsets = np.concatenate(([0], np.cumsum([len(r) for r in records])))
+    data = np.frombuffer(b"".join(records), np.uint8)
+    expected = open(path, "rb").read()
+    assert wire.tfrecord_frames(data, offsets[2:]).tobytes() == expected  # records from an offset into the data
+    assert wire.tfrecord_frames(data.tobytes(), offsets[2:]).tobytes() == expected
+    assert wire.tfrecord_frames(b"", np.zeros(1, np.int64)).size == 0
+
+
+# ----------------------------------------------- the prediction log's path: columns vs per-row protobuf
 
 
 # ---------------------------------------------------------------- the per-row encoding the log used until now
@@ -111,10 +222,64 @@ def test_edge_columns():
     assert wire.encode({}, 2) == [tf.train.Example(features=tf.train.Features()).SerializeToString()] * 2
 
 
+def test_map_entries_in_the_runtime_s_deterministic_order():
+    names = ["a", "all_null", "ab", "b", "B", "aa", "", "é", "e\u00ff", "\x00"]
+    example = tf.train.Example()
+    for name in names:
+        example.features.feature[name].int64_list.value.append(1)
+    cols = {name: wire.Int64Column(np.ones(1, np.int64)) for name in names}
+    assert wire.encode(cols, 1) == [example.SerializeToString(deterministic=True)]
+
+
+def test_every_column_kind_with_absent_and_null_rows():
+    """Each column kind, per-row presence and ``Feature {}`` rows, long and short entries: the deterministic
+    serialization of the Examples meant."""
+    rows = 6
+    present = np.array([1, 1, 0, 1, 1, 1], bool)
+    null = np.array([0, 1, 1, 0, 0, 1], bool)
+    long_value = b"L" * 300
+    cols = {
+        "c": wire.ConstBytesColumn(b"model-a", present, null),
+        "c_long": wire.ConstBytesColumn(long_value),
+        "f": wire.FloatColumn(np.arange(rows * 2, dtype=np.float32).reshape(rows, 2), None, null),
+        "i": wire.Int64Column(np.array([-1, 0, 2**40, 5, 127, 128]), present, null),
+        "s": wire.BytesColumn.of_strings(["a", "", "ccc", "d" * 200, "e", "f"]),
+        "s_buf": wire.BytesColumn(b"xyyzzz" + b"w" * 130, present, np.array([1, 2, 3, 0, 130, 0]), null),
+    }
+    expected = []
+    for r in range(rows):
+        feats = {
+            "c_long": tf.train.Feature(bytes_list=tf.train.BytesList(value=[long_value])),
+            "s": tf.train.Feature(
+                bytes_list=tf.train.BytesList(value=[[b"a", b"", b"ccc", b"d" * 200, b"e", b"f"][r]])
+            ),
+            "f": tf.train.Feature()
+            if null[r]
+            else tf.train.Feature(float_list=tf.train.FloatList(value=[2 * r, 2 * r + 1])),
+        }
+        if present[r]:
+            feats["c"] = (
+                tf.train.Feature() if null[r] else tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"model-a"]))
+            )
+            i = [-1, 0, 2**40, 5, 127, 128][r]
+            feats["i"] = tf.train.Feature() if null[r] else tf.train.Feature(int64_list=tf.train.Int64List(value=[i]))
+            s = [b"x", b"yy", b"zzz", b"", b"w" * 130, b""][r]
+            feats["s_buf"] = (
+                tf.train.Feature() if null[r] else tf.train.Feature(bytes_list=tf.train.BytesList(value=[s]))
+            )
+        expected.append(
+            tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString(deterministic=True)
+        )
+    assert wire.encode(cols, rows) == expected
+    data, offsets = wire.encode_joined(cols, rows)
+    assert (
+        data.tobytes() == b"".join(expected)
+        and offsets.tolist() == np.cumsum([0] + [len(e) for e in expected]).tolist()
+    )
+
+
 def test_tfx_bsl_decodes_the_log_records_as_tensorflow_does():
     """tfx-bsl's C++ decoder (what TFDV uses on the log) reads the bulk-encoded records."""
-    from tfx_bsl.coders import example_coder
-
     records = _records(50)
     batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(plog.encode_batch(plog.batch_of(records)))
     assert batch.num_rows == 50

@@ -1,6 +1,6 @@
 """The examples layout (kinds ``examples`` and ``transformed_examples``): shard names, ``examples.json``, and the
 one reader/writer of tf.Example shards (written from Arrow by kfx's vectorised encoder, ``components/_shared/
-tf_example.py``; decoded to Arrow by tfx-bsl's batch decoder) and of their columnar copies.
+example_wire.py``; decoded to Arrow by tfx-bsl's batch decoder) and of their columnar copies.
 
 Layout::
 
@@ -171,7 +171,7 @@ class ShardWriter:
     """Writes one split's tf.Examples into ``part-NNNNN.tfrecord`` shards, starting a new one past ``shard_bytes``.
 
     ``write(batch)`` takes scalar columns (int64 / float64 / binary, nulls = missing) and encodes the whole batch
-    at once (:func:`components._shared.tf_example.encode_batch`: the deterministic serialization of what tfx-bsl's
+    at once (:mod:`components._shared.example_wire`, its Arrow columns from ``example_wire_arrow``: the deterministic serialization of what tfx-bsl's
     ``RecordBatchToExamplesEncoder`` encodes). With ``columnar`` each shard also gets its columnar copy
     (``part-NNNNN.arrow``: :func:`to_list_batch` of the same rows).
     """
@@ -189,16 +189,16 @@ class ShardWriter:
         tf.io.gfile.makedirs(self.dir)
 
     def write(self, batch: pa.RecordBatch) -> None:
-        from components._shared.tf_example import encode_batch, tfrecord_frames
+        from components._shared import example_wire, example_wire_arrow
 
         if batch.num_rows == 0:
             return
-        records = encode_batch(batch)
+        data, offsets = example_wire.encode_joined(example_wire_arrow.columns(batch), batch.num_rows)
         if self._writer is None or self._bytes >= self.shard_bytes:
             self._next_shard(batch)
-        framed = tfrecord_frames(records)  # the bytes tf.io.TFRecordWriter would write, framed at once
-        self._writer.write(framed if "://" not in self.files[-1] else framed.to_pybytes())
-        self._bytes += framed.size - 16 * len(records)
+        framed = example_wire.tfrecord_frames(data, offsets)  # the bytes tf.io.TFRecordWriter would write, at once
+        self._writer.write(framed if "://" not in self.files[-1] else framed.tobytes())
+        self._bytes += framed.size - 16 * batch.num_rows
         if self._arrow is not None:
             self._arrow[0].write_batch(to_list_batch(batch))
         self.rows += batch.num_rows
