@@ -64,9 +64,11 @@ class PredictionLogger:
     def written_rows(self) -> int:
         return self.writer.rows_written
 
-    def record(self, request_id: str, raw: dict[str, list], out: np.ndarray) -> None:
-        """Log one answered request (called on the event loop: no I/O, no conversion here)."""
-        chunk = _Chunk(request_id, time.time_ns() // 1000, orjson.dumps(raw), out)
+    def record(self, request_id: str, raw: dict[str, list], out: np.ndarray, timestamp_us: int | None = None) -> None:
+        """Log one answered request (called on the event loop: no I/O, no conversion here), at ``timestamp_us``
+        (UTC microseconds; default now)."""
+        at = time.time_ns() // 1000 if timestamp_us is None else timestamp_us
+        chunk = _Chunk(request_id, at, orjson.dumps(raw), out)
         with self._lock:
             self._chunks.append(chunk)
             self._rows += len(out)
