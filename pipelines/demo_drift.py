@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import time
 
@@ -64,6 +65,8 @@ def config_from(ns: argparse.Namespace) -> Config:
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     cfg = config_from(ns)
+    # SIGTERM unwinds like Ctrl-C, so the model server this demo started is stopped on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     scenarios = DEFAULT_SCENARIOS if ns.scenario == "all" else (ns.scenario,)
     start = time.perf_counter()
     results: list[ScenarioResult] = [run_scenario(cfg, s) for s in scenarios]

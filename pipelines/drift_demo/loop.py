@@ -41,10 +41,10 @@ class Config:
     train_days: int = 5  # pre-shift history the first model is trained on
     retrain_days: int = 4  # labelled days a retraining uses
     cooldown_days: int = 3
-    tau: float = 0.85
+    tau: float = 0.8
     max_psi: float = 0.25
     max_linf: float = 0.2
-    change_threshold: float = 0.0  # largest AUC drop vs production a candidate may show and still be blessed
+    change_threshold: float = 0.01  # largest AUC drop vs production a candidate may show and still be blessed
     epochs: int = 10
     seed: int = 0
     out: str = "runs/demo-drift"
