@@ -176,6 +176,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if not args.host and args.pipeline == "monitoring":
+        return _run_monitoring_locally(parse_params(args.param))
     if not args.host:
         if args.pipeline != "training":
             raise CliError(f"locally kfx runs the training pipeline (python -m pipelines.run); '{args.pipeline}' "
@@ -191,6 +193,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(json.dumps({"run_id": run.run_id, "pipeline": args.pipeline}))
     return 0
+
+
+def _run_monitoring_locally(params: dict[str, Any]) -> int:
+    """``kfx run --pipeline monitoring --param log_uri=... --param model_uri=...``: kfp.local, under ``runs/``."""
+    from pipelines.monitoring_local import run_monitoring
+
+    if "log_uri" not in params:
+        raise CliError("the monitoring pipeline needs --param log_uri=<prediction log> (and, locally, "
+                       "--param model_uri=<production model directory>)")  # fmt: skip
+    try:
+        run = run_monitoring(params.pop("root", "runs"), **params)
+    except TypeError as e:
+        raise CliError(str(e)) from e
+    print(json.dumps({"succeeded": run.succeeded, "run_dir": run.run_dir, "retrain": run.retrain,
+                      "reasons": run.decision.get("reasons", []),
+                      "report": run.report, "decision": run.decision_dir, "error": run.error[-500:]}))  # fmt: skip
+    return 0 if run.succeeded else 1
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:

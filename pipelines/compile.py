@@ -19,13 +19,19 @@ def compile_all(out_dir: str | None = None) -> list[str]:
     """Compile every pipeline; return the written paths."""
     from kfp import compiler
 
+    from pipelines.monitoring import monitoring_pipeline
     from pipelines.train_and_deploy import train_and_deploy
     from pipelines.training import training_pipeline
 
     out_dir = out_dir or compiled_dir()
     os.makedirs(out_dir, exist_ok=True)
     written = []
-    for name, pipeline in (("training", training_pipeline), ("train_and_deploy", train_and_deploy)):
+    pipelines = (
+        ("training", training_pipeline),
+        ("train_and_deploy", train_and_deploy),
+        ("monitoring", monitoring_pipeline),
+    )
+    for name, pipeline in pipelines:
         path = os.path.join(out_dir, f"{name}.yaml")
         compiler.Compiler().compile(pipeline, package_path=path)
         written.append(path)

@@ -28,8 +28,11 @@ TRANSFORM_GRAPH = "transform_graph"
 MODEL = "model"
 EVALUATION = "evaluation"
 BLESSING = "blessing"
+DECISION = "decision"
 
-KINDS = (EXAMPLES, TRANSFORMED_EXAMPLES, STATISTICS, SCHEMA, ANOMALIES, TRANSFORM_GRAPH, MODEL, EVALUATION, BLESSING)
+KINDS = (
+    EXAMPLES, TRANSFORMED_EXAMPLES, STATISTICS, SCHEMA, ANOMALIES, TRANSFORM_GRAPH, MODEL, EVALUATION, BLESSING, DECISION
+)  # fmt: skip
 
 #: component name -> {"inputs": {input name: kind}, "outputs": {output name: kind}}. Only kfx-kind artifacts are
 #: listed (HTML, Markdown, Metrics and ClassificationMetrics outputs are KFP's own kinds and carry no kfx_kind).
@@ -55,6 +58,12 @@ COMPONENT_IO: dict[str, dict[str, dict[str, str]]] = {
     # the served model, recorded (not copied) as a reference; metadata["present"] False when nothing is served
     "resolve_baseline": {"inputs": {}, "outputs": {"baseline": MODEL}},
     "rollback": {"inputs": {}, "outputs": {}},
+    # the monitoring pipeline (pipelines/monitoring.py)
+    "monitor_model": {"inputs": {}, "outputs": {"model": MODEL}},
+    "monitor_statistics": {"inputs": {"model": MODEL}, "outputs": {"statistics": STATISTICS}},
+    "monitor_checks": {"inputs": {"statistics": STATISTICS, "model": MODEL}, "outputs": {"anomalies": ANOMALIES}},
+    "monitor_decide": {"inputs": {"anomalies": ANOMALIES, "model": MODEL}, "outputs": {"decision": DECISION}},
+    "retrain": {"inputs": {"decision": DECISION}, "outputs": {}},
 }
 
 #: Where each kind comes from, for error messages: kind -> "step.outputs['name']".

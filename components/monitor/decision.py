@@ -43,11 +43,13 @@ def decide(
     max_skew: float = 0.0,
     max_psi: float = 0.0,
     anomalies: int = 0,
+    features: dict[str, str] | None = None,
 ) -> Decision:
     """Retrain when realised quality (enough labelled rows) or, lacking labels, estimated quality falls below tau,
     or when input drift/skew/PSI passes its threshold (``retrain_on_drift``). Schema anomalies alone never retrain:
     the training data would carry the same defect; they are reported for a person to fix the producer."""
     t, decision = thresholds, Decision(retrain=False)
+    where = {k: f" (feature `{v}`)" for k, v in (features or {}).items() if v}
     real = getattr(realised, t.metric, None) if realised is not None else None
     labelled = realised.rows if realised is not None else 0
     est = getattr(estimated, t.metric, None) if estimated is not None else None
@@ -66,11 +68,11 @@ def decide(
     for name, value, limit in (("drift", max_drift, t.max_drift), ("skew", max_skew, t.max_skew)):
         if value > limit:
             (decision.reasons if t.retrain_on_drift else decision.observations).append(
-                f"input {name} {value:.3f} > {limit:.3f}"
+                f"input {name} {value:.3f} > {limit:.3f}{where.get(name, '')}"
             )
     if max_psi > t.max_psi:
         (decision.reasons if t.retrain_on_drift else decision.observations).append(
-            f"PSI {max_psi:.3f} > {t.max_psi:.3f}"
+            f"PSI {max_psi:.3f} > {t.max_psi:.3f}{where.get('psi', '')}"
         )
     if anomalies:
         decision.observations.append(

@@ -30,6 +30,7 @@ LAYOUT_KINDS = {
     "model": (kinds.MODEL,),
     "evaluation": (kinds.EVALUATION,),
     "blessing": (kinds.BLESSING,),
+    "decision": (kinds.DECISION,),
     "prediction_log": ("prediction log",),
 }
 #: Module-level constants whose value is a file or directory name inside an artifact.
@@ -47,6 +48,7 @@ KNOWN_FILES = {
     "report.json",
     "anomalies.pbtxt",
     "transform.json",
+    "decision.json",
 }
 
 

@@ -47,6 +47,10 @@ evaluation (Dataset; layout: artifacts/evaluation.py)
 blessing (Dataset; layout: artifacts/blessing.py)
     <dir>/blessing.json                {"blessed": bool, "reasons": [...], "baseline": uri|None,
                                         "checks": [...], "notes": [...]}
+decision (Dataset, from the monitoring pipeline's decide step; layout: artifacts/decision.py)
+    <dir>/decision.json                {"retrain": bool, "reasons", "observations", "window", "model", "quality",
+                                        "data", "thresholds", "calibration"}
+    <dir>/decision.html                the self-contained monitoring report
 prediction log (not a KFP artifact: a log root written by the predictor; layout: artifacts/prediction_log.py)
     <root>/date=YYYY-MM-DD/hour=HH/part-<ts>-<writer>-<seq>.tfrecord   logged tf.Examples
 

@@ -1,0 +1,125 @@
+"""Run the monitoring pipeline on this machine (kfp.local), and retrain locally when it says so.
+
+From Python (the demo driver, tests)::
+
+    from pipelines.monitoring_local import run_monitoring, retrain_locally
+
+    run = run_monitoring(
+        root="runs",                          # kfp.local's pipeline root goes under <root>/
+        log_uri="runs/prediction-log",        # the model server's --prediction-log folder
+        model_uri="runs/.../train/model",     # the production model directory (no InferenceService locally)
+        window_start="2026-11-20T00:00:00Z",  # [start, end) UTC; end "" = now, start "" = window_hours before end
+        window_end="2026-11-21T00:00:00Z",
+        labels_uri="runs/labels.csv",         # optional: request_id,label rows that have arrived
+        tau=0.8,                              # any other monitoring_pipeline parameter, by name
+    )
+    run.decision          # decision.json as a dict: {"retrain": bool, "reasons": [...], "quality": ..., "data": ...}
+    run.decision_dir      # the decision artifact; run.report: the HTML report; run.run_dir: the kfp.local run
+
+    summary = retrain_locally(run.decision_dir, root="runs", data_uri="fresh.csv", baseline_model_uri=model_uri)
+    # None when the decision says no retraining; else the training pipeline's RunSummary (pipelines.run):
+    # summary.blessed says whether the new model beat the production model (the baseline) on the fresh data.
+
+Every keyword of ``run_monitoring`` besides ``root`` is a parameter of ``pipelines.monitoring.monitoring_pipeline``;
+``retrain_locally``'s keywords are training pipeline parameters (``python -m pipelines.run --help``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipelines import rundir
+
+
+@dataclass
+class MonitoringRun:
+    """What a local monitoring run produced (paths are local)."""
+
+    run_dir: str
+    succeeded: bool
+    error: str = ""
+    decision: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def decision_dir(self) -> str:
+        return self.artifacts.get("monitor-decide/decision", "")
+
+    @property
+    def report(self) -> str:
+        return self.artifacts.get("monitor-decide/report", "")
+
+    @property
+    def retrain(self) -> bool:
+        return bool(self.decision.get("retrain"))
+
+
+def _absolute(value: Any) -> Any:
+    return os.path.abspath(value) if isinstance(value, str) and value and "://" not in value else value
+
+
+def run_monitoring(root: str, **arguments: Any) -> MonitoringRun:
+    """Run ``monitoring_pipeline(**arguments)`` with kfp.local (SubprocessRunner, this interpreter) under ``root``.
+
+    Steps fork from one warm process (pipelines.zygote), as ``python -m pipelines.run`` does. A failed step does not
+    raise: ``succeeded`` is False and ``error`` says why; what earlier steps published is in ``artifacts``."""
+    from kfp import local
+
+    from pipelines.monitoring import PIPELINE_NAME, monitoring_pipeline
+    from pipelines.zygote import warm_executable
+
+    inputs = monitoring_pipeline.component_spec.inputs
+    unknown = sorted(set(arguments) - set(inputs))
+    if unknown:
+        raise TypeError(f"run_monitoring: not monitoring_pipeline parameters: {', '.join(unknown)}")
+    for key, value in arguments.items():
+        if key.endswith("_uri"):
+            arguments[key] = _absolute(value)
+        elif inputs[key].type == "Float" and isinstance(value, int) and not isinstance(value, bool):
+            arguments[key] = float(value)  # kfp.local checks types strictly: 24 is not a Float
+    pipeline_root = rundir.pipeline_root(root)
+    os.makedirs(pipeline_root, exist_ok=True)
+    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if project not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (project, os.environ.get("PYTHONPATH")) if p)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=True)
+    warnings.filterwarnings("ignore", message="You may be attemp", category=RuntimeWarning)
+    before = rundir.run_dirs(pipeline_root, PIPELINE_NAME)
+    error = ""
+    with warm_executable():
+        try:
+            monitoring_pipeline(**arguments)
+        except RuntimeError as e:
+            error = str(e)
+    run_dir = rundir.newest_since(pipeline_root, PIPELINE_NAME, before) or pipeline_root
+    run = MonitoringRun(run_dir, not error, error, artifacts=rundir.collect_artifacts(run_dir))
+    if run.decision_dir:
+        from components._shared.artifacts.decision import read_decision
+
+        run.decision = read_decision(run.decision_dir)
+    return run
+
+
+def retrain_locally(decision_dir: str, root: str = "runs", **arguments: Any) -> Any:
+    """Start the training pipeline through kfp.local when the decision at ``decision_dir`` says retrain.
+
+    ``arguments``: training pipeline parameters (``data_uri`` = the fresh data; ``baseline_model_uri`` = the
+    production model, so the new model is blessed only if it beats it). The defaults are those of
+    ``python -m pipelines.run``. Returns None (and trains nothing) when the decision says no retraining, else the
+    run's ``pipelines.run.RunSummary``."""
+    from components._shared.artifacts.decision import read_decision
+    from pipelines.run import arguments_from, build_parser, run_local
+
+    decision = read_decision(decision_dir)
+    if not decision.get("retrain"):
+        return None
+    data = ["--data", _absolute(arguments["data_uri"])] if arguments.get("data_uri") else []
+    values = arguments_from(build_parser().parse_args(["--root", root, *data]))
+    values.update({k: _absolute(v) if k.endswith("_uri") else v for k, v in arguments.items()})
+    with open(os.path.join(root, "retrain-decision.json"), "w") as f:
+        json.dump({"decision": decision_dir, "reasons": decision.get("reasons", [])}, f, indent=2)
+    return run_local(root, values)
