@@ -20,12 +20,17 @@ From Python (the demo driver, tests)::
     # None when the decision says no retraining; else the training pipeline's RunSummary (pipelines.run):
     # summary.blessed says whether the new model beat the production model (the baseline) on the fresh data.
 
+For long simulations, :func:`monitor_in_process` runs the same steps' logic in this process (seconds per window
+instead of kfp.local's subprocesses) and returns the same ``MonitoringRun``.
+
 Every keyword of ``run_monitoring`` besides ``root`` is a parameter of ``pipelines.monitoring.monitoring_pipeline``;
 ``retrain_locally``'s keywords are training pipeline parameters (``python -m pipelines.run --help``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import os
 import warnings
@@ -102,6 +107,40 @@ def run_monitoring(root: str, **arguments: Any) -> MonitoringRun:
 
         run.decision = read_decision(run.decision_dir)
     return run
+
+
+def monitor_in_process(out_dir: str, **arguments: Any) -> MonitoringRun:
+    """The monitoring steps' logic in this process, as each step's wrapper calls it (no kfp.local, no retrain step):
+    for long simulations, e.g. a daily run over 30 simulated days. Takes the parameters of ``monitoring_pipeline``
+    (the retrain ones are ignored); writes ``statistics/``, ``anomalies/``, ``decision/`` under ``out_dir``. Gives the
+    same decision as :func:`run_monitoring` (tests/local/test_monitoring_local.py compares them)."""
+    from components._shared.artifacts.decision import html_path, read_decision
+    from components.monitor.checks import check_data
+    from components.monitor.decision import Thresholds
+    from components.monitor.log_statistics import window_statistics
+    from components.monitor.logic import decide_window
+    from components.monitor.served import find_model
+    from pipelines.monitoring import monitoring_pipeline
+
+    a = {k: p.default for k, p in inspect.signature(monitoring_pipeline.pipeline_func).parameters.items()}
+    unknown = sorted(set(arguments) - set(a))
+    if unknown:
+        raise TypeError(f"monitor_in_process: not monitoring_pipeline parameters: {', '.join(unknown)}")
+    a.update({k: _absolute(v) if k.endswith("_uri") else v for k, v in arguments.items()})
+    limits = Thresholds(**{f.name: a[f.name] for f in dataclasses.fields(Thresholds)})
+    paths = {name: os.path.join(out_dir, name) for name in ("statistics", "anomalies", "decision")}
+    served = find_model(a["model_uri"], a["model_name"], a["namespace"])
+    window = window_statistics(a["log_uri"], served.uri, paths["statistics"], a["window_start"], a["window_end"],
+                               a["window_hours"], a["previous_statistics_uri"])  # fmt: skip
+    check_data(paths["statistics"], served.uri, paths["anomalies"], limits)
+    start, end = window.span.as_dict().values()
+    decide_window(a["log_uri"], start, end, paths["anomalies"], paths["decision"], limits, a["labels_uri"],
+                  list(a["slice_features"] or []), a["decision_threshold"], a["calibration_hours"],
+                  model={"uri": served.uri, "source": served.source, "revision": served.revision})  # fmt: skip
+    artifacts = {"monitor-decide/decision": paths["decision"], "monitor-checks/anomalies": paths["anomalies"],
+                 "monitor-statistics/statistics": paths["statistics"],
+                 "monitor-decide/report": html_path(paths["decision"])}  # fmt: skip
+    return MonitoringRun(out_dir, True, decision=read_decision(paths["decision"]), artifacts=artifacts)
 
 
 def retrain_locally(decision_dir: str, root: str = "runs", **arguments: Any) -> Any:

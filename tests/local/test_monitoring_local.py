@@ -13,7 +13,7 @@ from components.datagen.fraud import LABEL
 from components.datagen.stream import day_table
 from pipelines import rundir
 from pipelines.monitoring import STEPS
-from pipelines.monitoring_local import retrain_locally, run_monitoring
+from pipelines.monitoring_local import monitor_in_process, retrain_locally, run_monitoring
 from tests.testdata.monitoring import log_day, served_model, write_labels
 
 pytestmark = pytest.mark.local
@@ -36,8 +36,8 @@ def served(tmp_path_factory):
     return {"base": str(base), "model_uri": model_dir, "log_uri": log_uri, "labels_uri": labels}
 
 
-def _run(served, day: int, name: str):
-    return run_monitoring(
+def _run(served, day: int, name: str, run=run_monitoring):
+    return run(
         os.path.join(served["base"], name),
         log_uri=served["log_uri"],
         model_uri=served["model_uri"],
@@ -82,6 +82,11 @@ def test_a_drifted_window_calls_for_retraining_with_the_reason(served):
     with open(run.artifacts["retrain/report"]) as f:
         assert "retrain_locally" in f.read()  # off a cluster the trigger cannot submit, and says how to go on
     assert rundir.output_artifacts(run.run_dir, "retrain")["report"]["metadata"] == {"submitted": False, "run_id": ""}
+    # the in-process driver (for long simulations) reaches the same decision from the same logic
+    in_process = _run(served, 2, "drifted-in-process", monitor_in_process)
+    same = in_process.decision
+    assert (same["retrain"], same["reasons"], same["quality"]) == (d["retrain"], d["reasons"], d["quality"])
+    assert same["data"]["features"] == d["data"]["features"] and os.path.isfile(in_process.report)
 
 
 @pytest.mark.slow

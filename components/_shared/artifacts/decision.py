@@ -18,7 +18,7 @@ from components._shared.artifacts import join, read_json, write_json, write_text
 DECISION_FILE = "decision.json"
 HTML_FILE = "decision.html"
 
-__all__ = ["DECISION_FILE", "HTML_FILE", "decision_path", "read_decision", "write_decision", "write_text"]
+__all__ = ["DECISION_FILE", "HTML_FILE", "decision_path", "html_path", "read_decision", "write_decision", "write_text"]
 
 
 def decision_path(decision_dir: str) -> str:
@@ -26,11 +26,16 @@ def decision_path(decision_dir: str) -> str:
     return join(decision_dir, DECISION_FILE)
 
 
+def html_path(decision_dir: str) -> str:
+    """``<dir>/decision.html``: the report kept in the artifact."""
+    return join(decision_dir, HTML_FILE)
+
+
 def write_decision(decision_dir: str, decision: dict[str, Any], html: str) -> dict[str, str]:
     """Write ``decision.json`` and ``decision.html``; returns their paths."""
     if not isinstance(decision.get("retrain"), bool):
         raise ValueError("a decision needs a boolean 'retrain'")
-    out = {"decision": decision_path(decision_dir), "html": join(decision_dir, HTML_FILE)}
+    out = {"decision": decision_path(decision_dir), "html": html_path(decision_dir)}
     write_json(out["decision"], decision)
     write_text(out["html"], html)
     return out
