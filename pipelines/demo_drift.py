@@ -40,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tau", type=float, default=d.tau, help="lowest acceptable AUC of the production model")
     p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs per run")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--monitor",
+        default=d.monitor,
+        choices=("in-process", "kfp"),
+        help="in-process: the monitoring steps' logic in this process (seconds a day); kfp: the monitoring pipeline "
+        "through kfp.local every day (about a minute a day)",
+    )
     p.add_argument("--out", default=d.out, help=f"output folder (default {d.out})")
     p.add_argument("--png-copy", default="", help="also copy the PNG chart here (make demo-drift: docs/)")
     p.add_argument("--serving-python", default=d.serving_python, help="python of the serving environment")
@@ -59,6 +66,7 @@ def config_from(ns: argparse.Namespace) -> Config:
         seed=ns.seed,
         out=ns.out,
         serving_python=ns.serving_python,
+        monitor=ns.monitor,
     )
 
 

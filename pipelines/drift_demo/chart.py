@@ -34,7 +34,8 @@ def series(res: ScenarioResult) -> dict[str, list[tuple[int, float]]]:
 
 def drift_days(res: ScenarioResult) -> list[int]:
     cfg = res.config
-    return [r.day for r in res.reports if r.max_psi > cfg.max_psi or r.max_linf > cfg.max_linf]
+    limits = {"max_drift": cfg.max_drift, "max_skew": cfg.max_skew, "max_psi": cfg.max_psi}
+    return [r.day for r in res.reports if any(r.data.get(k, 0.0) > v for k, v in limits.items())]
 
 
 def decision_rows(res: ScenarioResult) -> list[list[Any]]:

@@ -1,29 +1,33 @@
-"""One day of monitoring for the drift demo: realised and estimated quality, input drift, the retraining decision.
+"""One day of monitoring for the drift demo: the monitoring pipeline's decision, plus per-day quality for the chart.
 
-:func:`monitor_day` is the one place the demo asks "is the served model still healthy?". It drives the plain-Python
-monitor logic of ``components/monitor`` (window, realised quality, CBPE, decision) on the real prediction log and
-the labels file; drift is measured here against the production model's training data (PSI on deciles for continuous
-features, L-infinity distance of frequencies for categorical and small-integer ones). When the monitoring pipeline
-(``pipelines/monitoring.py``, run through kfp.local) lands, this function is what switches to it.
+:func:`monitor_day` is the one place the demo asks "is the served model still healthy?". It runs the monitoring
+pipeline's steps (``pipelines/monitoring.py``: window statistics, data checks against the production model's training
+evidence and the previous window, realised + CBPE-estimated quality, the decision) on a window of the real prediction
+log that ends with the day and reaches back to the newest labelled day, so realised quality can decide:
+
+* ``mode="in-process"`` (default): ``pipelines.monitoring_local.monitor_in_process``, the same steps' logic in this
+  process (a few seconds a day; the same decision as the kfp.local run, which h/monitor's tests compare);
+* ``mode="kfp"``: ``pipelines.monitoring_local.run_monitoring``, the compiled pipeline through kfp.local (about a
+  minute a day on 2 cores).
+
+For the chart it also measures, per day, the CBPE estimate on the day's own rows (made that day, before any label)
+and the realised quality of the day whose labels arrived today (``components/monitor``: window, quality, cbpe).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-
-import numpy as np
-import pandas as pd
+from typing import Any
 
 from components._shared.artifacts import prediction_log as plog
-from components.datagen.fraud import CATEGORICAL, LABEL, NUMERIC
 from components.monitor.cbpe import Calibrator, estimate_quality
-from components.monitor.decision import Decision, Thresholds, decide
+from components.monitor.decision import Decision, Thresholds
 from components.monitor.quality import Quality, realised_quality
 from components.monitor.window import from_records
 
-#: numeric features with at most this many distinct values are compared as categories (PSI misreads point masses)
-DISCRETE_VALUES = 30
+MODES = ("in-process", "kfp")
 
 
 @dataclass
@@ -37,51 +41,33 @@ class DayReport:
     realised_day: int | None  # the day whose labels arrived today
     realised: Quality | None  # realised quality of that day (the model that served it)
     realised_revision: str = ""
-    drift: dict[str, float] = field(default_factory=dict)  # feature -> PSI or L-inf vs training data
-    max_psi: float = 0.0
-    max_linf: float = 0.0
+    data: dict[str, float] = field(default_factory=dict)  # max_drift, max_skew, max_psi of the monitored window
     decision: Decision = field(default_factory=lambda: Decision(False))
+    decision_dir: str = ""
 
 
-def _records(log_uri: str, start: datetime, end: datetime) -> list[dict]:
-    return plog.read_window(log_uri, start, end)
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _psi(ref: np.ndarray, cur: np.ndarray, eps: float = 1e-4) -> float:
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)[1:-1]))
-    r = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=edges.size + 1) / max(ref.size, 1)
-    c = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=edges.size + 1) / max(cur.size, 1)
-    r, c = np.maximum(r, eps), np.maximum(c, eps)
-    return float(np.sum((c - r) * np.log(c / r)))
+def run_pipeline(mode: str, out_dir: str, **arguments: Any) -> dict[str, Any]:
+    """The monitoring pipeline's decision for one window: ({decision.json}, decision artifact dir)."""
+    from pipelines import monitoring_local
 
-
-def _linf(ref: pd.Series, cur: pd.Series) -> float:
-    r = ref.astype(str).value_counts(normalize=True)
-    c = cur.astype(str).value_counts(normalize=True)
-    return float(r.sub(c, fill_value=0.0).abs().max())
-
-
-def input_drift(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[dict[str, float], float, float]:
-    """{feature: distance} of ``current`` vs ``reference`` (missing values left out), max PSI, max L-inf."""
-    out, max_psi, max_linf = {}, 0.0, 0.0
-    for f in CATEGORICAL + NUMERIC:
-        if f not in current:
-            continue
-        ref, cur = reference[f].dropna(), current[f].dropna()
-        if ref.empty or cur.empty:
-            continue
-        if f in NUMERIC and ref.nunique() > DISCRETE_VALUES:
-            out[f] = _psi(ref.to_numpy(dtype=float), cur.to_numpy(dtype=float))
-            max_psi = max(max_psi, out[f])
-        else:
-            out[f] = _linf(ref, cur)
-            max_linf = max(max_linf, out[f])
-    return out, max_psi, max_linf
+    if mode == "kfp":
+        run = monitoring_local.run_monitoring(out_dir, **arguments)
+        if not run.succeeded:
+            raise RuntimeError(f"the monitoring pipeline failed: {run.error}")
+    elif mode == "in-process":
+        run = monitoring_local.monitor_in_process(out_dir, **arguments)
+    else:
+        raise ValueError(f"monitor mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return {**run.decision, "decision_dir": run.decision_dir}
 
 
 def _realised(log_uri: str, labels: dict, start: datetime) -> tuple[Quality | None, str, int]:
     """Realised quality of the day starting at ``start`` (labels joined by request id), its revision, rows."""
-    records = _records(log_uri, start, start + timedelta(days=1))
+    records = plog.read_window(log_uri, start, start + timedelta(days=1))
     window = from_records(records, labels)
     known = window.labelled
     if not known.any():
@@ -97,29 +83,49 @@ def monitor_day(
     day: int,
     start: datetime,
     label_delay: int,
+    model_dir: str,
     revision: str,
     calibrator: Calibrator,
-    reference: pd.DataFrame,
     thresholds: Thresholds,
+    out_dir: str,
+    mode: str = "in-process",
 ) -> DayReport:
-    """Monitor simulated ``day`` (``start`` = its midnight UTC) for the model served as ``revision``.
+    """Monitor simulated ``day`` (``start`` = its midnight UTC) for the production model ``model_dir`` (``revision``).
 
-    Estimated quality: CBPE on the day's rows. Realised quality: the day ``label_delay`` days back, whose labels
-    arrived today; it counts for the decision only when ``revision`` served that day (a model is judged on its own
-    predictions). Drift: the day's inputs against ``reference`` (the production model's training data)."""
-    records = _records(log_uri, start, start + timedelta(days=1))
-    window = from_records(records, {})
-    estimated = estimate_quality(window.scores, calibrator)
-    current = pd.DataFrame([{k: r.get(k) for k in CATEGORICAL + NUMERIC} for r in records])
-    drift, max_psi, max_linf = input_drift(reference.drop(columns=[LABEL], errors="ignore"), current)
-    report = DayReport(day, revision, len(window), estimated, None, None, drift=drift, max_psi=max_psi)
-    report.max_linf = max_linf
+    The pipeline's window is ``[day - label_delay, day + 1)``: its labelled rows are those of the day whose labels
+    arrived today. ``calibrator`` (learnt on the model's eval split) makes the chart's per-day CBPE estimate."""
+    end = start + timedelta(days=1)
+    records = plog.read_window(log_uri, start, end)
+    report = DayReport(
+        day, revision, len(records), estimate_quality(from_records(records, {}).scores, calibrator), None, None
+    )
     if day >= label_delay:
         labels = plog.read_labels(labels_uri)
         report.realised, report.realised_revision, _ = _realised(log_uri, labels, start - timedelta(days=label_delay))
         report.realised_day = day - label_delay
-    own = report.realised if report.realised_revision == revision else None
-    report.decision = decide(thresholds, own, estimated, max_drift=max_linf, max_psi=max_psi)
+    limits = {
+        "tau": thresholds.tau,
+        "min_labelled_rows": thresholds.min_labelled_rows,
+        "max_drift": thresholds.max_drift,
+        "max_skew": thresholds.max_skew,
+        "max_psi": thresholds.max_psi,
+        "metric": thresholds.metric,
+    }
+    decision = run_pipeline(
+        mode,
+        os.path.join(out_dir, f"day-{day:03d}"),
+        log_uri=log_uri,
+        model_uri=model_dir,
+        labels_uri=labels_uri,
+        window_start=_iso(start - timedelta(days=min(day, label_delay))),
+        window_end=_iso(end),
+        **limits,
+    )
+    report.decision = Decision(
+        bool(decision["retrain"]), list(decision.get("reasons", [])), list(decision.get("observations", []))
+    )
+    report.data = {k: float(decision.get("data", {}).get(k) or 0.0) for k in ("max_drift", "max_skew", "max_psi")}
+    report.decision_dir = decision["decision_dir"]
     return report
 
 
