@@ -208,7 +208,8 @@ def _run_monitoring_locally(params: dict[str, Any]) -> int:
         raise CliError(str(e)) from e
     print(json.dumps({"succeeded": run.succeeded, "run_dir": run.run_dir, "retrain": run.retrain,
                       "reasons": run.decision.get("reasons", []),
-                      "report": run.report, "decision": run.decision_dir, "error": run.error[-500:]}))  # fmt: skip
+                      "report": run.report, "decision": run.decision_dir, "failed_step": run.failed_step,
+                      "error": run.error[-500:]}))  # fmt: skip
     return 0 if run.succeeded else 1
 
 

@@ -46,6 +46,7 @@ def monitoring_pipeline(
     retrain_on_drift: bool = True,
     decision_threshold: float = 0.5,
     calibration_hours: float = 168.0,
+    labels_lookback_hours: float = 0.0,
     train_arguments: dict = {},  # noqa: B006
     kfp_host: str = "",
     train_pipeline: str = "kfx-train-and-deploy",
@@ -75,6 +76,8 @@ def monitoring_pipeline(
         retrain_on_drift: drift, skew or PSI over threshold is a reason to retrain (else only reported).
         decision_threshold: the score from which the model predicts the positive class.
         calibration_hours: CBPE's calibrator is learnt on this many hours of labelled predictions before the window.
+        labels_lookback_hours: realised quality on the labelled rows the served model logged in this many hours up to
+            the window end (labels arrive late); 0 or less than the window = the window's labelled rows only.
         train_arguments: arguments of the training pipeline run started when retraining ({window_end_date} etc.
             in strings are filled in).
         kfp_host: the KFP API to submit retraining to; empty = in-cluster.
@@ -111,6 +114,7 @@ def monitoring_pipeline(
         retrain_on_drift=retrain_on_drift,
         decision_threshold=decision_threshold,
         calibration_hours=calibration_hours,
+        labels_lookback_hours=labels_lookback_hours,
         **limits,
     ).set_display_name("decide")
     trigger = retrain(

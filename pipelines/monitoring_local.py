@@ -47,6 +47,7 @@ class MonitoringRun:
     run_dir: str
     succeeded: bool
     error: str = ""
+    failed_step: str = ""
     decision: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
 
@@ -74,7 +75,8 @@ def run_monitoring(root: str, **arguments: Any) -> MonitoringRun:
     raise: ``succeeded`` is False and ``error`` says why; what earlier steps published is in ``artifacts``."""
     from kfp import local
 
-    from pipelines.monitoring import PIPELINE_NAME, monitoring_pipeline
+    from pipelines.console import plain
+    from pipelines.monitoring import PIPELINE_NAME, STEPS, monitoring_pipeline
     from pipelines.zygote import warm_executable
 
     inputs = monitoring_pipeline.component_spec.inputs
@@ -99,9 +101,11 @@ def run_monitoring(root: str, **arguments: Any) -> MonitoringRun:
         try:
             monitoring_pipeline(**arguments)
         except RuntimeError as e:
-            error = str(e)
+            error = plain(str(e))
     run_dir = rundir.newest_since(pipeline_root, PIPELINE_NAME, before) or pipeline_root
     run = MonitoringRun(run_dir, not error, error, artifacts=rundir.collect_artifacts(run_dir))
+    if error:  # the step's own message is in the run's output above; a failed task publishes nothing
+        run.failed_step = next((s for s in STEPS if not rundir.succeeded(run_dir, s)), "")
     if run.decision_dir:
         from components._shared.artifacts.decision import read_decision
 
@@ -136,7 +140,8 @@ def monitor_in_process(out_dir: str, **arguments: Any) -> MonitoringRun:
     start, end = window.span.as_dict().values()
     decide_window(a["log_uri"], start, end, paths["anomalies"], paths["decision"], limits, a["labels_uri"],
                   list(a["slice_features"] or []), a["decision_threshold"], a["calibration_hours"],
-                  model={"uri": served.uri, "source": served.source, "revision": served.revision})  # fmt: skip
+                  a["labels_lookback_hours"], {"uri": served.uri, "source": served.source,
+                                               "revision": served.revision})  # fmt: skip
     artifacts = {"monitor-decide/decision": paths["decision"], "monitor-checks/anomalies": paths["anomalies"],
                  "monitor-statistics/statistics": paths["statistics"],
                  "monitor-decide/report": html_path(paths["decision"])}  # fmt: skip
@@ -159,6 +164,7 @@ def retrain_locally(decision_dir: str, root: str = "runs", **arguments: Any) -> 
     data = ["--data", _absolute(arguments["data_uri"])] if arguments.get("data_uri") else []
     values = arguments_from(build_parser().parse_args(["--root", root, *data]))
     values.update({k: _absolute(v) if k.endswith("_uri") else v for k, v in arguments.items()})
+    os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, "retrain-decision.json"), "w") as f:
         json.dump({"decision": decision_dir, "reasons": decision.get("reasons", [])}, f, indent=2)
     return run_local(root, values)

@@ -74,7 +74,7 @@ def monitor_decide(
     metrics: Output[Metrics], log_uri: str, window_start: str, window_end: str, labels_uri: str = "",
     slice_features: List[str] = [], metric: str = "auc", tau: float = 0.8, min_labelled_rows: int = 200,  # noqa: B006
     max_drift: float = 0.2, max_skew: float = 0.2, max_psi: float = 0.25, retrain_on_drift: bool = True,
-    decision_threshold: float = 0.5, calibration_hours: float = 168.0,
+    decision_threshold: float = 0.5, calibration_hours: float = 168.0, labels_lookback_hours: float = 0.0,
 ) -> bool:  # fmt: skip
     """Realised quality on labelled rows, CBPE-estimated quality on all rows (overall and per slice), the data
     checks: retrain or not, with the reasons (decision.json), the monitoring report and Metrics. Returns retrain."""
@@ -89,8 +89,8 @@ def monitor_decide(
     served = {"uri": model.uri, "source": str(model.metadata.get("found_from", "")),
               "revision": str(model.metadata.get("revision", ""))}  # fmt: skip
     result = decide_window(log_uri, window_start, window_end, anomalies.path, decision.path, limits, labels_uri,
-                           list(slice_features or []), decision_threshold, calibration_hours, model=served,
-                           html_path=report.path)  # fmt: skip
+                           list(slice_features or []), decision_threshold, calibration_hours,
+                           labels_lookback_hours, served, html_path=report.path)  # fmt: skip
     for name, value in result.metrics.items():
         metrics.log_metric(name, value)
     decision.metadata.update(retrain=result.decision.retrain, reasons=result.decision.reasons)

@@ -1,8 +1,10 @@
 """The monitoring decision step: realised and estimated quality of a window, the data checks, retrain or not.
 
 ``decide_window`` reads the window of the prediction log (labels joined by request id where they have arrived),
-learns the CBPE calibrator (below), measures realised quality on labelled rows and estimated quality (CBPE) on all
-rows, overall and per slice, reads the data checks (``components.monitor.checks``) and applies the decision rules
+learns the CBPE calibrator (below), measures estimated quality (CBPE) on all rows of the window and realised quality
+on its labelled rows, overall and per slice. Labels arrive late, so a day's window rarely has any yet: with
+``labels_lookback_hours`` longer than the window, realised quality is measured on the labelled rows the same model
+logged in those hours up to the window's end (e.g. 168: the last week's predictions whose labels have arrived). It reads the data checks (``components.monitor.checks``) and applies the decision rules
 (``components.monitor.decision.decide``). It writes the decision artifact (``decision.json`` + report) and returns
 the decision.
 
@@ -29,13 +31,17 @@ from components._shared.artifacts import decision as decision_artifact
 from components._shared.artifacts import prediction_log as plog
 from components._shared.artifacts import register_filesystem
 from components._shared.log import get_logger
-from components.monitor.assess import assess
+from components.monitor.assess import Assessment, assess
 from components.monitor.cbpe import Calibrator, fit_calibrator
 from components.monitor.decision import Decision, Thresholds, decide
 from components.monitor.log_statistics import Span, iso, parse_time
-from components.monitor.window import from_records
+from components.monitor.window import Window, from_records
 
 log = get_logger("monitor")
+
+
+#: what the decision keeps of the data checks' report.json
+DATA_KEYS = ("max_drift", "max_skew", "max_psi", "schema_anomaly_count", "features", "findings", "num_examples")
 
 
 class MonitoringError(RuntimeError):
@@ -86,6 +92,50 @@ def calibrate(
     return fit_calibrator(y, s), {**info, "method": "isotonic calibration", "note": note}
 
 
+@dataclass
+class _Quality:
+    window: Window
+    assessment: Assessment
+    calibration: dict[str, Any]
+    served: tuple[str, str]
+    realised_from: Span
+
+
+def _with_realised(current: Assessment, labelled: Assessment) -> Assessment:
+    """``current``'s estimates with the realised quality (and labelled counts) of ``labelled``, slice by slice."""
+    by_name = {s.slice: s for s in [labelled.overall, *labelled.slices]}
+    for s in [current.overall, *current.slices]:
+        other = by_name.get(s.slice)
+        s.realised, s.labelled = (other.realised, other.labelled) if other else (None, 0)
+    return current
+
+
+def assess_quality(
+    log_uri: str, span: Span, labels: dict[str, Any], slice_features: Sequence[str], decision_threshold: float,
+    calibration_hours: float, labels_lookback_hours: float, min_calibration_rows: int = 200, min_slice_rows: int = 50,
+) -> _Quality:  # fmt: skip
+    """Estimated quality (CBPE) of the window; realised quality on its labelled rows, or with
+    ``labels_lookback_hours`` longer than the window, on the labelled rows the same model logged in the
+    ``labels_lookback_hours`` up to the window's end (labels arrive late: a day's window rarely has any yet)."""
+    records = plog.read_window(log_uri, span.start, span.end)
+    if not records:
+        raise MonitoringError(f"no prediction was logged under {log_uri} between {iso(span.start)} and {iso(span.end)}")
+    window = from_records(records, labels, slice_features)
+    if np.isnan(window.scores).any():
+        raise MonitoringError("some logged predictions have no output: the log is not of a binary classifier")
+    served = Counter(_model_key(r) for r in records).most_common(1)[0][0]
+    calibrator, calibration = calibrate(log_uri, span, served, labels, calibration_hours, min_calibration_rows)
+    quality = assess(window, calibrator, decision_threshold, slice_features, min_slice_rows)
+    realised_from = span
+    if labels_lookback_hours * 3600 > (span.end - span.start).total_seconds():
+        realised_from = Span(span.end - timedelta(hours=labels_lookback_hours), span.end)
+        older = [r for r in plog.read_window(log_uri, realised_from.start, span.end) if _model_key(r) == served]
+        labelled = assess(from_records(older, labels, slice_features), calibrator, decision_threshold, slice_features,
+                          min_slice_rows)  # fmt: skip
+        quality = _with_realised(quality, labelled)
+    return _Quality(window, quality, calibration, served, realised_from)
+
+
 def decide_window(
     log_uri: str,
     window_start: str,
@@ -97,8 +147,7 @@ def decide_window(
     slice_features: Sequence[str] = (),
     decision_threshold: float = 0.5,
     calibration_hours: float = 168.0,
-    min_calibration_rows: int = 200,
-    min_slice_rows: int = 50,
+    labels_lookback_hours: float = 0.0,
     model: dict[str, str] | None = None,
     html_path: str | None = None,
 ) -> MonitoringResult:
@@ -109,38 +158,26 @@ def decide_window(
     for uri in (log_uri, labels_uri):
         register_filesystem(uri)  # s3:// through tensorflow-io
     labels = plog.read_labels(labels_uri) if labels_uri else {}
-    records = plog.read_window(log_uri, span.start, span.end)
-    if not records:
-        raise MonitoringError(f"no prediction was logged under {log_uri} between {window_start} and {window_end}")
-    window = from_records(records, labels, slice_features)
-    if np.isnan(window.scores).any():
-        raise MonitoringError("some logged predictions have no output: the log is not of a binary classifier")
-    served = Counter(_model_key(r) for r in records).most_common(1)[0][0]
-    calibrator, calibration = calibrate(log_uri, span, served, labels, calibration_hours, min_calibration_rows)
-    quality = assess(window, calibrator, decision_threshold, slice_features, min_slice_rows)
+    q = assess_quality(log_uri, span, labels, slice_features, decision_threshold, calibration_hours,
+                       labels_lookback_hours)  # fmt: skip
+    overall = q.assessment.overall
     data = anomalies_artifact.read_report(anomalies_dir)
-    decision = decide(thresholds, quality.overall.realised, quality.overall.estimated, data["max_drift"],
-                      data["max_skew"], data["max_psi"], data["schema_anomaly_count"], data.get("worst"))  # fmt: skip
+    decision = decide(thresholds, overall.realised, overall.estimated, data["max_drift"], data["max_skew"],
+                      data["max_psi"], data["schema_anomaly_count"], data.get("worst"))  # fmt: skip
     decision.observations += data.get("notes", [])
     record = {
         **decision.as_dict(),
-        "window": {**span.as_dict(), "rows": len(window), "labelled": int(window.labelled.sum())},
-        "model": {**(model or {}), "logged_as": "/".join(served)},
-        "quality": {"overall": quality.overall.as_dict(), "slices": [s.as_dict() for s in quality.slices]},
-        "data": {
-            k: data.get(k)
-            for k in (
-                "max_drift",
-                "max_skew",
-                "max_psi",
-                "schema_anomaly_count",
-                "features",
-                "findings",
-                "num_examples",
-            )
+        "window": {
+            **span.as_dict(),
+            "rows": len(q.window),
+            "labelled": overall.labelled,
+            "realised_from": iso(q.realised_from.start),
         },  # fmt: skip
+        "model": {**(model or {}), "logged_as": "/".join(q.served)},
+        "quality": {"overall": overall.as_dict(), "slices": [s.as_dict() for s in q.assessment.slices]},
+        "data": {k: data.get(k) for k in DATA_KEYS},
         "thresholds": dict(vars(thresholds)),
-        "calibration": calibration,
+        "calibration": q.calibration,
     }
     page = decision_page(record, thresholds)
     decision_artifact.write_decision(decision_dir, record, page)

@@ -85,7 +85,8 @@ def decision_page(decision: dict[str, Any], thresholds: Any) -> str:
                                                         ["feature", "kind", "where", "description"])))  # fmt: skip
     model = decision["model"]
     parts.append(r.section("Inputs", r.table([["window", f"{w['start']} .. {w['end']}"], ["rows", w["rows"]],
-                                              ["labelled rows", w["labelled"]], ["model", model.get("uri", "")],
+                                              ["labelled rows", w["labelled"]],
+                                              ["realised quality on rows from", w.get("realised_from", "")], ["model", model.get("uri", "")],
                                               ["found from", model.get("source", "")]], ["", ""])))  # fmt: skip
     sub = f"window {w['start']} .. {w['end']} · {w['rows']:,} predictions · {w['labelled']:,} labelled"
     return r.page("kfx monitoring: decision", parts, subtitle=sub)

@@ -19,7 +19,8 @@ from tests.testdata.monitoring import log_day, served_model, write_labels
 pytestmark = pytest.mark.local
 
 ROWS = 1000
-DAYS = {0: ("none", 0), 1: ("none", 1), 2: ("covariate", 12)}  # day -> (scenario, simulated day of the stream)
+#: day -> (scenario, simulated day of the stream); the shift starts on stream day 10
+DAYS = {0: ("none", 0), 1: ("none", 1), 2: ("covariate", 12), 3: ("concept", 14)}
 FEATURES = ["account_age_days", "amount", "avg_amount_30d", "card_present", "channel", "country", "customer_age",
             "day_of_week", "device_type", "distance_from_home_km", "hour", "merchant_category", "num_tx_last_24h"]  # fmt: skip
 
@@ -89,6 +90,14 @@ def test_a_drifted_window_calls_for_retraining_with_the_reason(served):
     assert same["data"]["features"] == d["data"]["features"] and os.path.isfile(in_process.report)
 
 
+def test_concept_drift_is_seen_by_the_labels_not_by_the_estimate(served):
+    """The fraud pattern changed (skimming): only labels reveal it; realised quality decides when they are there."""
+    d = _run(served, 3, "concept", monitor_in_process).decision
+    overall = d["quality"]["overall"]
+    assert overall["labelled"] == ROWS and overall["realised"]["auc"] < 0.75 < overall["estimated"]["auc"]
+    assert d["retrain"] and d["reasons"][0].startswith(f"realised auc {overall['realised']['auc']:.3f} < tau 0.750")
+
+
 @pytest.mark.slow
 def test_a_steady_window_keeps_the_model(served):
     run = _run(served, 1, "steady")
@@ -126,7 +135,7 @@ def test_a_failing_decision_still_publishes_the_data_checks(served, tmp_path, ca
         argv += ["--param", f"{key}={value}"]
     assert cli.main(argv) == 1
     out = json.loads(capsys.readouterr().out.splitlines()[-1])
-    assert out["succeeded"] is False and "not 0 or 1" in out["error"]
+    assert out["succeeded"] is False and out["failed_step"] == "monitor-decide" and "monitor-decide" in out["error"]
     assert rundir.succeeded(out["run_dir"], "monitor-checks") and not rundir.succeeded(out["run_dir"], "monitor-decide")
     report = json.loads(open(os.path.join(out["run_dir"], "monitor-checks", "anomalies", "report.json")).read())
     assert [f["feature"] for f in report["features"]] == FEATURES

@@ -30,7 +30,7 @@ def test_a_healthy_window_keeps_the_model_and_says_why(monitor_env, out):
     assert d["retrain"] is False and d["reasons"] == [] and result.decision.retrain is False
     assert any(o.startswith("realised auc") for o in d["observations"])
     assert d["window"] == {"start": "2026-11-03T00:00:00Z", "end": "2026-11-04T00:00:00Z", "rows": ROWS,
-                           "labelled": ROWS}  # fmt: skip
+                           "labelled": ROWS, "realised_from": "2026-11-03T00:00:00Z"}  # fmt: skip
     overall = d["quality"]["overall"]
     assert overall["realised"]["auc"] > 0.9 and abs(overall["estimated"]["auc"] - overall["realised"]["auc"]) < 0.03
     assert {s["slice"] for s in d["quality"]["slices"]} >= {"channel=online", "channel=pos"}
@@ -69,3 +69,19 @@ def test_an_empty_window_and_a_bad_decision_are_clear_errors(monitor_env, out, t
         write_decision(str(tmp_path / "x"), {"retrain": "yes"}, "")
     with pytest.raises(FileNotFoundError, match="decide step's output"):
         read_decision(str(tmp_path / "nothing"))
+
+
+def test_late_labels_realised_quality_looks_back_on_the_same_models_labelled_rows(monitor_env, out, tmp_path):
+    # labels for day 1 (Nov 2) only: day 2's window (Nov 3) has none, a 48 h lookback finds day 1's
+    labels = tmp_path / "late.csv"
+    lines = open(monitor_env["labels_uri"]).read().splitlines()
+    labels.write_text("\n".join([lines[0], *(x for x in lines[1:] if x.startswith("d1-"))]) + "\n")
+    env = {**monitor_env, "labels_uri": str(labels)}
+    plain = _decide(env, out, "2026-11-03T00:00:00Z", "2026-11-04T00:00:00Z")
+    assert plain.record["window"]["labelled"] == 0 and plain.record["quality"]["overall"]["realised"] == {}
+    back = _decide(env, out, "2026-11-03T00:00:00Z", "2026-11-04T00:00:00Z", labels_lookback_hours=48)
+    overall = back.record["quality"]["overall"]
+    assert overall["labelled"] == ROWS and overall["rows"] == ROWS and overall["realised"]["auc"] > 0.9
+    assert back.record["window"]["realised_from"] == "2026-11-02T00:00:00Z"
+    assert any(o.startswith("realised auc") and f"({ROWS} rows)" in o for o in back.decision.observations)
+    assert all(s["labelled"] > 0 for s in back.record["quality"]["slices"])
