@@ -56,9 +56,18 @@ def push_evidence(run_artifacts: dict[str, str], model_dir: str, lineage: dict[s
 
 def deploy(summary: Any, production_root: str, version: str, data_csv: str) -> str:
     """Push the run's model to ``<production_root>/<version>`` with its evidence; returns that directory."""
+    import inspect
+
     from components.deploy.storage import push_model
 
     target = os.path.join(os.path.abspath(production_root), version)
+    if "statistics_dir" in inspect.signature(push_model).parameters:  # deploy pushes evidence + lineage (h/lineage)
+        evidence = {
+            "statistics_dir": summary.artifacts["statistics/statistics"],
+            "schema_dir": summary.artifacts["schema/schema"],
+        }
+        push_model(summary.model_dir, target, **evidence)
+        return target
     pushed = push_model(summary.model_dir, target)
     lineage = {"data_uri": os.path.abspath(data_csv), "run_dir": summary.run_dir, "digest": pushed["digest"]}
     push_evidence(summary.artifacts, target, {**lineage, "pipeline_name": "kfx-training", "version": version})

@@ -17,6 +17,19 @@ def first_below(res: ScenarioResult) -> int | None:
     return low[0] if low else None
 
 
+def holdout_aucs(res: ScenarioResult, rows: int = 3000) -> dict[str, float | None]:
+    """AUC of every production version on a held-out day well after the shift (a day no model saw)."""
+    from components.datagen.fraud import LABEL
+    from components.datagen.stream import day_table
+    from components.monitor.quality import roc_auc
+    from pipelines.drift_demo.steps import score_table
+
+    cfg = res.config
+    table = day_table(cfg.days + 30, rows, res.scenario, cfg.shift_day, seed=cfg.seed + 99)
+    y = table[LABEL].to_numpy()
+    return {v: roc_auc(y, score_table(d, table)) for v, d in sorted(res.versions.items())}
+
+
 def print_summary(
     results: list[ScenarioResult], png: str, html: str, seconds: float, out: TextIO | None = None
 ) -> None:
@@ -39,6 +52,8 @@ def print_summary(
         for e in res.events:
             what = f"ROLLED OUT {e.version}" if e.rolled_out else "production KEPT"
             w(f"  day {e.day:2d}: retrain ({'; '.join(e.trigger)}) -> {what}: {'; '.join(e.outcome)}\n")
+        held = ", ".join(f"{v} {a:.3f}" if a is not None else f"{v} n/a" for v, a in holdout_aucs(res).items())
+        w(f"  AUC on a held-out day {cfg.days + 30} (never served): {held}\n")
         top = sorted(res.seconds.items(), key=lambda kv: -kv[1])
         w("  time: " + ", ".join(f"{k} {v:.0f}s" for k, v in top if v >= 0.5) + "\n")
     w(f"\nchart (PNG):   {png}\nchart (HTML):  {html}\n")
