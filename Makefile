@@ -14,13 +14,15 @@ VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' components/_shared/ve
 RUN_ROOT ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: lock-tfx image serving-image help install install-serving lock run serve test test-all test-unit test-serving rehearse compile lint format bench bench-statistics bench-scale bench-tfx bench-pipeline bench-serving install-tfx clean version
+.PHONY: lock-tfx image serving-image help install install-serving lock run serve test test-all test-unit test-serving rehearse compile lint format bench bench-statistics bench-scale bench-tfx bench-pipeline bench-serving install-tfx clean version demo-drift
 
 help:
 	@echo "make run      install the pinned environment and run the training pipeline locally (kfp.local)"
 	@echo "make test     run the test suite (components env + serving env)"
 	@echo "make rehearse rehearse a cluster: the committed compiled YAMLs, step by step, against S3 + Kubernetes API test doubles"
 	@echo "make serve    serve the latest blessed model from the last 'make run' on 127.0.0.1:8080"
+	@echo "make demo-drift  continuous training on simulated card traffic (concept + covariate drift): serve, log,"
+	@echo "              monitor, retrain, roll out; chart in $(RUN_ROOT)/demo-drift/ and docs/ (DAYS=, ROWS=, SCENARIO=)"
 	@echo "make compile  write pipelines/compiled/$(VERSION)/training.yaml"
 	@echo "make lint | bench | lock | clean"
 
@@ -67,6 +69,11 @@ run: install
 
 serve: install-serving
 	$(SPY) -m pipelines.serve --root $(RUN_ROOT) --host $${HOST:-127.0.0.1} --http-port $${PORT:-8080}
+
+# The continuous-training loop end to end (pipelines/demo_drift.py): both venvs, the real model server, kfp.local runs.
+demo-drift: install install-serving
+	$(PY) -m pipelines.demo_drift --out $(RUN_ROOT)/demo-drift --days $${DAYS:-30} --rows-per-day $${ROWS:-1000} \
+		--scenario $${SCENARIO:-all} --serving-python $(SPY) --png-copy docs/continuous-training.png
 
 compile: install
 	$(PY) -m pipelines.compile

@@ -353,12 +353,16 @@ def line_chart(
     width: int = 360,
     height: int = 300,
     max_points: int = MAX_POINTS,
+    h_lines: Sequence[tuple[float, str]] = (),
+    v_lines: Sequence[tuple[float, str, str]] = (),
+    dashed: Sequence[str] = (),
 ) -> str:
     """Lines (e.g. ROC or precision-recall curves, calibration): ``series`` maps a name to ``(x, y)`` points.
 
     Ranges default to the data's; ``diagonal`` draws the dashed y = x reference (ROC chance line, perfect
     calibration); ``markers`` draws the points too (useful for few points, e.g. a residual plot).
-    Each series is evenly downsampled to ``max_points``.
+    Each series is evenly downsampled to ``max_points``. Guides: ``h_lines`` ``(y, label)`` (e.g. a threshold),
+    ``v_lines`` ``(x, label, colour)`` (e.g. events); ``dashed`` names series drawn dashed (e.g. estimates).
     """
     data = {name: _downsample(pts, max_points) for name, pts in series.items()}
     xs = [p[0] for pts in data.values() for p in pts] or [0.0, 1.0]
@@ -390,13 +394,27 @@ def line_chart(
             f'<line x1="{px(lo):.1f}" y1="{py(lo):.1f}" x2="{px(hi):.1f}" y2="{py(hi):.1f}" '
             'stroke="#9aa0a6" stroke-dasharray="4,3"/>'
         )
+    for y, label in h_lines:
+        if y0 <= y <= y1:
+            body.append(
+                f'<line x1="{left}" y1="{py(y):.1f}" x2="{left + pw}" y2="{py(y):.1f}" stroke="{THRESHOLD}" '
+                f'stroke-dasharray="6,3"><title>{esc(label)}</title></line>'
+            )
+            body.append(_text(left + pw - 2, py(y) - 3, label, "end"))
+    for x, label, colour in v_lines:
+        if x0 <= x <= x1:
+            body.append(
+                f'<line x1="{px(x):.1f}" y1="{top}" x2="{px(x):.1f}" y2="{top + ph}" stroke="{esc(colour)}" '
+                f'stroke-dasharray="2,2"><title>{esc(label)}</title></line>'
+            )
     for s, (name, pts) in enumerate(data.items()):
         color = PALETTE[s % len(PALETTE)]
         path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
+        dash = ' stroke-dasharray="5,3"' if name in dashed else ""
         if len(pts) > 1 and not markers:
             body.append(
-                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"><title>{esc(name)}</title>'
-                "</polyline>"
+                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"{dash}>'
+                f"<title>{esc(name)}</title></polyline>"
             )
         if markers or len(pts) == 1:
             body += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{color}"/>' for x, y in pts]

@@ -43,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--prediction-log-flush-seconds", type=float, default=10.0, help="how often the prediction log is written"
     )
     p.add_argument(
+        "--log-time-from-header",
+        action="store_true",
+        help="simulations only: log each request at the time its x-kfx-log-time header gives (UTC microseconds), "
+        "so a simulated day lands in its own log partition (make demo-drift); never in production",
+    )
+    p.add_argument(
         "--model-revision",
         default=os.environ.get("K_REVISION"),
         help="revision recorded in the prediction log (default: $K_REVISION, set by Knative; else the model version)",
@@ -87,7 +93,9 @@ def main(argv: list[str] | None = None) -> None:
         micro_batching=not args.no_micro_batching,
     )
     if args.prediction_log:
-        model.log_predictions(args.prediction_log, args.model_revision, args.prediction_log_flush_seconds)
+        model.log_predictions(
+            args.prediction_log, args.model_revision, args.prediction_log_flush_seconds, args.log_time_from_header
+        )
         log.info("logging predictions to %s", args.prediction_log)
     log.info("serving %s as '%s' on http://%s:%d", args.model_dir, args.model_name, args.host, args.http_port)
     KfxModelServer(host=args.host, http_port=args.http_port, workers=args.workers).start([model])

@@ -281,6 +281,24 @@ def request_id(payload: Any, headers: dict[str, str] | None) -> str:
     return rid or (headers or {}).get("x-request-id") or f"{_ID_PREFIX}-{next(_ID_COUNTER)}"
 
 
+#: header carrying the time to log a request under (UTC microseconds since the epoch), honoured only by a server
+#: started with ``--log-time-from-header`` (simulations such as ``make demo-drift``; never in production)
+LOG_TIME_HEADER = "x-kfx-log-time"
+
+
+def log_time(headers: dict[str, str] | None) -> int | None:
+    """The ``x-kfx-log-time`` header as UTC microseconds, None when absent; InvalidInput (400) when not an integer."""
+    value = (headers or {}).get(LOG_TIME_HEADER)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{LOG_TIME_HEADER} must be UTC microseconds since the epoch (an integer), got {value!r}"
+        ) from None
+
+
 def encode_v2(out: np.ndarray, response_id: str, model_name: str, model_version: str) -> InferResponse:
     output = InferOutput(name=OUTPUT_KEY, shape=list(out.shape), datatype="FP32", data=out.ravel().tolist())
     return InferResponse(

@@ -79,6 +79,7 @@ class KfxModel(kserve.Model):
         self.load_seconds: float | None = None
         self.call_path: str | None = None  # FLAT or STRUCTURED once loaded
         self.prediction_log: PredictionLogger | None = None  # set by log_predictions()
+        self.log_time_from_header = False  # set by log_predictions(): simulations only
         self.calls = {FLAT: 0, STRUCTURED: 0, EXAMPLES: 0}
         self._counters = {p: TF_CALLS.labels(model=name, path=p) for p in self.calls}
         self._loaded = None
@@ -209,7 +210,8 @@ class KfxModel(kserve.Model):
         out = await self.batcher.run(batch)
         rid = codec.request_id(payload, headers) if v2 or self.prediction_log else ""
         if self.prediction_log is not None:
-            self.prediction_log.record(rid, batch.raw, out, columns=batch.data if batch.exact else None)
+            at = codec.log_time(headers) if self.log_time_from_header else None
+            self.prediction_log.record(rid, batch.raw, out, at, columns=batch.data if batch.exact else None)
         return codec.encode_v2(out, rid, self.name, self.model_version) if v2 else codec.encode_v1(out)
 
     def get_input_types(self) -> list[dict]:
@@ -228,8 +230,14 @@ class KfxModel(kserve.Model):
             "outputs": self.get_output_types(),
         }
 
-    def log_predictions(self, uri: str, revision: str | None = None, flush_seconds: float = 10.0) -> PredictionLogger:
-        """Record every prediction to ``uri`` (see ``components._shared.artifacts.prediction_log``)."""
+    def log_predictions(
+        self, uri: str, revision: str | None = None, flush_seconds: float = 10.0, time_from_header: bool = False
+    ) -> PredictionLogger:
+        """Record every prediction to ``uri`` (see ``components._shared.artifacts.prediction_log``).
+
+        ``time_from_header``: log a request at the time its ``x-kfx-log-time`` header gives (a simulation's clock,
+        e.g. ``make demo-drift``); requests without it are logged at the wall-clock time."""
+        self.log_time_from_header = time_from_header
         self.prediction_log = PredictionLogger(
             uri, self.name, revision or self.model_version, lambda: self.contract.features, flush_seconds=flush_seconds
         )

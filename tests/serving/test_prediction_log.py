@@ -133,3 +133,28 @@ def test_a_log_uri_the_serving_environment_cannot_write_is_refused_at_startup(se
     proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "no s3:// filesystem" in proc.stderr and "payload sink" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_simulated_log_time_only_with_the_flag(served_model: dict, tmp_path):
+    """``--log-time-from-header``: a request is logged at its ``x-kfx-log-time`` (a simulation's clock, e.g. the drift
+    demo's days); a bad value is a 400; without the flag the header is ignored and wall time is logged."""
+    simulated = int(datetime(2026, 1, 3, 17, 5, tzinfo=UTC).timestamp() * 1e6)
+    row = served_model["instances"][0]
+    for flag, log_uri in (("--log-time-from-header", str(tmp_path / "sim")), ("", str(tmp_path / "wall"))):
+        args = ["--prediction-log", log_uri, "--prediction-log-flush-seconds", "3600"] + ([flag] if flag else [])
+        server = start_server(served_model["model_dir"], str(tmp_path), *args)
+        try:
+            url = f"{server.url}/v1/models/{MODEL_NAME}:predict"
+            r = requests.post(url, json={"instances": [row]}, headers={"x-kfx-log-time": str(simulated)}, timeout=30)
+            assert r.status_code == 200, r.text
+            bad = requests.post(url, json={"instances": [row]}, headers={"x-kfx-log-time": "yesterday"}, timeout=30)
+            assert bad.status_code == (400 if flag else 200), bad.text
+        finally:
+            server.proc.send_signal(signal.SIGTERM)
+            assert server.proc.wait(timeout=60) == 0, server.log()[-3000:]
+        if flag:
+            files = plog.window_files(log_uri, datetime(2026, 1, 3, tzinfo=UTC), datetime(2026, 1, 4, tzinfo=UTC))
+            assert all("/date=2026-01-03/hour=17/" in f for f in files) and files
+            assert [r[plog.TIMESTAMP] for r in plog.read_records(files)] == [simulated]
+        else:
+            assert len(_window(log_uri)[1]) == 2  # both logged at wall time

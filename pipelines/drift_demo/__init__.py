@@ -1,0 +1,1 @@
+"""The continuous-training demo's parts (make demo-drift): see pipelines/demo_drift.py."""
