@@ -120,7 +120,7 @@ def _first_model(cfg: Config, p: dict[str, str], clock: _Clock) -> _State:
     summary = clock("train", steps.train, p["runs"], csv, "", cfg.epochs, cfg.change_threshold)
     if not (summary.succeeded and summary.blessed):
         raise RuntimeError(f"the first model was not trained and blessed: {summary.error or summary.reasons}")
-    model_dir = clock("deploy", steps.deploy, summary, p["production"], "v1", csv)
+    model_dir = clock("deploy", steps.deploy, summary, p["production"], "v1")
     calibrator = clock("calibrate", steps.reference_calibrator, model_dir, summary.artifacts["ingest/examples"])
     return _State("v1", model_dir, calibrator)
 
@@ -163,7 +163,7 @@ def _retrain(cfg: Config, p: dict[str, str], day: int, report: DayReport, state:
     if not summary.blessed:
         event.outcome = ["not blessed against production " + state.version + ": " + "; ".join(summary.reasons)]
         return event
-    state.model_dir = clock("deploy", steps.deploy, summary, p["production"], version, csv)
+    state.model_dir = clock("deploy", steps.deploy, summary, p["production"], version)
     state.calibrator = clock(
         "calibrate", steps.reference_calibrator, state.model_dir, summary.artifacts["ingest/examples"]
     )

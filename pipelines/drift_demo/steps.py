@@ -3,7 +3,7 @@
 * :func:`train` runs kfx's training pipeline through kfp.local (``pipelines.run.run_local``), with the production
   model as the baseline it must beat.
 * :func:`deploy` pushes a blessed model to a versioned folder of the local "production" storage
-  (``components.deploy.storage.push_model``) with its training evidence (:func:`push_evidence`).
+  (``components.deploy.storage.push_model``) with its lineage and training evidence.
 * :func:`reference_calibrator` learns CBPE's calibration from the model's scores on the run's eval split.
 * :func:`release_labels` appends a day's ground truth to the labels file (keyed by request id), ``delay`` days late.
 * :func:`labelled_csv` builds the retraining data from the prediction log joined with the labels that arrived.
@@ -40,37 +40,18 @@ def train(root: str, data_csv: str, baseline: str, epochs: int, change_threshold
         return run_local(root, arguments, progress=quiet)
 
 
-def push_evidence(run_artifacts: dict[str, str], model_dir: str, lineage: dict[str, Any]) -> None:
-    """Write the training evidence (statistics, schema) and lineage next to a pushed model.
-
-    Stand-in until deploy pushes them itself (h/lineage): the one function to swap."""
-    from components._shared.artifacts import model as model_layout
-    from components._shared.artifacts.schema import read_schema, write_schema
-    from components._shared.artifacts.statistics import read_split_statistics, write_statistics
-
-    for split, stats in read_split_statistics(run_artifacts["statistics/statistics"]).items():
-        write_statistics(model_layout.evidence_statistics_dir(model_dir), split, stats)
-    write_schema(read_schema(run_artifacts["schema/schema"]), model_layout.evidence_schema_dir(model_dir))
-    model_layout.write_lineage(model_dir, lineage)
-
-
-def deploy(summary: Any, production_root: str, version: str, data_csv: str) -> str:
-    """Push the run's model to ``<production_root>/<version>`` with its evidence; returns that directory."""
-    import inspect
-
+def deploy(summary: Any, production_root: str, version: str) -> str:
+    """Push the run's model to ``<production_root>/<version>`` as deploy pushes it: with its lineage and its training
+    statistics and schema as ``evidence/`` (what the monitoring steps read); returns that directory."""
     from components.deploy.storage import push_model
 
     target = os.path.join(os.path.abspath(production_root), version)
-    if "statistics_dir" in inspect.signature(push_model).parameters:  # deploy pushes evidence + lineage (h/lineage)
-        evidence = {
-            "statistics_dir": summary.artifacts["statistics/statistics"],
-            "schema_dir": summary.artifacts["schema/schema"],
-        }
-        push_model(summary.model_dir, target, **evidence)
-        return target
-    pushed = push_model(summary.model_dir, target)
-    lineage = {"data_uri": os.path.abspath(data_csv), "run_dir": summary.run_dir, "digest": pushed["digest"]}
-    push_evidence(summary.artifacts, target, {**lineage, "pipeline_name": "kfx-training", "version": version})
+    push_model(
+        summary.model_dir,
+        target,
+        statistics_dir=summary.artifacts["statistics/statistics"],
+        schema_dir=summary.artifacts["schema/schema"],
+    )
     return target
 
 
