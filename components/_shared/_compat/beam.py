@@ -30,7 +30,7 @@ def memoize_dofn_specs() -> None:
     ``apache_beam.transforms.userstate.get_dofn_specs`` (internal; checked with apache-beam 2.72.0) inspects the
     signature of every method of a DoFn each time it is called; building, translating and running a pipeline
     asks again for every DoFn several times (TF Transform's analysis of the taxi table: 6,600 calls for 930
-    DoFns, ~40% of its analysis time on a small table). The answer depends only on the DoFn's methods, fixed once
+    DoFns; answering once cut the transform step's CPU time from ~12 s to ~10 s). The answer depends only on the DoFn's methods, fixed once
     it is built, so it is kept per DoFn object (by identity, while the object lives) and returned as fresh sets.
     Idempotent; process-wide. Raises ImportError naming the version when the function is gone.
     """
