@@ -90,10 +90,24 @@ def run_kfx(csv: str, work: str) -> dict[str, object]:
     return {"seconds": seconds, "rss_mb": rss, "auc": overall["metrics"]["auc"], "steps": steps, "ok": ok}
 
 
+def tfx_csv(csv: str, dest: str) -> None:
+    """``csv`` where TFX's CsvExampleGen reads it. CsvExampleGen keeps the quotes of a quoted header in its column
+    names (``"trip_miles"``), and the resampled tables (pyarrow's CSV writer) quote theirs: those get a copy with a
+    plain header line (same rows, same values); the taxi sample is linked as it is."""
+    with open(csv) as f:
+        header = f.readline()
+        if '"' not in header:
+            os.symlink(os.path.abspath(csv), dest)
+            return
+        with open(dest, "w") as out:
+            out.write(",".join(name.strip().strip('"') for name in header.split(",")) + "\n")
+            shutil.copyfileobj(f, out, 16 << 20)
+
+
 def run_tfx(csv: str, work: str, tfx_python: str, rows: int) -> dict[str, object]:
     data_dir = os.path.join(work, "tfx_data")
     os.makedirs(data_dir, exist_ok=True)
-    os.symlink(os.path.abspath(csv), os.path.join(data_dir, "data.csv"))
+    tfx_csv(csv, os.path.join(data_dir, "data.csv"))
     start = time.time()
     spec = {
         "data_dir": data_dir,

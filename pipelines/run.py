@@ -178,10 +178,7 @@ def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = No
 
     All output (TF, Beam, kfp.local, the steps) goes to ``<run dir>/kfx-run.log``; ``progress`` (e.g. the
     terminal) gets one line per step."""
-    from kfp import local
-
     from pipelines.console import StepWatcher, captured, plain
-    from pipelines.training import PIPELINE_NAME, training_pipeline
     from pipelines.zygote import warm_executable
 
     pipeline_root = rundir.pipeline_root(root)
@@ -189,16 +186,22 @@ def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = No
     # the component subprocesses import `components` / `pipelines` from this checkout
     project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (project, os.environ.get("PYTHONPATH")) if p)
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=True)
-    # kfp.local warns for every task whose image name lacks "python"; here the tasks run in this venv on purpose
-    warnings.filterwarnings("ignore", message="You may be attemp", category=RuntimeWarning)
-
-    before = rundir.run_dirs(pipeline_root, PIPELINE_NAME)
-    watcher = StepWatcher(progress, lambda: rundir.newest_since(pipeline_root, PIPELINE_NAME, before), cli_words)
+    listed: dict[str, Any] = {}  # the pipeline's name and its run directories before this run (set below)
+    watcher = StepWatcher(progress, lambda: rundir.newest_since(pipeline_root, **listed) if listed else None, cli_words)
     partial_log = os.path.join(os.path.abspath(root), f".{rundir.LOG_FILE}.{os.getpid()}")
     start = time.perf_counter()
     error = None
+    # the zygote (TensorFlow & co., the first step's wait) starts loading first; kfp and the pipeline load meanwhile
     with captured(partial_log, watcher) as terminal, warm_executable() as warm:
+        from kfp import local
+
+        from pipelines.training import PIPELINE_NAME, training_pipeline
+
+        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=True)
+        # kfp.local warns for every task whose image name lacks "python"; here the tasks run in this venv on purpose
+        warnings.filterwarnings("ignore", message="You may be attemp", category=RuntimeWarning)
+        before = rundir.run_dirs(pipeline_root, PIPELINE_NAME)
+        listed.update(pipeline_name=PIPELINE_NAME, before=before)
         if progress in (sys.stdout, sys.__stdout__):
             watcher.out = terminal  # fd 1 goes to the log now; the terminal is a saved copy of it
         # the summary reads artifacts with components._shared.artifacts, which imports TensorFlow (~10 s):

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from components._shared._compat.beam import memoize_dofn_specs
 from components._shared.artifacts import evaluation as evaluation_layout
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import write_text
@@ -125,6 +126,7 @@ def _run_tfma(
     import tensorflow_model_analysis as tfma
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    memoize_dofn_specs()  # Beam inspects each of TFMA's DoFns several times otherwise
     has_baseline = plan.baseline is not None
     config = eval_config(plan.task, plan.label_key, plan.label_from, slice_features, plan.thresholds, has_baseline)
     models = [

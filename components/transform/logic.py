@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from components._shared import artifacts
 from components._shared import lineage as lineage_lib
-from components._shared._compat.beam import pickle_by_value
+from components._shared._compat.beam import memoize_dofn_specs, pickle_by_value
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import transform_graph as tg_layout
 from components._shared.artifacts.schema import read_schema
@@ -206,6 +206,8 @@ def _run_beam(
     import tensorflow_transform.beam as tft_beam
     from apache_beam.options.pipeline_options import PipelineOptions
     from tfx_bsl.tfxio import tf_example_record
+
+    memoize_dofn_specs()  # TFT's analysis builds ~900 DoFns: Beam would inspect each one ~7 times
 
     class _Count(beam.DoFn):
         def __init__(self, split: str):

@@ -162,6 +162,33 @@ def _assert_lineage(data, model_dir: str, result) -> None:
     assert lineage["run_id"] == "" and lineage["pipeline_name"] == ""  # not run by KFP
 
 
+def test_export_without_layer_traces_keeps_predictions_and_keras_revival(data, binary_model):
+    """kfx's default model (built-in layers) is exported without per-layer traces (fast to write and to load);
+    Keras' load_model still rebuilds it from its config and predicts exactly what the serving signature does."""
+    import tensorflow as tf
+
+    from components.train.export import needs_layer_traces
+
+    model_dir, _ = binary_model
+    saved = model_layout.kfx_saved_model_dir(model_dir)
+    keras_model = tf.keras.models.load_model(saved)
+    assert not needs_layer_traces(keras_model)
+    loaded = tf.saved_model.load(saved)
+    records = _raw_eval(data["examples"], 20)
+    served = loaded.signatures[artifacts.SERVING_SIGNATURE](examples=tf.constant(records))[artifacts.OUTPUT_KEY]
+    meta = model_layout.read_model_meta(model_dir)
+    features = loaded.signatures[artifacts.TRANSFORM_SIGNATURE](examples=tf.constant(records))
+    inputs = {k: tf.reshape(features[k], [-1, 1]) for k in meta["transformed_features"]}
+    np.testing.assert_allclose(keras_model(inputs, training=False).numpy(), served.numpy(), rtol=1e-6)
+
+    class Doubled(tf.keras.layers.Layer):  # a user's own layer: traces kept (no config to rebuild it from)
+        def call(self, x):
+            return 2 * x
+
+    x = tf.keras.Input(shape=(1,))
+    assert needs_layer_traces(tf.keras.Model(x, Doubled()(x)))
+
+
 def test_serving_raw_equals_serving_default(data, binary_model):
     """The same rows through the dense raw-tensor signature and the tf.Example one: same predictions,
     missing values (absent from the tf.Example; '' / NaN in serving_raw) included."""
