@@ -174,7 +174,7 @@ def upload(client: Any, pipeline: str, version: str | None = None) -> dict[str, 
 
 def cmd_upload(args: argparse.Namespace) -> int:
     client = connect(args.host, args.token)
-    for pipeline in args.pipeline or ["training", "train_and_deploy"]:
+    for pipeline in args.pipeline or list(PIPELINES):
         print(json.dumps(upload(client, pipeline, args.version)))
     return 0
 
@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser("upload", help="create the pipelines on a KFP host, or add this version")
     host_args(p)
-    p.add_argument("--pipeline", action="append", choices=PIPELINES, help="repeatable; default: training and train_and_deploy")  # fmt: skip
+    p.add_argument("--pipeline", action="append", choices=PIPELINES, help="repeatable; default: all three (the monitoring pipeline submits train_and_deploy)")  # fmt: skip
     p.add_argument("--version", help="version name (default: <kfx version>-<git sha>)")
     p.set_defaults(func=cmd_upload)
     p = sub.add_parser("run", help="run a pipeline on a KFP host (--host) or locally")

@@ -8,7 +8,7 @@
 Every step publishes its evidence and later steps only read it: the checks are published even when the decision
 step fails. kfp 2.13's local runner has no ``dsl.If``, so ``retrain`` always runs and reads the decision.
 
-On a cluster: ``kfx upload --host H --pipeline monitoring --pipeline train_and_deploy``, then
+On a cluster: ``kfx upload --host H`` (every pipeline), then
 ``kfx schedule --host H --pipeline monitoring --cron "0 0 6 * * *" --param log_uri=s3://... --param window_hours=24``
 (caching off: the window moves with each run). Locally: :func:`pipelines.monitoring_local.run_monitoring`.
 """

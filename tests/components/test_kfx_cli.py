@@ -45,6 +45,14 @@ def test_upload_creates_then_versions(api, capsys):
     assert code == 2 and "already has a version '0.1.0-bbb'" in err
 
 
+def test_upload_without_pipeline_uploads_all_three(api, capsys):
+    """The monitoring pipeline submits train_and_deploy, so a plain `kfx upload` puts every pipeline on the host."""
+    code, _, _ = _run(["upload", "--host", api.host, "--version", "0.1.0-ccc"], capsys)
+    assert code == 0
+    names = [c.query["name"][0] for c in api.calls("POST", "/apis/v2beta1/pipelines/upload")]
+    assert names == ["kfx-training", "kfx-train-and-deploy", "kfx-monitoring"]
+
+
 def upload_id(api) -> str:
     return next(iter(api.pipelines))
 
