@@ -138,7 +138,8 @@ def connect(host: str, token: str | None = None) -> Any:
     """A real ``kfp.Client`` for a host that passed :func:`check_host`."""
     import warnings
 
-    from kfp import Client
+    # kfp.client, not kfp: a pipeline step runs with _KFP_RUNTIME=true, under which kfp/__init__ exports no Client
+    from kfp.client import Client
 
     token = _token(token)
     check_host(host, token)

@@ -2,6 +2,9 @@
 KFP API test double (tests/doubles/kfp_api.py); it submits nothing when the decision says no."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -95,3 +98,16 @@ def test_off_cluster_without_a_host_the_trigger_says_how_to_retrain_locally(tmp_
     result = trigger_retraining(_decision(tmp_path, True), {})
     assert not result.submitted and "retrain_locally" in result.message
     assert json.loads((tmp_path / "decision" / "decision.json").read_text())["retrain"] is True
+
+
+def test_retrain_submits_from_inside_a_pipeline_step(api, tmp_path):
+    """A KFP step runs with _KFP_RUNTIME=true, under which ``kfp`` exports no Client (found by the rehearsal)."""
+    _upload(api, "0.1.0-aaa")
+    code = ("import sys; from components.monitor.retrain import trigger_retraining; "
+            "print('RUN', trigger_retraining(sys.argv[1], {}, host=sys.argv[2]).run_id)")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code, _decision(tmp_path, True), api.host], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "_KFP_RUNTIME": "true"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (post,) = api.calls("POST", "/apis/v2beta1/runs")
+    run_id = proc.stdout.split("RUN ", 1)[1].split()[0]
+    assert run_id in api.runs and post.body["display_name"].startswith("kfx retrain")

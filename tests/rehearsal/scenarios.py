@@ -108,3 +108,69 @@ def canary_in_progress(rehearsal: Rehearsal) -> bool:
     isvc = served(rehearsal)
     split = [t for t in traffic(isvc) if t["percent"] > 0] if isvc else []
     return len(split) == 2 and all(0 < t["percent"] < 100 for t in split)
+
+
+# -- monitoring: a prediction log of the served model on the S3 test double, one monitoring run
+LOG_URI = "s3://mlpipeline/rehearsal/prediction-log"
+LABELS_URI = "s3://mlpipeline/rehearsal/labels/labels.csv"
+LOG_ORIGIN = "2026-11-01T00:00:00+00:00"
+LOG_ROWS = 1000
+
+
+def log_day(n: int) -> str:
+    """The ISO-8601 start of day ``n`` of the rehearsed prediction log."""
+    from datetime import datetime, timedelta
+
+    return (datetime.fromisoformat(LOG_ORIGIN) + timedelta(days=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def put_prediction_log(rehearsal: Rehearsal, local_dir: str, revision: str) -> dict[int, str]:
+    """Days 1 and 2 of traffic like the training data, day 3 with covariate drift (``components/datagen/stream.py``),
+    written with kfx's own ``PredictionLogWriter`` and uploaded to ``LOG_URI``; the late labels of every row to
+    ``LABELS_URI``. Scores are synthetic (drawn from the label, AUC ~0.99): the log's features and labels are what
+    the checks read, the scores what the quality estimate reads. Returns day -> ISO start."""
+    from datetime import datetime
+
+    import numpy as np
+
+    from components._shared.artifacts import prediction_log as plog
+    from components.datagen.fraud import LABEL
+    from components.datagen.stream import day_table
+
+    tables = {1: day_table(1, LOG_ROWS, seed=9), 2: day_table(2, LOG_ROWS, seed=9),
+              3: day_table(12, LOG_ROWS, "covariate", shift_day=10, seed=9)}  # fmt: skip
+    writer = plog.PredictionLogWriter(os.path.join(local_dir, "log"))
+    labels = ["request_id,label"]
+    for n, df in tables.items():
+        y = df[LABEL].to_numpy()
+        scores = np.clip(0.12 + 0.6 * y + np.random.default_rng(n).normal(0, 0.15, len(df)), 0.001, 0.999)
+        raw = df.drop(columns=[LABEL])
+        rows = raw.astype(object).where(raw.notna(), None).to_dict("records")
+        t0, step = int(datetime.fromisoformat(log_day(n)).timestamp() * 1e6), int(86_400e6 / len(df))
+        records = [plog.Record(f"d{n}-{i}", r, [float(s)], MODEL_NAME, revision, t0 + i * step)
+                   for i, (r, s) in enumerate(zip(rows, scores, strict=True))]  # fmt: skip
+        writer.log(records)
+        labels += [f"{r.request_id},{label}" for r, label in zip(records, y, strict=True)]
+    writer.close()
+    assert not writer.errors, writer.errors
+    rehearsal.s3.upload(os.path.join(local_dir, "log"), LOG_URI)
+    with open(os.path.join(local_dir, "labels.csv"), "w") as f:
+        f.write("\n".join(labels) + "\n")
+    rehearsal.put_file(os.path.join(local_dir, "labels.csv"), LABELS_URI)
+    return {n: log_day(n) for n in tables}
+
+
+def monitoring(rehearsal: Rehearsal, window_start: str, window_end: str, kfp_host: str, **overrides: Any) -> RunResult:
+    """One rehearsed run of the committed ``monitoring.yaml`` on the InferenceService ``NAMESPACE/MODEL_NAME``."""
+    args = {"log_uri": LOG_URI, "labels_uri": LABELS_URI, "window_start": window_start, "window_end": window_end,
+            "model_name": MODEL_NAME, "namespace": NAMESPACE, "kfp_host": kfp_host, "calibration_hours": 24.0,
+            "train_arguments": {"data_uri": f"{DATA_PREFIX}/{{window_end_date}}.csv", "model_name": MODEL_NAME,
+                                "namespace": NAMESPACE, "storage_uri": STORAGE_URI, "module_file": MODULE_URI},
+            **overrides}  # fmt: skip
+    return rehearsal.run("monitoring", args)
+
+
+def s3_json(rehearsal: Rehearsal, uri: str) -> Any:
+    import json
+
+    return json.loads(rehearsal.s3.read(uri))

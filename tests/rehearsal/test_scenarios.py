@@ -1,9 +1,11 @@
-"""The cluster rehearsal's scenarios, on the COMMITTED compiled train_and_deploy.yaml (see tests/rehearsal/cluster.py).
+"""The cluster rehearsal's scenarios, on the COMMITTED compiled train_and_deploy.yaml and monitoring.yaml
+(see tests/rehearsal/cluster.py).
 
 (a) fresh data deploys; (b) a second run evaluates against the served model as baseline and rolls out;
 (c) a worse candidate is NOT blessed and nothing changes in the cluster; (e) a deploy killed mid-canary is
 resolved by the next run — one cluster history, in that order (each run takes minutes: `make rehearse` /
-`make test-all`); (d) a batch with a missing column stops at the gate with its anomalies report published
+`make test-all`); (f) after (a), the committed monitoring.yaml on the served model: a steady window submits
+nothing, a drifted one decides retrain and submits train_and_deploy to the KFP API test double; (d) a batch with a missing column stops at the gate with its anomalies report published
 (its own cluster; also in `make test`).
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from tests.rehearsal import scenarios as sc
-from tests.rehearsal.cluster import Rehearsal
+from tests.rehearsal.cluster import NAMESPACE, Rehearsal
 
 pytestmark = pytest.mark.rehearsal
 
@@ -114,6 +116,59 @@ def test_e_deploy_killed_mid_canary_is_resolved_by_the_next_run(history, tmp_pat
     isvc = _deployed(again, r)
     assert isvc["spec"]["predictor"].get("canaryTrafficPercent") in (None, 100), isvc["spec"]["predictor"]
     assert sc.storage_uri_of(isvc) != serving  # the new model, verified this time
+
+
+@pytest.mark.slow
+def test_f_monitoring_retrains_on_drift_through_the_kfp_api(history, tmp_path):
+    """The committed monitoring.yaml on the served model: a steady window submits nothing; a drifted one decides
+    retrain (reasons name a feature) and submits train_and_deploy through the real kfp.Client (KFP API double)."""
+    from pipelines import cli
+    from tests.doubles.kfp_api import KfpApiDouble
+
+    r = history["rehearsal"]
+    _needs(history, "first")
+    isvc = sc.served(r)
+    model_uri = sc.storage_uri_of(isvc).rstrip("/")
+    for part in ("evidence/statistics", "evidence/schema", "lineage.json"):
+        assert r.s3.exists(f"{model_uri}/{part}"), f"deploy pushed no {part} with {model_uri}"
+    revision = isvc.get("status", {}).get("components", {}).get("predictor", {}).get("latestReadyRevision", "")
+    days = sc.put_prediction_log(r, str(tmp_path), revision)
+    api = KfpApiDouble().start()
+    try:
+        for version in ("first", "0.1.0-rehearsal"):
+            assert cli.main(["upload", "--host", api.host, "--pipeline", "train_and_deploy", "--version", version]) == 0
+        common = {"kfp_host": api.host, "train_pipeline_version": "0.1.0-rehearsal"}
+        steady = sc.monitoring(r, days[2], days[3], **common)
+        drifted = sc.monitoring(r, days[3], sc.log_day(4), **common)
+    finally:
+        api.stop()
+
+    assert steady.succeeded, steady.summary()
+    assert steady.output("monitor-decide", "Output") is False, steady.summary(logs_of=("monitor-decide",))
+    assert steady.output("retrain", "Output") == "", steady.summary(logs_of=("retrain",))
+
+    assert drifted.succeeded, drifted.summary()
+    model = drifted.output("monitor-model", "model")
+    assert model.uri.rstrip("/") == model_uri and model.metadata["found_from"] == f"{NAMESPACE}/{sc.MODEL_NAME}"
+    decision = drifted.output("monitor-decide", "decision")
+    record = sc.s3_json(r, f"{decision.uri.rstrip('/')}/decision.json")
+    assert record["retrain"] is True, record
+    assert record["window"]["labelled"] == sc.LOG_ROWS, record["window"]  # the late labels were read from s3://
+    assert any("(feature `" in reason for reason in record["reasons"]), record["reasons"]
+    assert r.s3.exists(drifted.output("monitor-decide", "report").uri), "no monitoring report published"
+    metrics = drifted.output("monitor-decide", "metrics").metadata
+    assert metrics.get("retrain") == 1.0 and metrics, metrics
+    run_id = drifted.output("retrain", "Output")
+    (post,) = api.calls("POST", "/apis/v2beta1/runs")  # one submission: the drifted window's, none from the steady
+    pid = next(iter(api.pipelines))
+    versions = {v["display_name"]: v["pipeline_version_id"] for v in api.versions[pid]}
+    assert post.body["pipeline_version_reference"] == {
+        "pipeline_id": pid,
+        "pipeline_version_id": versions["0.1.0-rehearsal"],
+    }
+    assert post.body["runtime_config"]["parameters"]["data_uri"] == f"{sc.DATA_PREFIX}/{sc.log_day(4)[:10]}.csv"
+    assert post.body["runtime_config"]["parameters"]["model_name"] == sc.MODEL_NAME
+    assert run_id in api.runs, (run_id, list(api.runs))
 
 
 def test_d_missing_column_stops_at_the_gate_with_the_report_published(isvc_schema, tmp_path):
