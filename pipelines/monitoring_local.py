@@ -33,7 +33,6 @@ import dataclasses
 import inspect
 import json
 import os
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,10 +72,9 @@ def run_monitoring(root: str, **arguments: Any) -> MonitoringRun:
 
     Steps fork from one warm process (pipelines.zygote), as ``python -m pipelines.run`` does. A failed step does not
     raise: ``succeeded`` is False and ``error`` says why; what earlier steps published is in ``artifacts``."""
-    from kfp import local
-
     from pipelines.console import plain
     from pipelines.monitoring import PIPELINE_NAME, STEPS, monitoring_pipeline
+    from pipelines.run import init_kfp_local
     from pipelines.zygote import warm_executable
 
     inputs = monitoring_pipeline.component_spec.inputs
@@ -88,13 +86,7 @@ def run_monitoring(root: str, **arguments: Any) -> MonitoringRun:
             arguments[key] = _absolute(value)
         elif inputs[key].type == "Float" and isinstance(value, int) and not isinstance(value, bool):
             arguments[key] = float(value)  # kfp.local checks types strictly: 24 is not a Float
-    pipeline_root = rundir.pipeline_root(root)
-    os.makedirs(pipeline_root, exist_ok=True)
-    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if project not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (project, os.environ.get("PYTHONPATH")) if p)
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=True)
-    warnings.filterwarnings("ignore", message="You may be attemp", category=RuntimeWarning)
+    pipeline_root = init_kfp_local(root)
     before = rundir.run_dirs(pipeline_root, PIPELINE_NAME)
     error = ""
     with warm_executable():

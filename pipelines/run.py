@@ -173,6 +173,22 @@ def print_summary(summary: RunSummary, out: TextIO | None = None, *, artifacts: 
     w("=" * 72 + "\n")
 
 
+def init_kfp_local(root: str) -> str:
+    """Set up kfp.local for a run under ``root`` (SubprocessRunner, no venv: this interpreter); returns the pipeline
+    root. The step subprocesses import ``components`` / ``pipelines`` from this checkout (PYTHONPATH)."""
+    from kfp import local
+
+    pipeline_root = rundir.pipeline_root(root)
+    os.makedirs(pipeline_root, exist_ok=True)
+    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if project not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (project, os.environ.get("PYTHONPATH")) if p)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=True)
+    # kfp.local warns for every task whose image name lacks "python"; here the tasks run in this venv on purpose
+    warnings.filterwarnings("ignore", message="You may be attemp", category=RuntimeWarning)
+    return pipeline_root
+
+
 def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = None) -> RunSummary:
     """Run ``training_pipeline`` with kfp.local's SubprocessRunner (no venv: this interpreter) under ``root``.
 
@@ -182,10 +198,7 @@ def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = No
     from pipelines.zygote import warm_executable
 
     pipeline_root = rundir.pipeline_root(root)
-    os.makedirs(pipeline_root, exist_ok=True)
-    # the component subprocesses import `components` / `pipelines` from this checkout
-    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (project, os.environ.get("PYTHONPATH")) if p)
+    os.makedirs(pipeline_root, exist_ok=True)  # the partial log below goes to root before kfp.local is set up
     listed: dict[str, Any] = {}  # the pipeline's name and its run directories before this run (set below)
     watcher = StepWatcher(progress, lambda: rundir.newest_since(pipeline_root, **listed) if listed else None, cli_words)
     partial_log = os.path.join(os.path.abspath(root), f".{rundir.LOG_FILE}.{os.getpid()}")
@@ -193,13 +206,9 @@ def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = No
     error = None
     # the zygote (TensorFlow & co., the first step's wait) starts loading first; kfp and the pipeline load meanwhile
     with captured(partial_log, watcher) as terminal, warm_executable() as warm:
-        from kfp import local
-
         from pipelines.training import PIPELINE_NAME, training_pipeline
 
-        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=True)
-        # kfp.local warns for every task whose image name lacks "python"; here the tasks run in this venv on purpose
-        warnings.filterwarnings("ignore", message="You may be attemp", category=RuntimeWarning)
+        init_kfp_local(root)
         before = rundir.run_dirs(pipeline_root, PIPELINE_NAME)
         listed.update(pipeline_name=PIPELINE_NAME, before=before)
         if progress in (sys.stdout, sys.__stdout__):
