@@ -18,13 +18,15 @@ import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loa
 from components._shared import artifacts
 from components._shared import lineage as lineage_lib
 from components._shared._compat.beam import memoize_dofn_specs, pickle_by_value
+from components._shared._compat.tensorflow_transform import flat_transform_calls
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import transform_graph as tg_layout
 from components._shared.artifacts.schema import read_schema
 from components._shared.log import get_logger, timed
 from components._shared.modules import load_module
-from components._shared.runner import is_distributed
+from components._shared.runner import is_distributed, is_local
 from components.schema.presence import optional_in_data, relax_presence, requires_presence
+from components.transform import source
 
 log = get_logger("transform")
 
@@ -113,6 +115,7 @@ def run_transform(
     )
     rows = _run_beam(
         module.preprocessing_fn,
+        examples_dir,
         schema,
         raw_metadata,
         files,
@@ -193,6 +196,7 @@ def _optional_columns(schema, statistics_dir: str | None) -> list[str]:
 
 def _run_beam(
     preprocessing_fn,
+    examples_dir,
     schema,
     raw_metadata,
     files,
@@ -225,6 +229,7 @@ def _run_beam(
     temp_dir = tg_layout.temp_dir(transform_graph_dir)
     if "://" not in transform_graph_dir:
         temp_dir = tempfile.mkdtemp(prefix="kfx_tft_")
+    local = is_local(beam_pipeline_args)
     what = "analyzing train split" + ("" if analyze_only else " and transforming both splits") + " on Beam"
     with timed(log, what) as t:
         options = PipelineOptions(list(beam_pipeline_args))
@@ -232,6 +237,9 @@ def _run_beam(
             with tft_beam.Context(temp_dir=temp_dir):
                 raw = {}
                 for split in ("train",) if analyze_only else artifacts.SPLITS:
+                    if local:  # bounded: one batch at a time, fused with the analysis (components/transform/source.py)
+                        raw[split] = source.read_split(p, examples_dir, split, schema, BATCH_SIZE)
+                        continue
                     tfxio = tf_example_record.TFExampleRecord(
                         file_pattern=files[split], schema=schema, telemetry_descriptors=["kfx", "transform"]
                     )
@@ -287,17 +295,23 @@ def count_records(files: Sequence[str]) -> int:
 
 
 def apply_in_process(
-    transform_graph_dir: str, files: dict[str, list[str]], transformed_examples_dir: str, batch_size: int = BATCH_SIZE
+    transform_graph_dir: str,
+    files: dict[str, list[str]],
+    transformed_examples_dir: str,
+    batch_size: int = BATCH_SIZE,
+    shard_bytes: int = examples_layout.SHARD_BYTES,
 ) -> dict[str, int]:
     """Apply a written transform graph to the examples with tf.data in this process (no Beam).
 
-    Same graph, same encoder (tfx_bsl's RecordBatch -> tf.Example) as the Beam path.
+    Same graph, same encoder (tfx_bsl's RecordBatch -> tf.Example) as the Beam path. Each split's records go to
+    shards of ``shard_bytes`` (a new one starts past it; record order kept across shards).
     """
     import pyarrow as pa
     import tensorflow as tf
     import tensorflow_transform as tft
     from tfx_bsl.coders import example_coder
 
+    flat_transform_calls()  # the loaded graph without a failed (and costly) structured binding at every call
     tft_output = tft.TFTransformOutput(transform_graph_dir)
     raw_spec = tft_output.raw_feature_spec()
     encoder = example_coder.RecordBatchToExamplesEncoder(tft_output.transformed_metadata.schema)
@@ -311,19 +325,13 @@ def apply_in_process(
     rows: dict[str, int] = {}
     for split, split_files in files.items():
         with timed(log, f"transforming {split} split in process") as t:
-            tf.io.gfile.makedirs(examples_layout.split_dir(transformed_examples_dir, split))
-            n = 0
-            path = examples_layout.shard_path(transformed_examples_dir, split, 0)
             ds = tf.data.TFRecordDataset(split_files).batch(batch_size)
-            with tf.io.TFRecordWriter(path) as writer:
+            # several shards for a large split (examples layout's SHARD_BYTES), so a distributed trainer can spread them
+            with examples_layout.RecordShardWriter(transformed_examples_dir, split, shard_bytes) as writer:
                 for serialized in ds:
-                    out = transform(serialized)
-                    batch = _to_record_batch(out, pa)
-                    for rec in encoder.encode(batch):
-                        writer.write(rec)
-                    n += int(serialized.shape[0])
-            rows[split] = n
-            t["rows"] = n
+                    writer.write(encoder.encode(_to_record_batch(transform(serialized), pa)))
+            rows[split] = t["rows"] = writer.rows
+        log.info("split %s: %s shard(s) under %s", split, len(writer.files), writer.files[0].rsplit("/", 1)[0])
     return rows
 
 

@@ -18,6 +18,7 @@ COMPAT = os.path.join("components", "_shared", "_compat")
 #: Private members kfx is known to need; using one outside _compat is a fence breach.
 PRIVATE_ATTRIBUTES = {
     "_call_flat",
+    "_call_with_flat_signature",
     "_queue",
     "_is_compiled",
     "_register_endpoints",

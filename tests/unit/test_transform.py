@@ -191,3 +191,118 @@ def test_multi_processing_runner_gives_the_same_rows(raw, transformed, tmp_path)
     spec = tft.TFTransformOutput(transformed["tg"]).transformed_feature_spec()
     for split in artifacts.SPLITS:
         assert _parsed_rows(te, split, spec) == _parsed_rows(transformed["te"], split, spec)
+
+
+def _graph_constants(graph_dir: str) -> list[bytes]:
+    """Every numeric constant of the transform graph (the analyzers' means, variances, quantile boundaries, ...)."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    with open(os.path.join(graph_dir, "transform_fn", "saved_model.pb"), "rb") as f:
+        saved = saved_model_pb2.SavedModel.FromString(f.read())
+    out = []
+    for graph in saved.meta_graphs:
+        nodes = list(graph.graph_def.node) + [n for fn in graph.graph_def.library.function for n in fn.node_def]
+        for node in nodes:
+            tensor = node.attr["value"].tensor
+            if node.op == "Const" and tensor.dtype != tf.string.as_datatype_enum:
+                array = tf.make_ndarray(tensor)
+                out.append(array.dtype.str.encode() + str(array.shape).encode() + array.tobytes())
+    return sorted(out)
+
+
+def test_local_source_gives_the_transform_graph_and_rows_of_the_tfrecord_beam_source(raw, transformed, tmp_path):
+    """Old vs new: the analysis fed by tfx-bsl's TFRecord BeamSource (what kfx ran before, and still runs on a
+    distributed runner) and by components/transform/source.py (local runners) give the same transform graph
+    (vocabularies byte for byte, every numeric constant) and the same transformed examples record by record."""
+    import apache_beam as beam
+    import tensorflow as tf
+    import tensorflow_transform.beam as tft_beam
+    from tfx_bsl.tfxio import tf_example_record
+
+    from components._shared.artifacts import transform_graph as tg_layout
+    from components._shared.artifacts.schema import read_schema
+    from components._shared.modules import load_module
+    from components.transform.logic import BATCH_SIZE, apply_in_process
+
+    schema = read_schema(raw["schema"])
+    module = load_module(FRAUD_MODULE, required=("preprocessing_fn",))
+    old_tg, old_te = str(tmp_path / "tg"), str(tmp_path / "te")
+    files = {split: examples_layout.split_files(raw["examples"], split) for split in artifacts.SPLITS}
+    with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(tmp_path / "scratch")):
+        tfxio = tf_example_record.TFExampleRecord(file_pattern=files["train"], schema=schema)
+        data = (p | tfxio.BeamSource(batch_size=BATCH_SIZE), tfxio.TensorAdapterConfig())
+        _ = data | tft_beam.AnalyzeDataset(module.preprocessing_fn) | tft_beam.WriteTransformFn(old_tg)
+    tg_layout.write_raw_schema(old_tg, schema)
+    apply_in_process(old_tg, files, old_te)
+
+    assets = os.path.join("transform_fn", "assets")
+    names = sorted(os.listdir(os.path.join(old_tg, assets)))
+    assert names and names == sorted(os.listdir(os.path.join(transformed["tg"], assets)))
+    for name in names:
+        with (
+            open(os.path.join(old_tg, assets, name), "rb") as a,
+            open(os.path.join(transformed["tg"], assets, name), "rb") as b,
+        ):
+            assert a.read() == b.read(), name
+    assert _graph_constants(old_tg) == _graph_constants(transformed["tg"])
+    for split in artifacts.SPLITS:
+        old = examples_layout.read_records(old_te, split)
+        new = examples_layout.read_records(transformed["te"], split)
+        assert len(old) == len(new) == transformed["result"].rows[split]
+        assert [tf.train.Example.FromString(r) for r in old] == [tf.train.Example.FromString(r) for r in new]
+
+
+def test_local_source_batches_are_the_decoded_shards_in_record_order(raw, tmp_path):
+    """Several shards: the batches (columnar copies, or decoded when a copy is missing) are tfx-bsl's decoding of
+    the shards read in record order, BATCH_SIZE rows each across shard boundaries, typed as TFExampleRecord's."""
+    import pyarrow as pa
+    from tfx_bsl.tfxio import tf_example_record
+
+    from components._shared.artifacts.schema import read_schema
+    from components.transform import source
+
+    # the raw train split re-sharded (~16 KB shards), each shard with its columnar copy as ingest writes it
+    examples = str(tmp_path / "examples")
+    schema = read_schema(raw["schema"])
+    with examples_layout.RecordShardWriter(examples, "train", shard_bytes=16 << 10) as writer:
+        writer.write(examples_layout.read_records(raw["examples"], "train"))
+    files = examples_layout.split_files(examples, "train")
+    assert files == writer.files and len(files) >= 3
+    for shard in files:
+        batches = list(examples_layout.decode_batches([shard], schema))
+        with pa.OSFile(examples_layout.columnar_path(shard), "wb") as sink:
+            with pa.ipc.new_file(sink, batches[0].schema) as ipc:
+                for batch in batches:
+                    ipc.write_batch(batch)
+    arrow_schema = tf_example_record.TFExampleRecord(file_pattern=files, schema=schema).ArrowSchema()
+    expected = pa.Table.from_batches(list(examples_layout.decode_batches(files, schema))).select(arrow_schema.names)
+
+    assert source.columnar_copies(examples, "train", arrow_schema) is not None
+    from_copies = list(source.split_batches(examples, "train", schema, arrow_schema, 64))
+    os.remove(examples_layout.columnar_path(files[1]))
+    assert source.columnar_copies(examples, "train", arrow_schema) is None
+    decoded = list(source.split_batches(examples, "train", schema, arrow_schema, 64))
+    for batches in (from_copies, decoded):
+        assert [b.num_rows for b in batches[:-1]] == [64] * (len(batches) - 1) and 0 < batches[-1].num_rows <= 64
+        assert all(b.schema.equals(arrow_schema) for b in batches)
+        assert pa.Table.from_batches(batches).equals(expected)
+
+
+def test_in_process_apply_writes_bounded_shards_in_record_order(raw, transformed, tmp_path):
+    """A large split is written as several shards (examples layout names, record order kept across them)."""
+    import tensorflow as tf
+
+    from components.transform.logic import apply_in_process
+
+    files = {split: examples_layout.split_files(raw["examples"], split) for split in artifacts.SPLITS}
+    rows = apply_in_process(transformed["tg"], files, str(tmp_path / "te"), shard_bytes=4 << 10)
+    assert rows == transformed["result"].rows
+    for split in artifacts.SPLITS:
+        shards = examples_layout.split_files(str(tmp_path / "te"), split)
+        assert len(shards) >= 2
+        assert [os.path.basename(s) for s in shards] == [examples_layout.shard_name(i) for i in range(len(shards))]
+        parsed = [tf.train.Example.FromString(r) for r in examples_layout.read_records(str(tmp_path / "te"), split)]
+        assert parsed == [
+            tf.train.Example.FromString(r) for r in examples_layout.read_records(transformed["te"], split)
+        ]

@@ -1,7 +1,7 @@
 """The only place kfx touches private or internal APIs of the libraries it runs on.
 
 One module per library (``tensorflow.py``, ``tfdv.py``, ``beam.py``, ``keras.py``, ``kserve.py``,
-``asyncio.py``). Each function here:
+``asyncio.py``, ``tensorflow_transform.py``). Each function here:
 
 * states the library version it was checked against,
 * is small, and either falls back to the public API or raises an error that says what broke,

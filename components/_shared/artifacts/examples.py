@@ -242,6 +242,52 @@ class ShardWriter:
         self.close()
 
 
+class RecordShardWriter:
+    """Writes already serialized records of one split into ``part-NNNNN.tfrecord`` shards (``tf.io.TFRecordWriter``,
+    any gfile URI), starting a new shard once the current one holds ``shard_bytes`` of records: the transform
+    step's output, whatever encoded it. ``files`` and ``rows`` say what was written."""
+
+    def __init__(self, examples_dir: str, split: str, shard_bytes: int = SHARD_BYTES) -> None:
+        self.examples_dir = examples_dir
+        self.split = split
+        self.shard_bytes = shard_bytes
+        self.files: list[str] = []
+        self.rows = 0
+        self._writer: Any = None
+        self._bytes = 0
+        register_filesystem(examples_dir)
+        tf.io.gfile.makedirs(split_dir(examples_dir, split))
+
+    def write(self, records: Iterable[bytes]) -> None:
+        for record in records:
+            if self._writer is None or self._bytes >= self.shard_bytes:
+                self._close_shard()
+                self.files.append(shard_path(self.examples_dir, self.split, len(self.files)))
+                self._writer = tf.io.TFRecordWriter(self.files[-1])
+                self._bytes = 0
+            self._writer.write(record)
+            self._bytes += len(record)
+            self.rows += 1
+
+    def _close_shard(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def close(self) -> None:
+        """Closes the open shard; a split with no rows still gets one (empty) shard, as readers expect one."""
+        if not self.files:
+            self.files.append(shard_path(self.examples_dir, self.split, 0))
+            self._writer = tf.io.TFRecordWriter(self.files[-1])
+        self._close_shard()
+
+    def __enter__(self) -> RecordShardWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 # ----------------------------------------------------------------------------------------------- decode
 
 
@@ -417,6 +463,7 @@ __all__ = [
     "META_FILE",
     "SHARD_BYTES",
     "COLUMNAR_SUFFIX",
+    "RecordShardWriter",
     "ShardWriter",
     "columnar_files",
     "columnar_path",
