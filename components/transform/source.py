@@ -29,8 +29,12 @@ def columnar_copies(examples_dir: str, split: str, arrow_schema: pa.Schema) -> l
     copies = examples_layout.columnar_files(examples_dir, split)
     if not copies:
         return None
-    with tf.io.gfile.GFile(copies[0], "rb") as f:
-        found = pa.ipc.open_file(pa.BufferReader(f.read())).schema
+    if "://" not in copies[0]:
+        with pa.memory_map(copies[0]) as f:
+            found = pa.ipc.open_file(f).schema
+    else:  # one shard's copy (tens of MB), once
+        with tf.io.gfile.GFile(copies[0], "rb") as f:
+            found = pa.ipc.open_file(pa.BufferReader(f.read())).schema
     for field in arrow_schema:
         i = found.get_field_index(field.name)
         if i < 0 or found.field(i).type != field.type:
