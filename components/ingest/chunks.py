@@ -154,15 +154,49 @@ class ChunkResult(NamedTuple):
     widened: dict[str, str] | None = None
 
 
-def process_chunk(text: pa.RecordBatch, job: ChunkJob) -> ChunkResult:
+def process_chunk(text: pa.RecordBatch, job: ChunkJob, spool: str | None = None) -> ChunkResult:
     """One chunk of CSV text, cast to ``job.types``, split and encoded (:func:`split_and_encode`); or, when some
-    column needs a wider type than ``job.types`` gives it, the types it needs and nothing encoded."""
+    column needs a wider type than ``job.types`` gives it, the types it needs and nothing encoded.
+
+    ``spool``: a path stem; each split's encoded bytes go to local files there (:func:`_spool`) instead of riding
+    back through the result (pickling tens of MB per chunk through a pipe costs about as much as encoding them).
+    """
     try:
         batch = cast_batch(text, job.types)
     except Widened as w:
         return ChunkResult(None, w.types)
     is_eval = assign_splits(row_hashes(text, job.seed), job.eval_fraction)
-    return ChunkResult(split_and_encode(batch, is_eval, job.columnar))
+    encoded = split_and_encode(batch, is_eval, job.columnar)
+    if spool is not None:
+        encoded = {split: _spool(e, f"{spool}-{split}") for split, e in encoded.items()}
+    return ChunkResult(encoded)
+
+
+def _spool(encoded: EncodedBatch, stem: str) -> EncodedBatch:
+    """The batch's framed records to ``<stem>.tfrecord`` and its columnar copy to ``<stem>.arrows`` (an Arrow IPC
+    stream); returned with the paths in place of the data (:func:`_unspool` reads them back)."""
+    if not encoded.rows:
+        return encoded
+    encoded.framed.tofile(stem + ".tfrecord")
+    copy = None
+    if encoded.columnar is not None:
+        copy = stem + ".arrows"
+        with pa.OSFile(copy, "wb") as sink, pa.ipc.new_stream(sink, encoded.columnar.schema) as writer:
+            writer.write_batch(encoded.columnar)
+    return encoded._replace(framed=stem + ".tfrecord", columnar=copy)
+
+
+def _unspool(encoded: EncodedBatch) -> EncodedBatch:
+    """A spooled batch's data, memory-mapped (no copy), its files unlinked at once (the mappings keep them)."""
+    if not isinstance(encoded.framed, str):
+        return encoded
+    framed = np.memmap(encoded.framed, np.uint8, mode="r")
+    os.unlink(encoded.framed)
+    copy = None
+    if encoded.columnar is not None:
+        copy = pa.ipc.open_stream(pa.memory_map(encoded.columnar)).read_next_batch()
+        os.unlink(encoded.columnar)
+    return encoded._replace(framed=framed, columnar=copy)
 
 
 # ------------------------------------------------------------------------------------------------ pool
@@ -207,9 +241,13 @@ class ChunkPool:
         self.workers = workers
         self._pending: deque[Any] = deque()
         self._pool = None
+        self._spool_dir: str | None = None
+        self._submitted = 0
         if workers > 1:
             import multiprocessing
+            import tempfile
 
+            self._spool_dir = tempfile.mkdtemp(prefix="kfx_ingest_spool_")
             # fork: the workers start at once (no imports: they inherit this process's), before any reader thread
             self._pool = multiprocessing.get_context("fork").Pool(workers)
 
@@ -217,21 +255,35 @@ class ChunkPool:
         if self._pool is None:
             yield process_chunk(text, job)
             return
-        self._pending.append(self._pool.apply_async(process_chunk, (text, job)))
+        spool = os.path.join(self._spool_dir, f"chunk-{self._submitted:06d}")
+        self._submitted += 1
+        self._pending.append(self._pool.apply_async(process_chunk, (text, job, spool)))
         while len(self._pending) >= IN_FLIGHT_PER_WORKER * self.workers:
-            yield self._pending.popleft().get()
+            yield self._result(self._pending.popleft())
 
     def drain(self) -> Iterator[ChunkResult]:
         while self._pending:
-            yield self._pending.popleft().get()
+            yield self._result(self._pending.popleft())
+
+    @staticmethod
+    def _result(pending: Any) -> ChunkResult:
+        result = pending.get()
+        if result.encoded is None:
+            return result
+        return result._replace(encoded={split: _unspool(e) for split, e in result.encoded.items()})
 
     def close(self) -> None:
-        """Stop the workers (pending chunks are dropped)."""
+        """Stop the workers (pending chunks are dropped) and remove the spool folder."""
         self._pending.clear()
         if self._pool is not None:
             self._pool.terminate()
             self._pool.join()
             self._pool = None
+        if self._spool_dir is not None:
+            import shutil
+
+            shutil.rmtree(self._spool_dir, ignore_errors=True)
+            self._spool_dir = None
 
     def __enter__(self) -> ChunkPool:
         return self
