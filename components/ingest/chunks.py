@@ -7,8 +7,8 @@ framed TFRecord bytes + columnar copies) in ``workers`` processes and gives the 
 the shard writers append exactly what one process would have appended, batch for batch: the shards are
 byte-identical whatever the worker count (``tests/unit/test_ingest.py``).
 
-Workers: as many as the CPUs this process may run on (:func:`available_cpus`: its CPU affinity, capped by a
-cgroup CPU quota such as a Kubernetes CPU limit); one = everything in this process, no pool. Memory: at most
+Workers: as many as the CPUs this process may run on (``components/_shared/cpus.py``: its CPU affinity, capped
+by a cgroup CPU quota such as a Kubernetes CPU limit); one = everything in this process, no pool. Memory: at most
 ``2 * workers`` chunks are in flight (each ~``BLOCK_BYTES`` of CSV, its typed columns and its encoded bytes), so
 memory does not grow with the file. Workers are forked before the CSV reader starts its threads and never touch
 TensorFlow.
@@ -16,7 +16,6 @@ TensorFlow.
 
 from __future__ import annotations
 
-import math
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from components._shared.artifacts.examples import EncodedBatch, encode_batch
+from components._shared.cpus import available_cpus  # noqa: F401  (ingest's worker count)
 
 #: kfx column types, narrowest first: a column takes the widest type any of its chunks needs.
 TYPE_ORDER = ("int", "float", "string")
@@ -200,33 +200,6 @@ def _unspool(encoded: EncodedBatch) -> EncodedBatch:
 
 
 # ------------------------------------------------------------------------------------------------ pool
-
-
-def available_cpus() -> int:
-    """CPUs this process may use: its affinity (``os.sched_getaffinity``), capped by a cgroup v2/v1 CPU quota
-    (a container's CPU limit, which affinity does not show), at least 1."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    quota = _cgroup_cpu_quota()
-    return max(1, min(cpus, math.ceil(quota)) if quota else cpus)
-
-
-def _cgroup_cpu_quota() -> float | None:
-    """CPUs allowed by the cgroup's CFS quota (``cpu.max`` or ``cpu.cfs_quota_us``/``cpu.cfs_period_us``)."""
-    try:
-        with open("/sys/fs/cgroup/cpu.max") as f:
-            quota, period = f.read().split()[:2]
-        return None if quota == "max" else int(quota) / int(period)
-    except (OSError, ValueError):
-        pass
-    try:
-        with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") as f, open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as g:
-            quota_us, period_us = int(f.read()), int(g.read())
-        return None if quota_us <= 0 else quota_us / period_us
-    except (OSError, ValueError):
-        return None
 
 
 class ChunkPool:

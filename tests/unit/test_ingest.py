@@ -357,6 +357,6 @@ def test_an_error_after_chunks_were_written_leaves_nothing_behind(tmp_path, tiny
 
 
 def test_available_cpus_follows_the_affinity():
-    from components.ingest.chunks import available_cpus
+    from components._shared.cpus import available_cpus
 
     assert 1 <= available_cpus() <= len(os.sched_getaffinity(0))
