@@ -26,16 +26,12 @@ raises ``IngestError``, and leaves nothing behind in the output folder.
 
 from __future__ import annotations
 
-import csv
-import io
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import tensorflow as tf
 
 from components._shared import artifacts
@@ -48,7 +44,9 @@ from components._shared.artifacts.examples import (  # noqa: F401  (re-exported:
     load_split,
     split_to_pandas,
 )
+from components._shared.cpus import available_cpus
 from components._shared.log import get_logger, timed
+from components.ingest import reading
 from components.ingest.chunks import (  # noqa: F401  (re-exported: typing and split lived here)
     TYPE_ORDER,
     ChunkJob,
@@ -56,20 +54,13 @@ from components.ingest.chunks import (  # noqa: F401  (re-exported: typing and s
     ChunkResult,
     Widened,
     assign_splits,
-    available_cpus,
     cast_batch,
     chunk_type,
     row_hashes,
 )
+from components.ingest.reading import IngestError, Opener, text_batches  # noqa: F401  (re-exported)
 
 log = get_logger("ingest")
-
-#: Bytes of CSV parsed per chunk (bounds the memory of every pass and worker).
-BLOCK_BYTES = 16 << 20
-
-
-class IngestError(ValueError):
-    """The input CSV can't be ingested; the message names the file and what to fix."""
 
 
 @dataclass
@@ -81,133 +72,6 @@ class IngestResult:
     seconds: float = 0.0
     source_sha256: str = ""
     files: dict[str, list[str]] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------------------------- reading
-
-Opener = Callable[[], "pa.NativeFile | str"]
-
-
-def _is_local(uri: str) -> bool:
-    return "://" not in uri or uri.startswith("file://")
-
-
-def _local_path(uri: str) -> str:
-    return uri[len("file://") :] if uri.startswith("file://") else uri
-
-
-def _opener(data_uri: str) -> Opener:
-    """A function giving a fresh stream of the CSV each call (a local path, or a gfile stream for any URI)."""
-    if _is_local(data_uri):
-        path = _local_path(data_uri)
-        if not os.path.isfile(path):
-            raise IngestError(f"CSV file {data_uri} does not exist")
-        size = os.path.getsize(path)
-    else:
-        artifacts.register_filesystem(data_uri)
-        if not tf.io.gfile.exists(data_uri):
-            raise IngestError(f"CSV file {data_uri} does not exist")
-        size = tf.io.gfile.stat(data_uri).length
-    if size == 0:
-        raise IngestError(f"CSV file {data_uri} is empty (0 bytes); expected a header line and data rows")
-    if _is_local(data_uri):
-        return lambda: _local_path(data_uri)
-    return lambda: pa.PythonFile(io.BufferedReader(_GFileRaw(data_uri), BLOCK_BYTES), mode="r")
-
-
-class _GFileRaw(io.RawIOBase):
-    """A ``tf.io.gfile`` object as a raw binary stream (pyarrow streams it; GFile alone looks closed to it)."""
-
-    def __init__(self, uri: str) -> None:
-        self._f = tf.io.gfile.GFile(uri, "rb")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:
-        data = self._f.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._f.close()
-        super().close()
-
-
-def _text_stream(source: pa.NativeFile | str, limit: int = -1) -> io.TextIOBase:
-    """Text of a local path (streamed) or of a remote stream (its first ``limit`` bytes, or all of it)."""
-    if isinstance(source, str):
-        return open(source, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115
-    try:
-        data = source.read(limit) if limit >= 0 else source.read()
-    finally:
-        source.close()
-    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="", errors="replace")
-
-
-def _read_header(opener: Opener, data_uri: str) -> list[str]:
-    with _text_stream(opener(), limit=1 << 20) as f:
-        first = f.readline()
-    if not first.strip():
-        raise IngestError(f"CSV file {data_uri} has an empty first line; expected a header line with column names")
-    header = next(csv.reader([first]))
-    names = [h.strip() for h in header]
-    blank = [i + 1 for i, n in enumerate(names) if not n]
-    if blank:
-        raise IngestError(f"CSV file {data_uri}: header column(s) {blank} have no name; name every column")
-    seen: set[str] = set()
-    dups = sorted({n for n in names if n in seen or seen.add(n)})
-    if dups:
-        raise IngestError(f"CSV file {data_uri}: duplicate column name(s) {dups} in the header; make them unique")
-    return names
-
-
-def _find_ragged_line(opener: Opener, n_cols: int) -> tuple[int, int] | None:
-    """(1-based physical line, cells) of the first row whose cell count differs from the header's."""
-    with _text_stream(opener()) as f:
-        reader = csv.reader(f)
-        for row in reader:
-            if row and len(row) != n_cols:
-                return reader.line_num, len(row)
-    return None
-
-
-def text_batches(opener: Opener, names: list[str], data_uri: str) -> Iterator[pa.RecordBatch]:
-    """The CSV's rows as text RecordBatches of about ``BLOCK_BYTES`` of CSV each (empty cell = null).
-
-    Raises IngestError naming the first ragged row once the whole file has been read.
-    """
-    ragged: list[pacsv.InvalidRow] = []
-
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        ragged.append(row)
-        return "skip"
-
-    try:
-        reader = pacsv.open_csv(
-            opener(),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=True,
-                null_values=[""],
-                quoted_strings_can_be_null=True,
-            ),
-        )
-        yield from reader
-    except pa.ArrowInvalid as e:
-        raise IngestError(f"CSV file {data_uri} could not be parsed: {e}") from e
-    if ragged:
-        first = ragged[0]
-        line, cells = first.number, first.actual_columns
-        if line is None:
-            found = _find_ragged_line(opener, len(names))
-            line, cells = found if found else ("?", cells)
-        raise IngestError(
-            f"CSV file {data_uri}: line {line} has {cells} cells but the header has {len(names)} columns "
-            f"({len(ragged)} ragged row(s) in total); fix or remove the row"
-        )
 
 
 # ------------------------------------------------------------------------------------------------ scan
@@ -232,8 +96,8 @@ class Scan:
 
 def scan_csv(data_uri: str, eval_fraction: float = 0.2, seed: int = 0) -> tuple[Opener, Scan]:
     """First pass over the CSV: header checks, column types over every chunk, split of every row."""
-    opener = _opener(data_uri)
-    names = _read_header(opener, data_uri)
+    opener = reading.opener(data_uri)
+    names = reading.read_header(opener, data_uri)
     types = dict.fromkeys(names, TYPE_ORDER[0])
     masks = []
     for text in text_batches(opener, names, data_uri):
@@ -259,10 +123,6 @@ def typed_batches(opener: Opener, scan: Scan, data_uri: str) -> Iterator[tuple[p
 
 
 # ----------------------------------------------------------------------------------------------- write
-
-
-def _source_size(data_uri: str) -> int:
-    return os.path.getsize(_local_path(data_uri)) if _is_local(data_uri) else tf.io.gfile.stat(data_uri).length
 
 
 def _write_pass(
@@ -320,9 +180,9 @@ def _write_examples(
     """The CSV into shards, in one read when the first chunk's column types hold for the whole file (the usual
     case), else (a column widens in a later chunk) the shards written so far are dropped and the file is read
     twice more: a scan for the whole file's types, then the write. The output is the same either way."""
-    opener = _opener(data_uri)
-    names = _read_header(opener, data_uri)
-    workers = available_cpus() if _source_size(data_uri) > BLOCK_BYTES else 1
+    opener = reading.opener(data_uri)
+    names = reading.read_header(opener, data_uri)
+    workers = available_cpus() if reading.source_size(data_uri) > reading.BLOCK_BYTES else 1
     job = ChunkJob({}, eval_fraction, seed, columnar=True)
     with timed(log, f"writing tf.Examples of {data_uri} to {output_dir} ({workers} worker process(es))") as t:
         try:

@@ -189,7 +189,7 @@ def test_taxi_table_row_count_exact():
 @pytest.fixture
 def tiny_chunks(monkeypatch):
     """Stream the CSV in 4 KiB chunks, so a 3,000-row file is ~20 chunks and types show only in late ones."""
-    monkeypatch.setattr(ingest_logic, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(ingest_logic.reading, "BLOCK_BYTES", 4096)
 
 
 def test_streamed_shards_reproduce_the_whole_file_ingest_exactly(tmp_path, tiny_chunks):

@@ -171,7 +171,7 @@ def test_statistics_of_streamed_shards_equal_the_whole_file_ingest(tmp_path, mon
     from components.ingest import logic as ingest_logic
     from tests.testdata import golden_examples as golden
 
-    monkeypatch.setattr(ingest_logic, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(ingest_logic.reading, "BLOCK_BYTES", 4096)
     src = golden.write_late_types_csv(str(tmp_path / "late.csv"))
     ingest_csv(src, str(tmp_path / "ex"), shard_bytes=20_000)
     counts = compute_statistics(str(tmp_path / "ex"), str(tmp_path / "st"))
@@ -188,7 +188,7 @@ def test_columnar_copies_give_byte_identical_statistics_to_decoding_the_tfrecord
     from components.statistics import logic as stats_logic
     from tests.testdata import golden_examples as golden
 
-    monkeypatch.setattr(ingest_logic, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(ingest_logic.reading, "BLOCK_BYTES", 4096)
     monkeypatch.setattr(stats_logic, "CHUNK_ROWS", 700)  # batches cross shard and chunk boundaries
     src = golden.write_late_types_csv(str(tmp_path / "late.csv"))
     ex = str(tmp_path / "ex")
