@@ -14,7 +14,12 @@ import os
 
 def available_cpus() -> int:
     """CPUs this process may use: its affinity (``os.sched_getaffinity``), capped by a cgroup v2/v1 CPU quota
-    (a container's CPU limit, which affinity does not show), at least 1."""
+    (a container's CPU limit, which affinity does not show), at least 1; 1 in a daemonic process (a
+    ``multiprocessing`` worker), which may not start processes of its own."""
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        return 1
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

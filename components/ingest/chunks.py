@@ -7,11 +7,11 @@ framed TFRecord bytes + columnar copies) in ``workers`` processes and gives the 
 the shard writers append exactly what one process would have appended, batch for batch: the shards are
 byte-identical whatever the worker count (``tests/unit/test_ingest.py``).
 
-Workers: as many as the CPUs this process may run on (``components/_shared/cpus.py``: its CPU affinity, capped
-by a cgroup CPU quota such as a Kubernetes CPU limit); one = everything in this process, no pool. Memory: at most
-``2 * workers`` chunks are in flight (each ~``BLOCK_BYTES`` of CSV, its typed columns and its encoded bytes), so
-memory does not grow with the file. Workers are forked before the CSV reader starts its threads and never touch
-TensorFlow.
+Workers (:func:`worker_count`): one per CPU this process may run on (``components/_shared/cpus.py``: its CPU
+affinity, capped by a cgroup CPU quota such as a Kubernetes CPU limit), at most ``MAX_WORKERS`` and no more than
+the file's chunks; one = everything in this process, no pool. Memory: at most ``2 * workers`` chunks are in flight
+(each ~``BLOCK_BYTES`` of CSV, its typed columns and its encoded bytes), so memory does not grow with the file.
+Workers are forked before the CSV reader starts its threads and never touch TensorFlow.
 """
 
 from __future__ import annotations
@@ -34,6 +34,16 @@ TYPE_ORDER = ("int", "float", "string")
 _ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "string": pa.large_binary()}
 #: Chunks in flight per worker (bounds memory; 2 keeps a worker busy while its last result is written).
 IN_FLIGHT_PER_WORKER = 2
+#: At most this many workers however many CPUs (each holds up to ~0.3 GB while it encodes a chunk; the one reader
+#: process feeds at most a few: beyond that the step stays within its memory bound rather than scaling on).
+MAX_WORKERS = 4
+
+
+def worker_count(cpus: int, source_bytes: int, block_bytes: int) -> int:
+    """Worker processes for a CSV of ``source_bytes`` read in ``block_bytes`` chunks: one per CPU, no more than
+    the chunks or :data:`MAX_WORKERS`; 1 (no worker process) for a one-chunk file or one CPU."""
+    chunks = -(-source_bytes // block_bytes)
+    return max(1, min(cpus, chunks, MAX_WORKERS)) if chunks > 1 else 1
 
 
 class Widened(ValueError):

@@ -57,6 +57,7 @@ from components.ingest.chunks import (  # noqa: F401  (re-exported: typing and s
     cast_batch,
     chunk_type,
     row_hashes,
+    worker_count,
 )
 from components.ingest.reading import IngestError, Opener, text_batches  # noqa: F401  (re-exported)
 
@@ -182,7 +183,7 @@ def _write_examples(
     twice more: a scan for the whole file's types, then the write. The output is the same either way."""
     opener = reading.opener(data_uri)
     names = reading.read_header(opener, data_uri)
-    workers = available_cpus() if reading.source_size(data_uri) > reading.BLOCK_BYTES else 1
+    workers = worker_count(available_cpus(), reading.source_size(data_uri), reading.BLOCK_BYTES)
     job = ChunkJob({}, eval_fraction, seed, columnar=True)
     with timed(log, f"writing tf.Examples of {data_uri} to {output_dir} ({workers} worker process(es))") as t:
         try:

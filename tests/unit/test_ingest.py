@@ -360,3 +360,31 @@ def test_available_cpus_follows_the_affinity():
     from components._shared.cpus import available_cpus
 
     assert 1 <= available_cpus() <= len(os.sched_getaffinity(0))
+
+
+def test_worker_count_follows_cpus_chunks_and_the_cap():
+    from components.ingest.chunks import MAX_WORKERS, worker_count
+
+    mb = 1 << 20
+    assert worker_count(cpus=2, source_bytes=150 * mb, block_bytes=16 * mb) == 2
+    assert worker_count(cpus=1, source_bytes=150 * mb, block_bytes=16 * mb) == 1
+    assert worker_count(cpus=64, source_bytes=150 * mb, block_bytes=16 * mb) == MAX_WORKERS
+    assert worker_count(cpus=8, source_bytes=40 * mb, block_bytes=16 * mb) == min(3, MAX_WORKERS)  # 3 chunks
+    assert worker_count(cpus=8, source_bytes=10 * mb, block_bytes=16 * mb) == 1  # one chunk: no pool
+
+
+def _cpus_in_a_daemon(queue) -> None:  # noqa: ANN001
+    from components._shared.cpus import available_cpus
+
+    queue.put(available_cpus())
+
+
+def test_a_daemonic_process_gets_one_cpu_so_it_starts_no_workers():
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=_cpus_in_a_daemon, args=(queue,), daemon=True)
+    process.start()
+    assert queue.get(timeout=60) == 1
+    process.join()
