@@ -6,7 +6,9 @@ Two paths, one result:
   distributed runner is named): the split's rows, as Arrow RecordBatches of ``CHUNK_ROWS``, are fed straight
   into TFDV's combiner statistics generators (the core of
   ``tfdv.generate_statistics_from_dataframe``; the one use of TFDV internals is fenced in
-  ``components/_shared/_compat/tfdv.py``), without Beam's per-bundle overhead.
+  ``components/_shared/_compat/tfdv.py``), without Beam's per-bundle overhead. With more than one CPU
+  (``components/_shared/cpus.py``) the splits after the first are computed in forked processes beside it (each
+  split exactly as in one process: the same bytes).
 * **beam**: ``tfdv.GenerateStatistics`` in a Beam pipeline built from ``beam_pipeline_args`` (DirectRunner in
   any running mode, Dataflow, Flink, Spark ...).
 
@@ -32,6 +34,7 @@ from components._shared._compat.tfdv import streaming_statistics
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import write_text
 from components._shared.artifacts.statistics import read_statistics, staging_dir, write_statistics
+from components._shared.cpus import available_cpus
 from components._shared.log import get_logger, timed
 from components._shared.runner import is_distributed, is_local, runner_of
 from components._shared.stats_view import num_examples
@@ -120,6 +123,82 @@ def _split_batches(
         names = [f.name for f in schema.feature] if schema is not None else None
         return examples_layout.read_columnar(copies, CHUNK_ROWS, names), "columnar"
     return examples_layout.decode_batches(files, schema, CHUNK_ROWS), "tfrecord"
+
+
+def _one_split(
+    examples_dir: str, split: str, files: list[str], schema: schema_pb2.Schema | None, options, columnar: bool
+) -> tuple[statistics_pb2.DatasetFeatureStatisticsList, int, str]:
+    """One split's statistics in this process: (statistics, rows fed, what they were read from)."""
+    batches, reader = _split_batches(examples_dir, split, files, schema, columnar)
+    with timed(log, f"computing {split} statistics in memory from {reader}") as t:
+        stats, rows = statistics_from_batches(batches, options)
+        t["rows"] = rows
+    return stats, rows, reader
+
+
+def _in_memory_statistics(
+    examples_dir: str,
+    inputs: dict[str, list[str]],
+    schema: schema_pb2.Schema | None,
+    options: tfdv.StatsOptions,
+    columnar: bool,
+) -> tuple[dict[str, statistics_pb2.DatasetFeatureStatisticsList], dict[str, int], dict[str, str]]:
+    """Every split through TFDV's generators. With more than one CPU (``components/_shared/cpus.py``) the splits
+    after the first run each in a forked process while this one computes the first: each split's statistics are
+    computed exactly as in one process (same generators, options and batches), so they are the same bytes."""
+    splits = list(inputs)
+    others = splits[1 : available_cpus()]
+    children = {split: _fork_split(examples_dir, split, inputs[split], schema, options, columnar) for split in others}
+    done = {}
+    try:
+        for split in splits:
+            if split not in children:
+                done[split] = _one_split(examples_dir, split, inputs[split], schema, options, columnar)
+        for split, (process, conn) in children.items():
+            done[split] = _join_split(split, process, conn)
+    finally:
+        for process, _ in children.values():
+            if process.is_alive():
+                process.terminate()
+    ordered = {split: done[split] for split in splits}
+    return (
+        {s: r[0] for s, r in ordered.items()},
+        {s: r[1] for s, r in ordered.items()},
+        {s: r[2] for s, r in ordered.items()},
+    )
+
+
+def _fork_split(examples_dir: str, split: str, files: list[str], schema, options, columnar: bool) -> tuple:
+    """Start one split's statistics in a forked process (fork: nothing is imported again or pickled but the result)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    parent, child = context.Pipe(duplex=False)
+
+    def run() -> None:
+        try:
+            stats, rows, reader = _one_split(examples_dir, split, files, schema, options, columnar)
+            child.send(("ok", stats.SerializeToString(), rows, reader))
+        except BaseException as e:  # noqa: BLE001  (reported to the parent, which raises)
+            child.send(("error", f"{type(e).__name__}: {e}", 0, ""))
+
+    process = context.Process(target=run, name=f"kfx-statistics-{split}", daemon=True)
+    process.start()
+    child.close()
+    return process, parent
+
+
+def _join_split(split: str, process, conn) -> tuple[statistics_pb2.DatasetFeatureStatisticsList, int, str]:
+    try:
+        status, payload, rows, reader = conn.recv()
+    except EOFError:
+        status, payload, rows, reader = "error", "the process ended without a result", 0, ""
+    process.join()
+    if status != "ok":
+        raise StatisticsError(
+            f"statistics of split {split!r} failed in its worker process (exit {process.exitcode}): {payload}"
+        )
+    return statistics_pb2.DatasetFeatureStatisticsList.FromString(payload), rows, reader
 
 
 # ------------------------------------------------------------------------------------------- beam
@@ -217,11 +296,7 @@ def compute_statistics(
     read: dict[str, int] = {}
     readers: dict[str, str] = {}
     if chosen == "in_memory":
-        for split, files in inputs.items():
-            batches, readers[split] = _split_batches(examples_dir, split, files, schema, columnar)
-            with timed(log, f"computing {split} statistics in memory from {readers[split]}") as t:
-                results[split], read[split] = statistics_from_batches(batches, options)
-                t["rows"] = read[split]
+        results, read, readers = _in_memory_statistics(examples_dir, inputs, schema, options, columnar)
     else:
         with timed(log, f"computing statistics of {len(inputs)} split(s) with Beam ({runner})") as t:
             results, read = _beam_statistics(inputs, schema, options, beam_pipeline_args, output_dir)

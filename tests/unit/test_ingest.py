@@ -189,7 +189,7 @@ def test_taxi_table_row_count_exact():
 @pytest.fixture
 def tiny_chunks(monkeypatch):
     """Stream the CSV in 4 KiB chunks, so a 3,000-row file is ~20 chunks and types show only in late ones."""
-    monkeypatch.setattr(ingest_logic, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(ingest_logic.reading, "BLOCK_BYTES", 4096)
 
 
 def test_streamed_shards_reproduce_the_whole_file_ingest_exactly(tmp_path, tiny_chunks):
@@ -249,3 +249,142 @@ def test_row_hashes_equal_pandas_hash_of_the_texts_for_every_column_shape():
                 expected *= np.uint64(mult)
     assert (ingest_logic.row_hashes(batch, seed=5) == expected).all()
     assert (ingest_logic.row_hashes(pa.Table.from_batches([batch.slice(0, 10), batch.slice(10)]), 5) == expected).all()
+
+
+def _tree_bytes(root: str) -> dict[str, bytes]:
+    """Every shard and columnar copy under an examples folder, by relative path."""
+    out = {}
+    for split in artifacts.SPLITS:
+        for name in sorted(os.listdir(os.path.join(root, split))):
+            with open(os.path.join(root, split, name), "rb") as f:
+                out[f"{split}/{name}"] = f.read()
+    return out
+
+
+def _two_pass_reference(src: str, out: str, shard_bytes: int) -> None:
+    """The ingest before the single read: scan the whole file (types, split), then cast + write every chunk."""
+    opener, scan = ingest_logic.scan_csv(src)
+    writers = {s: layout.ShardWriter(out, s, shard_bytes, columnar=True) for s in artifacts.SPLITS}
+    for batch, is_eval in ingest_logic.typed_batches(opener, scan, src):
+        writers["train"].write(batch.filter(~is_eval))
+        writers["eval"].write(batch.filter(is_eval))
+    for w in writers.values():
+        w.close()
+
+
+@pytest.fixture
+def pool_sizes(monkeypatch):
+    """Record the worker count of every ChunkPool ingest starts."""
+    from components.ingest import chunks
+
+    sizes: list[int] = []
+    real = chunks.ChunkPool.__init__
+
+    def init(self, workers):  # noqa: ANN001, ANN202
+        sizes.append(workers)
+        real(self, workers)
+
+    monkeypatch.setattr(chunks.ChunkPool, "__init__", init)
+    return sizes
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_single_read_with_worker_processes_writes_the_bytes_of_the_two_pass_ingest(
+    tmp_path, tiny_chunks, monkeypatch, pool_sizes, workers
+):
+    """Types settled in the first chunk: one read of the CSV, chunks encoded in ``workers`` processes and
+    appended in chunk order: every shard and columnar copy is byte-identical to the two-pass, one-process ingest's
+    (same records, same shard boundaries)."""
+    monkeypatch.setattr(ingest_logic, "available_cpus", lambda: workers)
+    src = _write(tmp_path / "d.csv", _rows_csv(4000))
+    _two_pass_reference(src, str(tmp_path / "ref"), 20_000)
+    result = ingest_csv(src, str(tmp_path / "ex"), shard_bytes=20_000)
+    assert pool_sizes == [workers]  # one read, one pool: no fallback
+    assert result.rows == 4000 and result.columns == {
+        "id": "int",
+        "amount": "float",
+        "cat": "string",
+        "count": "int",
+        "note": "string",
+    }
+    got, ref = _tree_bytes(str(tmp_path / "ex")), _tree_bytes(str(tmp_path / "ref"))
+    assert len(got) > 8 and got.keys() == ref.keys()
+    assert all(got[k] == ref[k] for k in ref), [k for k in ref if got[k] != ref[k]]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_type_widening_in_a_late_chunk_rewrites_with_the_whole_file_types(
+    tmp_path, tiny_chunks, monkeypatch, pool_sizes, workers
+):
+    """The first chunk's types don't hold (a float at row 2,500, a string at 2,900): ingest drops what it wrote
+    and writes again with the whole file's types; records and statistics match the digests of the whole-file
+    ingest, with worker processes or without."""
+    from components._shared.artifacts.statistics import read_statistics
+    from components.statistics.logic import compute_statistics
+
+    monkeypatch.setattr(ingest_logic, "available_cpus", lambda: workers)
+    src = golden.write_late_types_csv(str(tmp_path / "late.csv"))
+    out = str(tmp_path / "ex")
+    result = ingest_csv(src, out, shard_bytes=20_000)
+    assert pool_sizes == [workers, workers]  # the single read, then the rewrite
+    assert result.columns == golden.COLUMNS and result.splits == golden.SPLITS
+    assert all(golden.records_digest(layout.split_files(out, s)) == golden.RECORDS_SHA256[s] for s in golden.SPLITS)
+    compute_statistics(out, str(tmp_path / "stats"))
+    for split in artifacts.SPLITS:
+        stats = read_statistics(str(tmp_path / "stats"), split).SerializeToString(deterministic=True)
+        assert hashlib.sha256(stats).hexdigest() == golden.STATS_SHA256[split], split
+
+
+def test_an_error_after_chunks_were_written_leaves_nothing_behind(tmp_path, tiny_chunks, monkeypatch):
+    """A ragged row near the end shows only once shards were written: the error names its line, and neither the
+    output (a new folder: removed; an existing one: its split folders removed) nor the workers' spool remains."""
+    import tempfile
+
+    monkeypatch.setattr(ingest_logic, "available_cpus", lambda: 2)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    os.makedirs(tmp_path / "tmp")
+    text = _rows_csv(3000).splitlines()
+    text.insert(2900, "1,2")
+    src = _write(tmp_path / "r.csv", "\n".join(text) + "\n")
+    for out, existed in ((tmp_path / "new", False), (tmp_path / "old", True)):
+        if existed:
+            out.mkdir()
+            (out / "keep.txt").write_text("mine")
+        with pytest.raises(IngestError, match="line 2901 has 2 cells"):
+            ingest_csv(src, str(out))
+        assert sorted(os.listdir(out)) == ["keep.txt"] if existed else not out.exists()
+    assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_available_cpus_follows_the_affinity():
+    from components._shared.cpus import available_cpus
+
+    assert 1 <= available_cpus() <= len(os.sched_getaffinity(0))
+
+
+def test_worker_count_follows_cpus_chunks_and_the_cap():
+    from components.ingest.chunks import MAX_WORKERS, worker_count
+
+    mb = 1 << 20
+    assert worker_count(cpus=2, source_bytes=150 * mb, block_bytes=16 * mb) == 2
+    assert worker_count(cpus=1, source_bytes=150 * mb, block_bytes=16 * mb) == 1
+    assert worker_count(cpus=64, source_bytes=150 * mb, block_bytes=16 * mb) == MAX_WORKERS
+    assert worker_count(cpus=8, source_bytes=40 * mb, block_bytes=16 * mb) == min(3, MAX_WORKERS)  # 3 chunks
+    assert worker_count(cpus=8, source_bytes=10 * mb, block_bytes=16 * mb) == 1  # one chunk: no pool
+
+
+def _cpus_in_a_daemon(queue) -> None:  # noqa: ANN001
+    from components._shared.cpus import available_cpus
+
+    queue.put(available_cpus())
+
+
+def test_a_daemonic_process_gets_one_cpu_so_it_starts_no_workers():
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=_cpus_in_a_daemon, args=(queue,), daemon=True)
+    process.start()
+    assert queue.get(timeout=60) == 1
+    process.join()

@@ -171,7 +171,7 @@ def test_statistics_of_streamed_shards_equal_the_whole_file_ingest(tmp_path, mon
     from components.ingest import logic as ingest_logic
     from tests.testdata import golden_examples as golden
 
-    monkeypatch.setattr(ingest_logic, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(ingest_logic.reading, "BLOCK_BYTES", 4096)
     src = golden.write_late_types_csv(str(tmp_path / "late.csv"))
     ingest_csv(src, str(tmp_path / "ex"), shard_bytes=20_000)
     counts = compute_statistics(str(tmp_path / "ex"), str(tmp_path / "st"))
@@ -188,7 +188,7 @@ def test_columnar_copies_give_byte_identical_statistics_to_decoding_the_tfrecord
     from components.statistics import logic as stats_logic
     from tests.testdata import golden_examples as golden
 
-    monkeypatch.setattr(ingest_logic, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(ingest_logic.reading, "BLOCK_BYTES", 4096)
     monkeypatch.setattr(stats_logic, "CHUNK_ROWS", 700)  # batches cross shard and chunk boundaries
     src = golden.write_late_types_csv(str(tmp_path / "late.csv"))
     ex = str(tmp_path / "ex")
@@ -209,3 +209,29 @@ def test_columnar_copies_give_byte_identical_statistics_to_decoding_the_tfrecord
     assert partial.reader == "columnar,tfrecord"
     decoded_eval = golden.file_digest(stats_path(str(tmp_path / "decoded"), "eval"))
     assert golden.file_digest(stats_path(str(tmp_path / "partial"), "eval")) == decoded_eval
+
+
+def test_splits_in_parallel_processes_give_the_bytes_of_one_process(examples, tmp_path, monkeypatch):
+    """With two CPUs the eval split's statistics run in a forked process beside train's: the statistics files
+    are byte-identical to those computed one split after the other in one process; a failure in the worker
+    process is a StatisticsError naming the split."""
+    from components.statistics import logic as stats_logic
+
+    outs = {}
+    for cpus in (1, 2):
+        monkeypatch.setattr(stats_logic, "available_cpus", lambda cpus=cpus: cpus)
+        outs[cpus] = str(tmp_path / f"cpus{cpus}")
+        counts = compute_statistics(examples["dir"], outs[cpus])
+        assert dict(counts) == examples["splits"] and counts.reader == "columnar"
+    for split in artifacts.SPLITS:
+        with open(stats_path(outs[1], split), "rb") as a, open(stats_path(outs[2], split), "rb") as b:
+            assert a.read() == b.read(), split
+
+    broken = tmp_path / "broken"
+    import shutil
+
+    shutil.copytree(examples["dir"], broken)
+    with open(examples_layout.columnar_files(str(broken), "eval")[0], "r+b") as f:
+        f.truncate(64)  # a damaged columnar copy of the split the worker process reads
+    with pytest.raises(StatisticsError, match="split 'eval' failed in its worker process"):
+        compute_statistics(str(broken), str(tmp_path / "never"))

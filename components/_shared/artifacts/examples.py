@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import tensorflow as tf
 
@@ -167,13 +167,38 @@ def to_list_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([to_list_array(c) for c in batch.columns], names=batch.schema.names)
 
 
+class EncodedBatch(NamedTuple):
+    """A batch encoded for a shard (:func:`encode_batch`): what :meth:`ShardWriter.write_encoded` appends.
+
+    Picklable, so a worker process can encode while another writes (``components/ingest/chunks.py``)."""
+
+    framed: Any  # uint8 ndarray: the records framed as TFRecord bytes (what tf.io.TFRecordWriter writes)
+    record_bytes: int  # bytes of the records alone (the shard size rule counts these)
+    columnar: Any  # the rows' columnar copy (:func:`to_list_batch`), or None
+    rows: int
+
+
+def encode_batch(batch: pa.RecordBatch, columnar: bool = False) -> EncodedBatch:
+    """Scalar columns (int64 / float64 / binary, nulls = missing) as one shard write: the whole batch encoded at
+    once (:mod:`components._shared.example_wire`, its Arrow columns from ``example_wire_arrow``: the deterministic
+    serialization of what tfx-bsl's ``RecordBatchToExamplesEncoder`` encodes) and framed as TFRecords; with
+    ``columnar`` also its columnar copy."""
+    from components._shared import example_wire, example_wire_arrow
+
+    data, offsets = example_wire.encode_joined(example_wire_arrow.columns(batch), batch.num_rows)
+    framed = example_wire.tfrecord_frames(data, offsets)  # the bytes tf.io.TFRecordWriter would write, at once
+    copy = to_list_batch(batch) if columnar else None
+    return EncodedBatch(framed, int(framed.size - 16 * batch.num_rows), copy, batch.num_rows)
+
+
 class ShardWriter:
     """Writes one split's tf.Examples into ``part-NNNNN.tfrecord`` shards, starting a new one past ``shard_bytes``.
 
     ``write(batch)`` takes scalar columns (int64 / float64 / binary, nulls = missing) and encodes the whole batch
-    at once (:mod:`components._shared.example_wire`, its Arrow columns from ``example_wire_arrow``: the deterministic serialization of what tfx-bsl's
-    ``RecordBatchToExamplesEncoder`` encodes). With ``columnar`` each shard also gets its columnar copy
-    (``part-NNNNN.arrow``: :func:`to_list_batch` of the same rows).
+    at once (:func:`encode_batch`); ``write_encoded`` appends a batch encoded elsewhere (another process) with
+    the same result. The shard rule: a batch goes to the current shard unless that already holds ``shard_bytes``
+    of records, so the boundaries depend only on the batches and their order. With ``columnar`` each shard also
+    gets its columnar copy (``part-NNNNN.arrow``: :func:`to_list_batch` of the same rows).
     """
 
     def __init__(self, examples_dir: str, split: str, shard_bytes: int = SHARD_BYTES, columnar: bool = False) -> None:
@@ -189,21 +214,25 @@ class ShardWriter:
         tf.io.gfile.makedirs(self.dir)
 
     def write(self, batch: pa.RecordBatch) -> None:
-        from components._shared import example_wire, example_wire_arrow
+        if batch.num_rows:
+            self.write_encoded(encode_batch(batch, self.columnar))
 
-        if batch.num_rows == 0:
+    def write_encoded(self, encoded: EncodedBatch) -> None:
+        """Append a batch :func:`encode_batch` encoded (with ``columnar`` as this writer's)."""
+        if encoded.rows == 0:
             return
-        data, offsets = example_wire.encode_joined(example_wire_arrow.columns(batch), batch.num_rows)
+        if self.columnar and encoded.columnar is None:
+            raise ValueError("this writer keeps columnar copies: encode the batch with columnar=True")
         if self._writer is None or self._bytes >= self.shard_bytes:
-            self._next_shard(batch)
-        framed = example_wire.tfrecord_frames(data, offsets)  # the bytes tf.io.TFRecordWriter would write, at once
+            self._next_shard(encoded.columnar)
+        framed = encoded.framed
         self._writer.write(framed if "://" not in self.files[-1] else framed.tobytes())
-        self._bytes += framed.size - 16 * batch.num_rows
+        self._bytes += encoded.record_bytes
         if self._arrow is not None:
-            self._arrow[0].write_batch(to_list_batch(batch))
-        self.rows += batch.num_rows
+            self._arrow[0].write_batch(encoded.columnar)
+        self.rows += encoded.rows
 
-    def _next_shard(self, batch: pa.RecordBatch) -> None:
+    def _next_shard(self, copy: pa.RecordBatch | None) -> None:
         self._close_shard()
         path = os.path.join(self.dir, shard_name(len(self.files)))
         self.files.append(path)
@@ -215,8 +244,7 @@ class ShardWriter:
             # local: straight to the file; any other URI: buffered (one shard's copy) and uploaded on close
             path = columnar_path(path)
             sink = pa.OSFile(path, "wb") if "://" not in path else pa.BufferOutputStream()
-            schema = to_list_batch(batch.slice(0, 0)).schema
-            self._arrow = (pa.ipc.new_file(sink, schema), sink, path)
+            self._arrow = (pa.ipc.new_file(sink, copy.schema), sink, path)
 
     def _close_shard(self) -> None:
         if self._writer is not None:
@@ -463,6 +491,7 @@ __all__ = [
     "META_FILE",
     "SHARD_BYTES",
     "COLUMNAR_SUFFIX",
+    "EncodedBatch",
     "RecordShardWriter",
     "ShardWriter",
     "columnar_files",
@@ -470,6 +499,7 @@ __all__ = [
     "column_order",
     "columns_schema",
     "decode_batches",
+    "encode_batch",
     "example_row",
     "iter_records",
     "iter_split_batches",
