@@ -10,17 +10,13 @@ socket, the zygote forks, the child runs the very same ``kfp.dsl.executor_main``
 exits with the child's exit code. kfp.local sees an ordinary subprocess: same command, same output stream,
 same exit status. Every step starts from the same freshly imported state (nothing leaks between steps).
 
-The zygote imports in STAGES and, between them, forks the steps named in EARLY (ingest needs TensorFlow but not
-Beam, TFDV, TFT or TFMA): the first step runs while the rest is still being imported. Every other step waits for the
-whole preload.
-
 The launcher ``exec``s the real interpreter instead (a step never depends on the zygote) when:
 
 - the argv is not one it recognises (``-m module ...``, ``-c code ...``, ``script.py ...``; any interpreter
   option such as ``-u``/``-W``/``-I``, a bare ``python`` or ``-`` goes to the real interpreter);
 - the zygote is dead or unreachable (checked by its pid, so a dead zygote costs no wait);
 - the zygote refuses to fork: when it runs more Python threads than its main one, or more OS threads than it
-  had right after the preload (for an early step: after its stage) (forking a process whose other threads hold locks is unsafe). TensorFlow and
+  had right after the preload (forking a process whose other threads hold locks is unsafe). TensorFlow and
   pyarrow start a few idle native threads during the preload; that state is the one every step forks from.
 
 The forked child resets what the zygote changed for itself: SIGCHLD back to SIG_DFL (with the zygote's
@@ -44,29 +40,25 @@ import threading
 import time
 from collections.abc import Iterator
 
-#: imported once by the zygote, stage by stage; every step is forked with them loaded. A step named in EARLY forks as
-#: soon as the stages it needs are in (ingest reads the CSV while the zygote still imports Beam, TFDV, TFT and TFMA:
-#: on 2 cores the two overlap); every other step waits for the whole preload.
-STAGES = (
-    ("components", "tensorflow", "kfp.dsl.executor_main", "components.ingest.logic"),
-    (
-        "tf_keras",
-        "apache_beam",
-        "tensorflow_data_validation",
-        "tensorflow_transform",
-        "tensorflow_transform.beam",
-        "tensorflow_model_analysis",
-        "components.statistics.logic",
-        "components.schema.logic",
-        "components.validate.logic",
-        "components.transform.logic",
-        "components.train.logic",
-        "components.evaluate.logic",
-    ),
+#: imported once by the zygote; every step is forked with them loaded
+PRELOAD = (
+    "components",
+    "tensorflow",
+    "tf_keras",
+    "apache_beam",
+    "tensorflow_data_validation",
+    "tensorflow_transform",
+    "tensorflow_transform.beam",
+    "tensorflow_model_analysis",
+    "kfp.dsl.executor_main",
+    "components.ingest.logic",
+    "components.statistics.logic",
+    "components.schema.logic",
+    "components.validate.logic",
+    "components.transform.logic",
+    "components.train.logic",
+    "components.evaluate.logic",
 )
-PRELOAD = tuple(name for stage in STAGES for name in stage)
-#: a step's function (kfp's ``--function_to_execute``) -> how many STAGES it needs (absent: all of them)
-EARLY = {"ingest": 1}
 
 _HEADER = struct.Struct("!Q")
 
@@ -211,96 +203,41 @@ def _os_threads() -> int:
         return threading.active_count()
 
 
-def stages_needed(argv: list[str]) -> int:
-    """How many of STAGES the request's step needs loaded before it forks (all of them unless named in EARLY)."""
-    if "--function_to_execute" in argv[:-1]:
-        return EARLY.get(argv[argv.index("--function_to_execute") + 1], len(STAGES))
-    return len(STAGES)
-
-
 def serve(socket_path: str) -> None:
-    """The zygote: listen first (launchers queue), import stage by stage (forking early steps between stages), then
-    fork one child per step."""
+    """The zygote: listen first (launchers queue), import everything, then fork one child per step."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path)
     server.listen(16)
     import importlib
 
-    waiting: list[tuple[socket.socket, dict, list[int]]] = []
-    for loaded, stage in enumerate(STAGES, start=1):
-        for name in stage:
-            importlib.import_module(name)
-        if loaded < len(STAGES):
-            waiting = _fork_early(server, waiting, loaded)
+    for name in PRELOAD:
+        importlib.import_module(name)
     preloaded_threads = _os_threads()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:  # early children that ended before this
-            pass
-    for i, (conn, request, fds) in enumerate(waiting):
-        _answer(server, conn, request, fds, preloaded_threads, others=waiting[i + 1 :])
     serve_requests(server, preloaded_threads)
-
-
-def _receive(conn: socket.socket) -> tuple[dict, list[int]] | None:
-    """A launcher's request and its three file descriptors (None: a broken request, the connection is closed)."""
-    try:
-        header, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
-        (length,) = _HEADER.unpack(header)
-        return json.loads(_recv_exact(conn, length)), fds
-    except (OSError, ValueError, struct.error):
-        conn.close()
-        return None
-
-
-def _fork_early(server: socket.socket, waiting: list, loaded: int) -> list:
-    """Between stages: take every queued request, fork those whose step needs no more than ``loaded`` stages; the
-    rest keep waiting (returned)."""
-    server.setblocking(False)
-    try:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except BlockingIOError:
-                break
-            conn.setblocking(True)
-            if (got := _receive(conn)) is not None:
-                waiting.append((conn, *got))
-    finally:
-        server.setblocking(True)
-    ready = [w for w in waiting if stages_needed(w[1]["argv"]) <= loaded]
-    later = [w for w in waiting if w not in ready]
-    threads = _os_threads()
-    for conn, request, fds in ready:
-        _answer(server, conn, request, fds, threads, others=later)
-    return later
-
-
-def _answer(server: socket.socket, conn: socket.socket, request: dict, fds: list[int], threads: int, others=()) -> None:
-    """Fork a child for the request, or refuse (the launcher falls back) when forking is not safe. The child keeps
-    nothing of other waiting requests (their sockets and streams must close when their own step ends)."""
-    if threading.active_count() > 1 or _os_threads() > threads or not recognised(request["argv"]):
-        with contextlib.suppress(OSError):
-            conn.sendall(REFUSED)
-    elif os.fork() == 0:
-        server.close()
-        for other_conn, _, other_fds in others:
-            other_conn.close()
-            for fd in other_fds:
-                os.close(fd)
-        conn.sendall(FORKED)
-        _run_child(conn, request, fds)
-    for fd in fds:
-        os.close(fd)
-    conn.close()
 
 
 def serve_requests(server: socket.socket, preloaded_threads: int) -> None:
     """Fork one child per launcher request; refuse (the launcher falls back) when forking is not safe."""
     while True:
         conn, _ = server.accept()
-        if (got := _receive(conn)) is not None:
-            _answer(server, conn, *got, preloaded_threads)
+        try:
+            header, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
+            (length,) = _HEADER.unpack(header)
+            request = json.loads(_recv_exact(conn, length))
+        except (OSError, ValueError, struct.error):
+            conn.close()
+            continue
+        if threading.active_count() > 1 or _os_threads() > preloaded_threads or not recognised(request["argv"]):
+            with contextlib.suppress(OSError):
+                conn.sendall(REFUSED)
+        elif os.fork() == 0:
+            server.close()
+            conn.sendall(FORKED)
+            _run_child(conn, request, fds)
+        for fd in fds:
+            os.close(fd)
+        conn.close()
 
 
 _REAL: dict[str, str] = {}  # the real interpreter while a warm start is active

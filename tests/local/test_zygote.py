@@ -117,21 +117,3 @@ def test_disabled_warm_start_leaves_the_interpreter_alone(tmp_path):
         assert not on
         done = _run(tmp_path)
     assert done.returncode == 3 and "x 42" in done.stdout
-
-
-LOADED = "import sys; print('tf', 'tensorflow' in sys.modules, 'tfma', 'tensorflow_model_analysis' in sys.modules)"
-
-
-def test_early_step_forks_before_the_whole_preload_and_others_after_it(tmp_path):
-    """ingest (named in zygote.EARLY) forks once the first stage is in, while the zygote still imports the rest;
-    any other step forks with everything loaded. Both are real forks (the mark) with their own exit codes."""
-    assert zygote.stages_needed(["-m", "kfp.dsl.executor_main", "--function_to_execute", "ingest"]) == 1
-    assert zygote.stages_needed(["-m", "kfp.dsl.executor_main", "--function_to_execute", "train"]) == len(zygote.STAGES)
-    with warm_executable(True) as on:
-        assert on
-        early = _run(tmp_path, "-c", LOADED + "; print('mark', __import__('os').environ.get('KFX_WARM_START'))",
-                     "--function_to_execute", "ingest")  # fmt: skip
-        late = _run(tmp_path, "-c", LOADED + "; sys.exit(4)", "--function_to_execute", "train")
-    assert early.returncode == 0, early.stderr
-    assert "tf True tfma False" in early.stdout and "mark forked" in early.stdout
-    assert late.returncode == 4 and "tf True tfma True" in late.stdout
