@@ -468,3 +468,39 @@ def test_optimizer_built_before_fit_traces_once_and_trains_identically(data, mon
     np.testing.assert_array_equal(
         old.predict(old_args.dataset("eval"), verbose=0), new.predict(new_args.dataset("eval"), verbose=0)
     )
+
+
+def test_split_parsed_once_gives_the_streaming_batches_and_the_same_model(data, monkeypatch):
+    """A small split is parsed once and batched from memory (args.IN_MEMORY_VALUES); every batch of three epochs
+    (train: shuffled, reshuffled each epoch; eval: in order) and the trained model are those of the streaming path."""
+    import tensorflow as tf
+
+    from components.train import args as args_module
+
+    def batches(model_dir: str) -> list:
+        model, args = _fit_default_model(data, model_dir)
+        tf.keras.utils.set_random_seed(args.seed)
+        out = []
+        for split in ("train", "eval"):
+            ds = args.dataset(split)
+            out += [(split, {k: v.numpy() for k, v in x.items()}, y.numpy()) for _ in range(3) for x, y in ds]
+        return model, args, out
+
+    assert args_module._fits_in_memory(
+        {"a": tf.io.FixedLenFeature([], tf.float32), "b": tf.io.FixedLenFeature([2], tf.int64)}, ["a", "b"], 1000
+    )
+    assert not args_module._fits_in_memory({"a": tf.io.VarLenFeature(tf.string)}, ["a"], 1000)
+    new_model, new_args, new = batches(str(data["root"] / "in_memory"))
+    spec = new_args.tf_transform_output.transformed_feature_spec()
+    assert args_module._fits_in_memory(spec, [*new_args.feature_keys, new_args.label_key], new_args.train_rows)
+    monkeypatch.setattr(args_module, "IN_MEMORY_VALUES", 0)  # the streaming path
+    old_model, old_args, old = batches(str(data["root"] / "streamed"))
+    assert len(old) == len(new) and len(old) > 6
+    for (split_a, xa, ya), (split_b, xb, yb) in zip(old, new, strict=True):
+        assert split_a == split_b and xa.keys() == xb.keys()
+        for k in xa:
+            np.testing.assert_array_equal(xa[k], xb[k])
+        np.testing.assert_array_equal(ya, yb)
+    assert new_args.history == old_args.history
+    for a, b in zip(old_model.get_weights(), new_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
