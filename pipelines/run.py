@@ -13,12 +13,10 @@ per step; the full log goes to ``<run directory>/kfx-run.log`` (pipelines.rundir
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import shutil
 import sys
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -65,11 +63,12 @@ def _read(reader: Any, artifact_dir: str | None) -> Any:
     """``reader(artifact_dir)``, or None when the artifact or its file is absent or unreadable."""
     if not artifact_dir:
         return None
-    from tensorflow import errors as tf_errors  # the artifact readers use gfile (loaded with them)
-
+    # a local run's artifacts are local files, read without TensorFlow; gfile's errors matter only if it is loaded
+    tf = sys.modules.get("tensorflow")
+    errors = (OSError, ValueError) + ((tf.errors.OpError,) if tf is not None else ())
     try:
         return reader(artifact_dir)
-    except (OSError, ValueError, tf_errors.OpError):  # absent or unreadable: the summary shows what it can
+    except errors:  # absent or unreadable: the summary shows what it can
         return None
 
 
@@ -213,9 +212,6 @@ def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = No
         listed.update(pipeline_name=PIPELINE_NAME, before=before)
         if progress in (sys.stdout, sys.__stdout__):
             watcher.out = terminal  # fd 1 goes to the log now; the terminal is a saved copy of it
-        # the summary reads artifacts with components._shared.artifacts, which imports TensorFlow (~10 s):
-        # load it while the steps run rather than after them
-        threading.Thread(target=importlib.import_module, args=("components._shared.artifacts",), daemon=True).start()
         watcher.first_note = "includes loading TensorFlow once for all steps" if warm else ""
         try:
             training_pipeline(**arguments)  # steps fork from one warm process that imported TF & co. once
@@ -227,7 +223,8 @@ def run_local(root: str, arguments: dict[str, Any], progress: TextIO | None = No
         failed = watcher.failed
         if failed is not None and failed.error:
             error = f"step '{failed.name}' failed: {failed.error}"
-        summary = summarize(run_dir, succeeded, error, failed.name if failed else None)  # imports TF: keep it quiet
+        # reads the artifacts' JSON files directly: this process never imports TensorFlow (the steps do, in the zygote)
+        summary = summarize(run_dir, succeeded, error, failed.name if failed else None)
     summary.seconds = time.perf_counter() - start
     summary.log_file = rundir.log_file(run_dir) if run_dir != pipeline_root else partial_log
     shutil.move(partial_log, summary.log_file)

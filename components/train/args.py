@@ -109,7 +109,14 @@ def label_tensor(t, task: str):
     return tf.expand_dims(tf.cast(t, tf.float32), -1)
 
 
+#: a split whose model inputs and label hold at most this many values is parsed once and batched from memory
+#: (~8 bytes a value: 200 MB); a larger one is parsed batch by batch on every epoch, its memory bounded
+IN_MEMORY_VALUES = 25_000_000
+
+
 def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: bool = False):
+    """(features, label) batches of ``split``, shuffled with ``args.seed`` (train). Small splits of dense features are
+    parsed once (:func:`_parsed_once`); the batches, their order and values are those of the streaming path."""
     import tensorflow as tf
 
     spec = args.tf_transform_output.transformed_feature_spec()
@@ -120,9 +127,46 @@ def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: boo
         label = label_tensor(parsed[args.label_key], args.task)
         return to_model_inputs(parsed, keys), label
 
-    ds = tf.data.TFRecordDataset(args.files(split))
-    if shuffle:
+    rows = args.train_rows if split == "train" else args.eval_rows
+    parsed = _parsed_once(args.files(split), parse) if _fits_in_memory(spec, [*keys, args.label_key], rows) else None
+    if parsed is not None:  # row numbers, shuffled exactly as the records would be (below)
+        ds = tf.data.Dataset.range(int(parsed[1].shape[0]))
+    else:
+        ds = tf.data.TFRecordDataset(args.files(split))
+    if shuffle:  # tf.data's shuffle order depends on the seed and the element count only, not on the elements
         ds = ds.shuffle(min(10_000, max(args.train_rows, 1)), seed=args.seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    return ds.batch(args.batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(args.batch_size)
+    if parsed is not None:
+        features, label = parsed
+        # of unknown length like the TFRecordDataset's batches: Keras' fit iterates a dataset of known length
+        # differently (another shuffle from the second epoch on)
+        ds = ds.filter(lambda i: True).map(
+            lambda i: (tf.nest.map_structure(lambda t: tf.gather(t, i), features), tf.gather(label, i))
+        )
+    else:
+        ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _fits_in_memory(spec: dict, keys: list[str], rows: int) -> bool:
+    """Whether a split of ``rows`` rows is parsed once: every column dense (fixed length) and few enough values."""
+    import math
+
+    import tensorflow as tf
+
+    if rows <= 0 or not all(isinstance(spec[k], tf.io.FixedLenFeature) for k in keys):
+        return False
+    return rows * sum(max(1, math.prod(spec[k].shape)) for k in keys) <= IN_MEMORY_VALUES
+
+
+def _parsed_once(files: list[str], parse):
+    """Every record of ``files`` parsed (in record order) by ``parse``: one tensor per model input, and the label."""
+    import tensorflow as tf
+
+    parts = list(tf.data.TFRecordDataset(files).batch(8192).map(parse))
+    if not parts:
+        return None  # no records: the streaming path (an empty split)
+    features = {k: tf.concat([p[0][k] for p in parts], axis=0) for k in parts[0][0]}
+    return features, tf.concat([p[1] for p in parts], axis=0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -120,6 +122,23 @@ def _assert_real_lineage(s) -> None:
     assert json.loads(lineage["hyperparameters"])["epochs"] == 8
     train_outputs = rundir.output_artifacts(s.run_dir, "train")["model"]["metadata"]
     assert {k: train_outputs[k] for k in lineage} == lineage
+
+
+def test_summary_reads_the_run_without_importing_tensorflow(first_run):
+    """The end-of-run summary reads the artifacts' JSON files directly: the parent of a local run never imports
+    TensorFlow (importing it only to print the summary cost ~5-8 s after the last step), and says the same."""
+    root, s = first_run
+    code = (
+        "import json, sys; from pipelines.run import summarize; x = summarize(sys.argv[1], True); "
+        "print(json.dumps({'tf': 'tensorflow' in sys.modules, 'anomaly_count': x.anomaly_count, "
+        "'slices': x.slices, 'blessed': x.blessed, 'artifacts': x.artifacts}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, s.run_dir], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.splitlines()[-1])
+    assert got["tf"] is False
+    assert got == {"tf": False, "anomaly_count": s.anomaly_count, "slices": s.slices, "blessed": s.blessed,
+                   "artifacts": s.artifacts}  # fmt: skip
 
 
 def test_second_run_against_first_model_applies_change_thresholds(first_run):

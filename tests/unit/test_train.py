@@ -432,3 +432,75 @@ def test_batch_size_bounded_by_data_size():
     assert effective_batch_size(256, 16_000) == 256  # large data keeps the given batch
     assert effective_batch_size(8, 213) == 8  # never above what was asked
     assert effective_batch_size(256, 0) == 256  # row counts unknown
+
+
+def _fit_default_model(data, model_dir: str):
+    """kfx's default model on the fixture's transformed data, fitted by kfx's fit for 2 epochs from seed 0."""
+    import tensorflow as tf
+
+    from components._shared.modules import load_module
+    from components.train import logic
+
+    args = logic._make_args(
+        data["te"], data["tg"], load_module(data["module"]), data["module"], model_dir, "is_fraud", "binary",
+        dict(epochs=2, batch_size=64, learning_rate=1e-3, hidden_units=(16, 8), num_classes=0, hyperparameters=None,
+             seed=0, raw_label_key=""),
+    )  # fmt: skip
+    tf.keras.utils.set_random_seed(args.seed)
+    model = logic.default_model(args)
+    args.fit(model)
+    return model, args
+
+
+def test_optimizer_built_before_fit_traces_once_and_trains_identically(data, monkeypatch):
+    """Building Adam's slot variables before fit (fit.build_optimizer) saves the second trace of the train step;
+    the weights, history and predictions are bit-for-bit those of the old path (variables created in the step)."""
+    from components.train import fit as fit_module
+
+    new, new_args = _fit_default_model(data, str(data["root"] / "prebuilt"))
+    monkeypatch.setattr(fit_module, "build_optimizer", lambda model: False)  # the old path
+    old, old_args = _fit_default_model(data, str(data["root"] / "lazy"))
+    assert old.train_function.experimental_get_tracing_count() == 2
+    assert new.train_function.experimental_get_tracing_count() == 1
+    assert new_args.history == old_args.history
+    for a, b in zip(old.get_weights(), new.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(
+        old.predict(old_args.dataset("eval"), verbose=0), new.predict(new_args.dataset("eval"), verbose=0)
+    )
+
+
+def test_split_parsed_once_gives_the_streaming_batches_and_the_same_model(data, monkeypatch):
+    """A small split is parsed once and batched from memory (args.IN_MEMORY_VALUES); every batch of three epochs
+    (train: shuffled, reshuffled each epoch; eval: in order) and the trained model are those of the streaming path."""
+    import tensorflow as tf
+
+    from components.train import args as args_module
+
+    def batches(model_dir: str) -> list:
+        model, args = _fit_default_model(data, model_dir)
+        tf.keras.utils.set_random_seed(args.seed)
+        out = []
+        for split in ("train", "eval"):
+            ds = args.dataset(split)
+            out += [(split, {k: v.numpy() for k, v in x.items()}, y.numpy()) for _ in range(3) for x, y in ds]
+        return model, args, out
+
+    assert args_module._fits_in_memory(
+        {"a": tf.io.FixedLenFeature([], tf.float32), "b": tf.io.FixedLenFeature([2], tf.int64)}, ["a", "b"], 1000
+    )
+    assert not args_module._fits_in_memory({"a": tf.io.VarLenFeature(tf.string)}, ["a"], 1000)
+    new_model, new_args, new = batches(str(data["root"] / "in_memory"))
+    spec = new_args.tf_transform_output.transformed_feature_spec()
+    assert args_module._fits_in_memory(spec, [*new_args.feature_keys, new_args.label_key], new_args.train_rows)
+    monkeypatch.setattr(args_module, "IN_MEMORY_VALUES", 0)  # the streaming path
+    old_model, old_args, old = batches(str(data["root"] / "streamed"))
+    assert len(old) == len(new) and len(old) > 6
+    for (split_a, xa, ya), (split_b, xb, yb) in zip(old, new, strict=True):
+        assert split_a == split_b and xa.keys() == xb.keys()
+        for k in xa:
+            np.testing.assert_array_equal(xa[k], xb[k])
+        np.testing.assert_array_equal(ya, yb)
+    assert new_args.history == old_args.history
+    for a, b in zip(old_model.get_weights(), new_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import tensorflow as tf
-
 from components._shared.artifacts import read_json, write_json, write_text
 
 ANOMALIES_FILE = "anomalies.pbtxt"
@@ -38,6 +36,8 @@ def paths(anomalies_dir: str) -> dict[str, str]:
 
 def write_anomalies(anomalies_dir: str, anomalies_pbtxt: str, report: dict[str, Any], html: str) -> dict[str, str]:
     """Write the artifact's three files; returns their paths (as :func:`paths`)."""
+    import tensorflow as tf
+
     out = paths(anomalies_dir)
     tf.io.gfile.makedirs(anomalies_dir)
     write_text(out["anomalies"], anomalies_pbtxt)

@@ -15,8 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from components._shared.artifacts import read_json, register_filesystem, write_json
-from components._shared.artifacts.model import join
+from components._shared.artifacts import join, read_json, register_filesystem, write_json
 
 TFMA_DIR = "tfma"
 SLICES_FILE = "slices.json"
