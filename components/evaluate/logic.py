@@ -26,7 +26,7 @@ from components._shared.artifacts.blessing import write_blessing
 from components._shared.log import get_logger, timed
 from components._shared.tasks import REGRESSION
 from components.evaluate import blessing as rules
-from components.evaluate import inputs, report_html, tfma_read
+from components.evaluate import inputs, report_html, tfma_extract, tfma_read
 from components.evaluate.tfma_config import (
     BASELINE,
     CANDIDATE,
@@ -120,7 +120,11 @@ def _plan(
 
 
 def _run_tfma(
-    plan: _Plan, examples_dir: str, tfma_dir: str, slice_features: Sequence[str], beam_args: Sequence[str]
+    plan: _Plan,
+    examples_dir: str,
+    tfma_dir: str,
+    slice_features: Sequence[str],
+    beam_args: Sequence[str],
 ) -> None:
     import tensorflow as tf
     import tensorflow_model_analysis as tfma
@@ -141,13 +145,17 @@ def _run_tfma(
     if tf.io.gfile.exists(tfma_dir):
         tf.io.gfile.rmtree(tfma_dir)
     tf.io.gfile.makedirs(tfma_dir)
+    shared = models if has_baseline else models[0]
+    full_config = tfma.utils.update_eval_config_with_defaults(config, has_baseline=has_baseline)
+    extractors = tfma_extract.extractors(full_config, shared)
     what = f"TFMA {plan.task} evaluation of {len(plan.eval_files)} eval file(s), label '{plan.label_key}' from {plan.label_from}"
     what += (f", slices {list(slice_features)}" if slice_features else "") + (", vs baseline" if has_baseline else "")
     try:
         with timed(log, what):
             tfma.run_model_analysis(
-                eval_shared_model=models if has_baseline else models[0],
+                eval_shared_model=shared,
                 eval_config=config,
+                extractors=extractors,
                 data_location=examples_layout.split_pattern(examples_dir, "eval"),
                 output_path=tfma_dir,
                 pipeline_options=PipelineOptions(list(beam_args)),
