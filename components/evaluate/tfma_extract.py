@@ -8,7 +8,8 @@ per-row time). The metrics read only the labels, predictions and example weights
 before the split) and the slicer only the features named by the slicing specs, so the pruned extracts give the
 same slices and the same metrics (tests/unit/test_evaluate_extracts.py compares both paths).
 
-Public TFMA API only (``tfma.default_extractors``, ``tfma.extractors.Extractor``); works on any Beam runner.
+Public TFMA API only (``tfma.default_extractors``, ``tfma.extractors.Extractor``); works on any Beam runner
+(this module is pickled by value, so workers without kfx installed run the prune stage too).
 """
 
 from __future__ import annotations
@@ -65,9 +66,15 @@ class PruneExtracts:
 
 
 def _prune_stage(eval_config: Any) -> Any:
+    import sys
+
     import apache_beam as beam
     import tensorflow_model_analysis as tfma
 
+    from components._shared._compat.beam import pickle_by_value
+
+    # Beam ships the prune callable with its code: a distributed runner's workers need not have kfx installed.
+    pickle_by_value(sys.modules[__name__])
     prune = PruneExtracts(slice_feature_keys(eval_config), tuple(s.name for s in eval_config.model_specs))
     return tfma.extractors.Extractor(stage_name=PRUNE_STAGE_NAME, ptransform=beam.Map(prune))
 

@@ -43,6 +43,22 @@ def test_prune_keeps_slice_features_labels_and_predictions_only():
     }
 
 
+def test_prune_stage_reaches_workers_without_kfx(monkeypatch):
+    """The prune callable is pickled with its code: a Beam worker that cannot import kfx still runs it."""
+    import sys
+
+    import tensorflow_model_analysis as tfma
+    from apache_beam.internal import pickler
+
+    config = tfma.EvalConfig(slicing_specs=[tfma.SlicingSpec(feature_keys=["channel"])])
+    tfma_extract.extractors(config, None)  # building the stages registers the module to be pickled by value
+    blob = pickler.dumps(tfma_extract.PruneExtracts(tfma_extract.slice_feature_keys(config), ("",)))
+    monkeypatch.setitem(sys.modules, tfma_extract.__name__, None)  # importing it by name now fails
+    prune = pickler.loads(blob)
+    out = prune({"input": b"x", "features": {"channel": 1, "other": 2}, "labels": 1})
+    assert out == {"features": {"channel": 1}, "labels": 1}
+
+
 def test_slice_feature_keys_cover_keys_values_and_cross_slices():
     import tensorflow_model_analysis as tfma
 
