@@ -1,4 +1,5 @@
-"""Evaluate's pruned TFMA extracts (components/evaluate/tfma_extract.py) give what TFMA's default extractors give."""
+"""Evaluate's pruned TFMA extracts (components/evaluate/tfma_extract.py) and in-process per-slice combine give what
+TFMA's default extractors and hot-key fanout give."""
 
 from __future__ import annotations
 
@@ -105,9 +106,16 @@ def fraud(tmp_path_factory) -> dict:
 @pytest.mark.parametrize("with_baseline", [False, True], ids=["candidate", "vs_baseline"])
 def test_pruned_extracts_give_the_same_evaluation_as_tfma_defaults(fraud, tmp_path, monkeypatch, with_baseline):
     kwargs = dict(slice_features=["channel"], baseline_model_dir=fraud["model"] if with_baseline else None)
+    from components._shared._compat import tfma as compat
+    from components.evaluate import logic
+
     outputs = {}
+    new_fanout = logic.per_slice_hot_key_fanout
     for prune in (False, True):
+        # the old path: TFMA's default extracts and TFMA's hot-key fanout of the per-slice combine
         monkeypatch.setattr(tfma_extract, "PRUNE", prune)
+        old_fanout = lambda distributed: compat.per_slice_hot_key_fanout(True)  # noqa: E731
+        monkeypatch.setattr(logic, "per_slice_hot_key_fanout", new_fanout if prune else old_fanout)
         out = tmp_path / ("pruned" if prune else "default")
         result = evaluate_model(fraud["model"], fraud["examples"], str(out / "ev"), str(out / "bl"), **kwargs)
         evaluation = json.loads((out / "ev" / evaluation_layout.SUMMARY_FILE).read_text())

@@ -85,3 +85,18 @@ def test_metrics_are_unchanged_by_the_shortcut():
         compat.fast_mapping_checks()
     assert fast == slow
     assert fast[0] == [([1.0], [0.7], [1.0])]
+
+
+def test_per_slice_hot_key_fanout_is_the_constant_tfma_builds_the_combine_with():
+    import inspect
+
+    from tensorflow_model_analysis.evaluators import metrics_plots_and_validations_evaluator as evaluator
+
+    source = inspect.getsource(evaluator)
+    assert "with_hot_key_fanout(\n            _COMBINE_PER_SLICE_KEY_HOT_KEY_FANOUT" in source, "TFMA stopped using it"
+    try:
+        compat.per_slice_hot_key_fanout(False)
+        assert evaluator._COMBINE_PER_SLICE_KEY_HOT_KEY_FANOUT is None
+    finally:
+        compat.per_slice_hot_key_fanout(True)
+    assert evaluator._COMBINE_PER_SLICE_KEY_HOT_KEY_FANOUT == 8, "TFMA 0.47.1's value is restored"
