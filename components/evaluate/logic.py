@@ -18,7 +18,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from components._shared import runner
 from components._shared._compat.beam import memoize_dofn_specs
+from components._shared._compat.tfma import fast_mapping_checks, per_slice_hot_key_fanout
 from components._shared.artifacts import evaluation as evaluation_layout
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import write_text
@@ -26,7 +28,7 @@ from components._shared.artifacts.blessing import write_blessing
 from components._shared.log import get_logger, timed
 from components._shared.tasks import REGRESSION
 from components.evaluate import blessing as rules
-from components.evaluate import inputs, report_html, tfma_read
+from components.evaluate import inputs, report_html, tfma_extract, tfma_read
 from components.evaluate.tfma_config import (
     BASELINE,
     CANDIDATE,
@@ -120,13 +122,19 @@ def _plan(
 
 
 def _run_tfma(
-    plan: _Plan, examples_dir: str, tfma_dir: str, slice_features: Sequence[str], beam_args: Sequence[str]
+    plan: _Plan,
+    examples_dir: str,
+    tfma_dir: str,
+    slice_features: Sequence[str],
+    beam_args: Sequence[str],
 ) -> None:
     import tensorflow as tf
     import tensorflow_model_analysis as tfma
     from apache_beam.options.pipeline_options import PipelineOptions
 
     memoize_dofn_specs()  # Beam inspects each of TFMA's DoFns several times otherwise
+    fast_mapping_checks()  # TFMA tests each example's values against typing aliases, slowly, otherwise
+    per_slice_hot_key_fanout(runner.is_distributed(beam_args))  # in-process: combine as the data is read
     has_baseline = plan.baseline is not None
     config = eval_config(plan.task, plan.label_key, plan.label_from, slice_features, plan.thresholds, has_baseline)
     models = [
@@ -141,13 +149,17 @@ def _run_tfma(
     if tf.io.gfile.exists(tfma_dir):
         tf.io.gfile.rmtree(tfma_dir)
     tf.io.gfile.makedirs(tfma_dir)
+    shared = models if has_baseline else models[0]
+    full_config = tfma.utils.update_eval_config_with_defaults(config, has_baseline=has_baseline)
+    extractors = tfma_extract.extractors(full_config, shared)
     what = f"TFMA {plan.task} evaluation of {len(plan.eval_files)} eval file(s), label '{plan.label_key}' from {plan.label_from}"
     what += (f", slices {list(slice_features)}" if slice_features else "") + (", vs baseline" if has_baseline else "")
     try:
         with timed(log, what):
             tfma.run_model_analysis(
-                eval_shared_model=models if has_baseline else models[0],
+                eval_shared_model=shared,
                 eval_config=config,
+                extractors=extractors,
                 data_location=examples_layout.split_pattern(examples_dir, "eval"),
                 output_path=tfma_dir,
                 pipeline_options=PipelineOptions(list(beam_args)),
