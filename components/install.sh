@@ -10,6 +10,9 @@
 #   all         deps, then kfx
 #   PYTHON      the interpreter to install into (the image's python3, or a venv's bin/python)
 #   SOURCE_DIR  the kfx source tree (default: the current directory)
+# Bytecode is compiled at install (--compile-bytecode): the image sets PYTHONDONTWRITEBYTECODE and runs as a user
+# who cannot write site-packages, so without it every step's pod compiles TensorFlow & co. from source on import
+# (~8 s of CPU per step, measured locally).
 # Needs uv (UV=/path/to/uv, default `uv` on PATH). UV_NO_CACHE=1 keeps no download cache (the image build).
 set -eu
 
@@ -21,14 +24,14 @@ src=${3:-.}
 uv=${UV:-uv}
 
 install_deps() {
-    "$uv" pip install --quiet --python "$python" -r "$src/requirements/components.lock"
+    "$uv" pip install --quiet --compile-bytecode --python "$python" -r "$src/requirements/components.lock"
 }
 
 install_kfx() {
     wheels=$(mktemp -d)
     trap 'rm -rf "$wheels"' EXIT
     "$uv" build --quiet --wheel --out-dir "$wheels" "$src"
-    "$uv" pip install --quiet --python "$python" --no-deps --reinstall-package kfx "$wheels"/kfx-*.whl
+    "$uv" pip install --quiet --compile-bytecode --python "$python" --no-deps --reinstall-package kfx "$wheels"/kfx-*.whl
 }
 
 case "$step" in

@@ -3,6 +3,8 @@
 # Build from the project root:  docker build -f components/serving.Dockerfile -t <repo>/kfx-serving:<version> .
 # Run (a pod; KServe mounts the model at /mnt/models):
 #   python -m components.serving --model-dir /mnt/models --model-name <name> --host 0.0.0.0 --http-port 8080
+# Bytecode is compiled at install: PYTHONDONTWRITEBYTECODE and a non-root user would otherwise make every
+# start compile TensorFlow & KServe from source.
 FROM python:3.11-slim-bookworm
 
 ARG UV_VERSION=0.13.9
@@ -15,11 +17,11 @@ RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 
 WORKDIR /opt/kfx
 COPY requirements/serving.lock requirements/serving.lock
-RUN uv pip install --system --no-cache -r requirements/serving.lock
+RUN uv pip install --system --no-cache --compile-bytecode -r requirements/serving.lock
 
 COPY pyproject.toml README.md ./
 COPY components ./components
-RUN uv pip install --system --no-cache --no-deps . \
+RUN uv pip install --system --no-cache --compile-bytecode --no-deps . \
     && useradd --uid 1000 --create-home --shell /usr/sbin/nologin kfx
 
 USER 1000

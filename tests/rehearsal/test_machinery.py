@@ -27,6 +27,8 @@ def test_probe_pipeline_runs_like_a_cluster(rehearsal, tmp_path):
     assert env["FROM_FIELD"] == "kfx"
     assert env["TF_USE_LEGACY_KERAS"] == "1"  # the image's ENV (components/Dockerfile)
     assert "VIRTUAL_ENV" not in env and "PYTHONPATH" not in env and "KUBECONFIG" not in env
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"  # the image's ENV: nothing is compiled at run time...
+    assert seen["tf_bytecode"] is True  # ...so components/install.sh compiled it at install
     assert seen["listdir"] == []  # an empty working directory
     assert seen["kfx"].startswith(CACHE_DIR + "/") and "/site-packages/components/" in seen["kfx"]  # the built wheel
     source_tree = [p for p in seen["sys_path"] if p.startswith(ROOT) and "/.rehearsal/" not in p]

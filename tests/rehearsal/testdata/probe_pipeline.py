@@ -29,14 +29,18 @@ def consume(inp: dsl.Input[dsl.Dataset]) -> str:
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def probe() -> str:
+    import importlib.util
     import json
     import os
     import sys
 
     import components
 
+    # bytecode compiled at install (components/install.sh): the image forbids writing it at run time
+    spec = importlib.util.find_spec("tensorflow")
+    compiled = os.path.exists(importlib.util.cache_from_source(spec.origin))
     return json.dumps({"env": dict(os.environ), "cwd": os.getcwd(), "listdir": os.listdir("."),
-                       "sys_path": sys.path, "kfx": components.__file__})  # fmt: skip
+                       "sys_path": sys.path, "kfx": components.__file__, "tf_bytecode": compiled})  # fmt: skip
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
