@@ -7,7 +7,8 @@ Data: the statistics benchmark's ``rows`` x 20 CSV (14 numeric with missing cell
 
 * **tfx-bsl** ``RecordBatchToExamplesEncoder`` (C++, one proto per row; the baseline), records only;
 * **kfx** ``components/_shared/example_wire_arrow.encode_batch``: records only (an Arrow binary array);
-* **kfx shard bytes**: what ingest's ``ShardWriter.write`` does: records + ``tfrecord_frames`` (the file's bytes).
+* **kfx shard bytes**: what ingest's ``ShardWriter.write`` does: ``encode_framed`` (records compacted
+  straight into TFRecord frames: the file's bytes).
 
 Before timing, kfx's records must equal tfx-bsl's re-serialized deterministically (features in key order), row for
 row, on the first batch. Prints median [min-max] of ``--repeats`` (>= 3) process-CPU timings, the ratio to tfx-bsl
@@ -35,6 +36,8 @@ try:  # the one encoder; before it, ingest's own module
     from components._shared.example_wire_arrow import encode_batch
 
     def shard_bytes(batch):  # noqa: ANN001, ANN201  (what ShardWriter.write does)
+        if hasattr(example_wire, "encode_framed"):
+            return example_wire.encode_framed(example_wire_arrow.columns(batch), batch.num_rows)
         data, offsets = example_wire.encode_joined(example_wire_arrow.columns(batch), batch.num_rows)
         return example_wire.tfrecord_frames(data, offsets)
 except ImportError:  # pragma: no cover  (the code before the merge, for before/after numbers)

@@ -17,6 +17,7 @@ from tensorflow.core.example.example_pb2 import Example
 from tfx_bsl.coders import example_coder
 
 from components._shared import example_wire as wire
+from components._shared import example_wire_arrow
 from components._shared.artifacts import prediction_log as plog
 from components._shared.artifacts.examples import to_list_batch
 from components._shared.example_wire_arrow import encode_batch
@@ -120,6 +121,34 @@ def test_tfrecord_frames_are_the_bytes_tf_record_writer_writes(tmp_path):
     assert wire.tfrecord_frames(data, offsets[2:]).tobytes() == expected  # records from an offset into the data
     assert wire.tfrecord_frames(data.tobytes(), offsets[2:]).tobytes() == expected
     assert wire.tfrecord_frames(b"", np.zeros(1, np.int64)).size == 0
+
+
+def test_encode_framed_is_the_encoded_records_in_tf_record_writer_frames(tmp_path, monkeypatch):
+    """Ingest's path: columns compacted straight into TFRecord frames are the bytes of ``tf.io.TFRecordWriter``
+    writing the records ``encode`` gives (every column kind, nulls, entries over 127 bytes, blocks mid-batch)."""
+    batch = _edge_batch()
+    rng = np.random.default_rng(11)
+    n = 2000
+    generated = pa.RecordBatch.from_arrays(
+        [
+            pa.array(rng.integers(-(10**12), 10**12, n), mask=rng.random(n) < 0.2),
+            pa.array(rng.lognormal(3.0, 2.0, n)),
+            pa.array(rng.choice(np.array(["", "a", "bb" * 70, "ccc"], dtype=object), n)).cast(pa.large_binary()),
+            pa.array(rng.integers(0, 300, n)),
+        ],
+        names=["i", "f", "s", "small"],
+    )
+    for b, block_rows in ((batch, 4096), (batch.slice(2, 5), 4096), (generated, 4096), (generated, 333)):
+        monkeypatch.setattr(wire, "BLOCK_ROWS", block_rows)
+        cols = example_wire_arrow.columns(b)
+        path = str(tmp_path / "ref.tfrecord")
+        with tf.io.TFRecordWriter(path) as writer:
+            for record in wire.encode(cols, b.num_rows):
+                writer.write(record)
+        expected = open(path, "rb").read()
+        assert wire.encode_framed(cols, b.num_rows).tobytes() == expected
+        assert wire.tfrecord_frames(*wire.encode_joined(cols, b.num_rows)).tobytes() == expected
+    assert wire.encode_framed(example_wire_arrow.columns(batch.slice(0, 0)), 0).size == 0
 
 
 # ----------------------------------------------- the prediction log's path: columns vs per-row protobuf

@@ -185,8 +185,8 @@ def encode_batch(batch: pa.RecordBatch, columnar: bool = False) -> EncodedBatch:
     ``columnar`` also its columnar copy."""
     from components._shared import example_wire, example_wire_arrow
 
-    data, offsets = example_wire.encode_joined(example_wire_arrow.columns(batch), batch.num_rows)
-    framed = example_wire.tfrecord_frames(data, offsets)  # the bytes tf.io.TFRecordWriter would write, at once
+    # the bytes tf.io.TFRecordWriter would write, at once
+    framed = example_wire.encode_framed(example_wire_arrow.columns(batch), batch.num_rows)
     copy = to_list_batch(batch) if columnar else None
     return EncodedBatch(framed, int(framed.size - 16 * batch.num_rows), copy, batch.num_rows)
 
