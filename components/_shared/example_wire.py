@@ -170,9 +170,24 @@ class _Pieces:
             if w and not (width == w).all():
                 if used is None:
                     used = np.ones(big.shape, bool)
-                np.less(np.arange(w), width[:, None], out=used[:, at : at + w])
+                _row_prefixes(width, w, used[:, at : at + w])
             at += w
         return (big.reshape(-1) if used is None else big[used]), lens
+
+
+_PREFIX_TABLES: dict[int, np.ndarray] = {}  # w -> [w + 1, w] bool: row k is True in its first k bytes
+
+
+def _row_prefixes(width: np.ndarray, w: int, out: np.ndarray) -> None:
+    """``out[i, j] = j < width[i]`` (``width`` in 0..w): rows of a small table for narrow pieces (a gather of
+    precomputed rows is cheaper than the broadcast comparison), the comparison for wide ones."""
+    if w > 64:
+        np.less(np.arange(w), width[:, None], out=out)
+        return
+    table = _PREFIX_TABLES.get(w)
+    if table is None:
+        table = _PREFIX_TABLES[w] = np.arange(w)[None, :] < np.arange(w + 1)[:, None]
+    np.take(table, width, axis=0, out=out, mode="clip")
 
 
 def _varint_matrix(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -108,6 +108,16 @@ def test_varints_match_the_protobuf_encoding():
     ]
 
 
+def test_row_prefix_masks_narrow_and_wide():
+    rng = np.random.default_rng(5)
+    for w in (1, 2, 8, 64, 65, 300):
+        width = rng.integers(0, w + 1, 500)
+        width[:2] = 0, w
+        out = np.ones((500, w + 3), bool)[:, 1 : w + 1]  # a strided slice, as the block's mask gives
+        wire._row_prefixes(width, w, out)
+        assert (out == (np.arange(w)[None, :] < width[:, None])).all()
+
+
 def test_tfrecord_frames_are_the_bytes_tf_record_writer_writes(tmp_path):
     rng = np.random.default_rng(3)
     records = [rng.integers(0, 256, k, dtype=np.uint8).tobytes() for k in (0, 1, 5, 400, 70_000, 3, 128, 129) * 50]
