@@ -294,19 +294,24 @@ def _block(
         present, null = _mask(column.present, lo, hi), _mask(column.null, lo, hi)
         valued = present if null is None else ~null if present is None else present & ~null
         key = name.encode()
+        empty_rows = None if null is None else null if present is None else null & present  # ``Feature {}`` rows
+        merged = False  # the value entries' matrix holds the ``Feature {}`` rows' entries too
         if isinstance(column, ConstBytesColumn):
             entry = _const_entry(key, column.value)
             total += len(entry) * (1 if valued is None else valued)
             pieces.start(valued)
             pieces.const(entry)
         else:
-            total += _value_entries(pieces, key, _cut(column, lo, hi, starts.get(name)), valued)
-        if null is not None:  # the same key's entry in the other rows: ``Feature {}``
-            null = null if present is None else null & present
+            sizes, merged = _value_entries(
+                pieces, key, _cut(column, lo, hi, starts.get(name)), valued, present, empty_rows
+            )
+            total += sizes
+        if empty_rows is not None:  # the same key's entry in the other rows: ``Feature {}``
             empty = _null_entry(key)
-            total += len(empty) * null
-            pieces.start(null)
-            pieces.const(empty)
+            total += len(empty) * empty_rows
+            if not merged:
+                pieces.start(empty_rows)
+                pieces.const(empty)
     pieces.start(None)
     pieces.mats[total_at], pieces.widths[total_at] = _varint_matrix(total.astype(np.uint64))
     if not framed:
@@ -320,8 +325,18 @@ def _block(
     return out, lens
 
 
-def _value_entries(pieces: _Pieces, key: bytes, column: Column, valued: np.ndarray | None) -> np.ndarray:
-    """Add the map entries of a column's values (in the ``valued`` rows) to ``pieces``; their sizes per row."""
+def _value_entries(
+    pieces: _Pieces,
+    key: bytes,
+    column: Column,
+    valued: np.ndarray | None,
+    present: np.ndarray | None = None,
+    empty_rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, bool]:
+    """Add the map entries of a column's values (in the ``valued`` rows) to ``pieces``: (their sizes per row,
+    whether the ``empty_rows``' ``Feature {}`` entries went into the same piece). They do when every entry is one
+    matrix: a row has one entry of the key or the other, at the same place, so the ``Feature {}`` rows' bytes go in
+    that matrix's rows rather than a piece of their own (mostly unused: the padded rows stay narrow)."""
     rows = pieces.rows
     head = bytes([_LEN1]) + _varint(len(key)) + key + bytes([_LEN2])
     tag, v, list_len, payload = _body(column, rows)
@@ -331,8 +346,16 @@ def _value_entries(pieces: _Pieces, key: bytes, column: Column, valued: np.ndarr
     if payload is None:
         payload = _varint_matrix(_uint64(column.values))
     no_values = isinstance(column, FloatColumn) and not v[:1].any()  # an empty float list: nothing after its length
+    merged = False
     if entry_len.max(initial=0) < 0x80 and not no_values:  # every length is one byte: the entry is one matrix
-        pieces.add(*_entry_matrix(head, tag, entry_len, feature_len, list_len, v, payload))
+        mat, width = _entry_matrix(head, tag, entry_len, feature_len, list_len, v, payload)
+        empty = _null_entry(key)
+        if empty_rows is not None and mat.shape[1] >= len(empty):
+            mat[empty_rows, : len(empty)] = np.frombuffer(empty, np.uint8)
+            width = np.where(empty_rows, len(empty), width)
+            pieces.start(present)  # the valued rows and the ``Feature {}`` rows
+            merged = True
+        pieces.add(mat, width)
     else:
         pieces.const(bytes([_LEN1]))
         pieces.varint(entry_len)
@@ -344,7 +367,7 @@ def _value_entries(pieces: _Pieces, key: bytes, column: Column, valued: np.ndarr
             pieces.const(bytes([_LEN1]))
             pieces.varint(v)
             pieces.add(*payload)
-    return (1 + _vs(entry_len) + entry_len) * (1 if valued is None else valued)
+    return (1 + _vs(entry_len) + entry_len) * (1 if valued is None else valued), merged
 
 
 def _cut(column: Column, lo: int, hi: int, starts: np.ndarray | None) -> Column:

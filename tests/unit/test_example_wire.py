@@ -118,6 +118,37 @@ def test_row_prefix_masks_narrow_and_wide():
         assert (out == (np.arange(w)[None, :] < width[:, None])).all()
 
 
+def test_feature_empty_rows_share_the_value_entries_matrix(monkeypatch):
+    """A short-entry column with missing cells is one piece (value and ``Feature {}`` rows in one matrix), and its
+    records are still the deterministic serialization of the Examples meant."""
+    values = np.array([5, 0, 300, 7, 2**40, 1])
+    null = np.array([0, 1, 0, 1, 1, 0], bool)
+    present = np.array([1, 1, 1, 1, 0, 1], bool)
+    cols = {"i": wire.Int64Column(values, present, null), "f": wire.FloatColumn(values.astype(np.float32), None, null)}
+    pieces = []
+    real = wire._Pieces.bytes
+
+    def spy(self):  # noqa: ANN001, ANN202
+        pieces.append(len(self.mats))
+        return real(self)
+
+    monkeypatch.setattr(wire._Pieces, "bytes", spy)
+    expected = []
+    for r in range(6):
+        feats = {
+            "f": tf.train.Feature() if null[r] else tf.train.Feature(float_list=tf.train.FloatList(value=[values[r]]))
+        }
+        if present[r]:
+            feats["i"] = (
+                tf.train.Feature() if null[r] else tf.train.Feature(int64_list=tf.train.Int64List(value=[values[r]]))
+            )
+        expected.append(
+            tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString(deterministic=True)
+        )
+    assert wire.encode(cols, 6) == expected
+    assert pieces == [4]  # the records' tag, their length, one piece per column
+
+
 def test_tfrecord_frames_are_the_bytes_tf_record_writer_writes(tmp_path):
     rng = np.random.default_rng(3)
     records = [rng.integers(0, 256, k, dtype=np.uint8).tobytes() for k in (0, 1, 5, 400, 70_000, 3, 128, 129) * 50]
