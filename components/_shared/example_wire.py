@@ -227,8 +227,10 @@ def _padded(data: bytes, lens: np.ndarray) -> np.ndarray:
     return mat
 
 
-def _vs(n: np.ndarray) -> np.ndarray:
-    return varint_sizes(n.astype(np.uint64))
+def _vs(n: np.ndarray) -> np.ndarray | int:
+    """Varint sizes of lengths (non-negative int64), for arithmetic: 1 when all are below 128 (the common case:
+    no per-row array)."""
+    return 1 if n.max(initial=0) < 0x80 else varint_sizes(n.astype(np.uint64))
 
 
 def _body(column: Column, rows: int) -> tuple[int, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:

@@ -149,6 +149,11 @@ def test_feature_empty_rows_share_the_value_entries_matrix(monkeypatch):
     assert pieces == [4]  # the records' tag, their length, one piece per column
 
 
+def test_length_varint_sizes():
+    assert wire._vs(np.array([0, 5, 127])) == 1 and wire._vs(np.zeros(0, np.int64)) == 1
+    assert wire._vs(np.array([5, 128, 2**14, 2**35])).tolist() == [1, 2, 3, 6]
+
+
 def test_tfrecord_frames_are_the_bytes_tf_record_writer_writes(tmp_path):
     rng = np.random.default_rng(3)
     records = [rng.integers(0, 256, k, dtype=np.uint8).tobytes() for k in (0, 1, 5, 400, 70_000, 3, 128, 129) * 50]
