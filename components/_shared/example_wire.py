@@ -422,8 +422,14 @@ def encode_framed(columns: Mapping[str, Column], rows: int) -> np.ndarray:
     ``tfrecord_frames(*encode_joined(columns, rows))`` (tested), with one compaction of the padded rows fewer: each
     block's records are compacted straight into their frames, the frame's head (length and its CRC) a piece
     before the record's and the data's CRC written into the foot piece after."""
-    data = [d for d, _ in _blocks(columns, rows, framed=True)]
+    data = encode_framed_blocks(columns, rows)
     return data[0] if len(data) == 1 else np.concatenate(data or [np.zeros(0, np.uint8)])
+
+
+def encode_framed_blocks(columns: Mapping[str, Column], rows: int) -> list[np.ndarray]:
+    """:func:`encode_framed`'s bytes as its blocks' (uint8 arrays, one after the other): for a writer that writes
+    them in turn, without their copy into one buffer."""
+    return [d for d, _ in _blocks(columns, rows, framed=True)]
 
 
 def encode(columns: Mapping[str, Column], rows: int) -> list[bytes]:

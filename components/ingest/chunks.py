@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from components._shared.artifacts.examples import EncodedBatch, encode_batch
+from components._shared.artifacts.examples import EncodedBatch, encode_batch, framed_parts
 from components._shared.cpus import available_cpus  # noqa: F401  (ingest's worker count)
 
 #: kfx column types, narrowest first: a column takes the widest type any of its chunks needs.
@@ -187,7 +187,9 @@ def _spool(encoded: EncodedBatch, stem: str) -> EncodedBatch:
     stream); returned with the paths in place of the data (:func:`_unspool` reads them back)."""
     if not encoded.rows:
         return encoded
-    encoded.framed.tofile(stem + ".tfrecord")
+    with open(stem + ".tfrecord", "wb") as f:
+        for part in framed_parts(encoded):
+            f.write(part)
     copy = None
     if encoded.columnar is not None:
         copy = stem + ".arrows"

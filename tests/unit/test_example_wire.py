@@ -193,6 +193,7 @@ def test_encode_framed_is_the_encoded_records_in_tf_record_writer_frames(tmp_pat
                 writer.write(record)
         expected = open(path, "rb").read()
         assert wire.encode_framed(cols, b.num_rows).tobytes() == expected
+        assert b"".join(part.tobytes() for part in wire.encode_framed_blocks(cols, b.num_rows)) == expected
         assert wire.tfrecord_frames(*wire.encode_joined(cols, b.num_rows)).tobytes() == expected
     assert wire.encode_framed(example_wire_arrow.columns(batch.slice(0, 0)), 0).size == 0
 

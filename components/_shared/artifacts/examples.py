@@ -172,7 +172,8 @@ class EncodedBatch(NamedTuple):
 
     Picklable, so a worker process can encode while another writes (``components/ingest/chunks.py``)."""
 
-    framed: Any  # uint8 ndarray: the records framed as TFRecord bytes (what tf.io.TFRecordWriter writes)
+    framed: Any  # the records framed as TFRecord bytes (what tf.io.TFRecordWriter writes): uint8 arrays to write one
+    # after the other (:func:`framed_parts`; the encoder's blocks), or one uint8 array
     record_bytes: int  # bytes of the records alone (the shard size rule counts these)
     columnar: Any  # the rows' columnar copy (:func:`to_list_batch`), or None
     rows: int
@@ -186,9 +187,14 @@ def encode_batch(batch: pa.RecordBatch, columnar: bool = False) -> EncodedBatch:
     from components._shared import example_wire, example_wire_arrow
 
     # the bytes tf.io.TFRecordWriter would write, at once
-    framed = example_wire.encode_framed(example_wire_arrow.columns(batch), batch.num_rows)
+    framed = example_wire.encode_framed_blocks(example_wire_arrow.columns(batch), batch.num_rows)
     copy = to_list_batch(batch) if columnar else None
-    return EncodedBatch(framed, int(framed.size - 16 * batch.num_rows), copy, batch.num_rows)
+    return EncodedBatch(framed, sum(int(b.size) for b in framed) - 16 * batch.num_rows, copy, batch.num_rows)
+
+
+def framed_parts(encoded: EncodedBatch) -> list[Any]:
+    """An encoded batch's framed bytes as uint8 arrays to write one after the other."""
+    return encoded.framed if isinstance(encoded.framed, list) else [encoded.framed]
 
 
 class ShardWriter:
@@ -225,8 +231,8 @@ class ShardWriter:
             raise ValueError("this writer keeps columnar copies: encode the batch with columnar=True")
         if self._writer is None or self._bytes >= self.shard_bytes:
             self._next_shard(encoded.columnar)
-        framed = encoded.framed
-        self._writer.write(framed if "://" not in self.files[-1] else framed.tobytes())
+        for part in framed_parts(encoded):
+            self._writer.write(part if "://" not in self.files[-1] else part.tobytes())
         self._bytes += encoded.record_bytes
         if self._arrow is not None:
             self._arrow[0].write_batch(encoded.columnar)
@@ -501,6 +507,7 @@ __all__ = [
     "decode_batches",
     "encode_batch",
     "example_row",
+    "framed_parts",
     "iter_records",
     "iter_split_batches",
     "load_split",
