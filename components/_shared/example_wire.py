@@ -354,8 +354,8 @@ def _value_entries(
     merged = False
     if entry_len.max(initial=0) < 0x80 and not no_values:  # every length is one byte: the entry is one matrix
         mat, width = _entry_matrix(head, tag, entry_len, feature_len, list_len, v, payload)
-        empty = _null_entry(key)
-        if empty_rows is not None and mat.shape[1] >= len(empty):
+        empty = b"" if empty_rows is None else _null_entry(key)
+        if empty and mat.shape[1] >= len(empty):
             mat[empty_rows, : len(empty)] = np.frombuffer(empty, np.uint8)
             width = np.where(empty_rows, len(empty), width)
             pieces.start(present)  # the valued rows and the ``Feature {}`` rows
