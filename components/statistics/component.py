@@ -14,9 +14,8 @@ def statistics(
     statistics: Output[Dataset],
     report: Output[HTML],
     beam_pipeline_args: Optional[List[str]] = None,  # noqa: UP045  (kfp reads typing.Optional)
-    in_memory_max_mb: int = 2048,
 ) -> None:
-    """TFDV statistics of each split (in memory when the data fits and the runner is local, else Beam)."""
+    """TFDV statistics of each split (streamed in this process when the runner is local, else on Beam)."""
     import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
     from components._shared.kinds import check_inputs, stamp_outputs
     from components.statistics.logic import compute_statistics
@@ -27,7 +26,6 @@ def statistics(
         statistics.path,
         html_path=report.path,
         beam_pipeline_args=beam_pipeline_args or [],
-        in_memory_max_bytes=in_memory_max_mb << 20,
     )
     for split, n in counts.items():
         statistics.metadata[f"num_examples_{split}"] = n

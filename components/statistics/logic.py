@@ -2,8 +2,9 @@
 
 Two paths, one result:
 
-* **in_memory** (default when the split files together are at most ``in_memory_max_bytes`` and no
-  distributed runner is named): the split's rows, as Arrow RecordBatches of ``CHUNK_ROWS``, are fed straight
+* **in_memory** (default whenever no distributed runner is named, whatever the size: it streams, one chunk in
+  memory at a time, where Beam's local DirectRunner would hold the whole split and was killed for memory at 15M
+  taxi rows, 7.8 GB of TFRecords): the split's rows, as Arrow RecordBatches of ``CHUNK_ROWS``, are fed straight
   into TFDV's combiner statistics generators (the core of
   ``tfdv.generate_statistics_from_dataframe``; the one use of TFDV internals is fenced in
   ``components/_shared/_compat/tfdv.py``), without Beam's per-bundle overhead. With more than one CPU
@@ -41,9 +42,6 @@ from components._shared.stats_view import num_examples
 
 log = get_logger("statistics")
 
-#: Beyond this many bytes of TFRecords the Beam path runs (the in-memory path holds one chunk at a time,
-#: but a single process reading terabytes should hand over to a distributed runner).
-DEFAULT_IN_MEMORY_MAX_BYTES = 2 << 30
 #: Records decoded and fed to the generators at a time on the in-memory path.
 CHUNK_ROWS = 100_000
 #: Runners that execute on this machine (the in-memory path is preferred for them).
@@ -95,10 +93,9 @@ def _input_bytes(files: Iterable[str]) -> int:
     return sum(tf.io.gfile.stat(f).length for f in files)
 
 
-def choose_mode(beam_pipeline_args: Sequence[str], input_bytes: int, in_memory_max_bytes: int) -> str:
-    if not is_local(beam_pipeline_args):
-        return "beam"
-    return "in_memory" if input_bytes <= in_memory_max_bytes else "beam"
+def choose_mode(beam_pipeline_args: Sequence[str]) -> str:
+    """``beam`` when a distributed runner is named, else ``in_memory`` (streaming; bounded memory at any size)."""
+    return "in_memory" if is_local(beam_pipeline_args) else "beam"
 
 
 # --------------------------------------------------------------------------------- in-memory core
@@ -262,14 +259,13 @@ def compute_statistics(
     output_dir: str,
     html_path: str | None = None,
     beam_pipeline_args: Sequence[str] = (),
-    in_memory_max_bytes: int = DEFAULT_IN_MEMORY_MAX_BYTES,
     mode: str = "auto",
     columnar: bool = True,
 ) -> SplitCounts:
     """Statistics of every split of ``examples_dir`` into ``<output_dir>/<split>/FeatureStats.pb``.
 
-    ``html_path``: where to write TFDV's facets HTML (train vs eval). ``mode``: ``auto`` (in-memory when the
-    data is at most ``in_memory_max_bytes`` and the runner is local, else Beam), ``in_memory`` or ``beam``.
+    ``html_path``: where to write TFDV's facets HTML (train vs eval). ``mode``: ``auto`` (in-memory, streaming,
+    when the runner is local; Beam when a distributed runner is named), ``in_memory`` or ``beam``.
     ``columnar``: let the in-memory path read the shards' columnar copies when every shard has one (False: always
     decode the TFRecords). Returns ``{split: num_examples}`` (a ``SplitCounts`` whose ``.mode`` says which path ran).
     """
@@ -281,7 +277,7 @@ def compute_statistics(
     schema = examples_layout.columns_schema(meta["columns"]) if meta.get("columns") else None
     options = stats_options(schema)
     total_bytes = _input_bytes(f for files in inputs.values() for f in files)
-    chosen = mode if mode != "auto" else choose_mode(beam_pipeline_args, total_bytes, in_memory_max_bytes)
+    chosen = mode if mode != "auto" else choose_mode(beam_pipeline_args)
     runner = runner_of(beam_pipeline_args) or "DirectRunner"
     log.info(
         "statistics of %s (%s, %.1f MB) via the %s path%s",
