@@ -30,21 +30,12 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 
 import components  # noqa: E402, F401  (TensorFlow's environment before it loads)
+from components._shared import example_wire, example_wire_arrow  # noqa: E402
+from components._shared.example_wire_arrow import encode_batch  # noqa: E402
 
-try:  # the one encoder; before it, ingest's own module
-    from components._shared import example_wire, example_wire_arrow
-    from components._shared.example_wire_arrow import encode_batch
 
-    def shard_bytes(batch):  # noqa: ANN001, ANN201  (what ShardWriter.write does)
-        if hasattr(example_wire, "encode_framed"):
-            return example_wire.encode_framed(example_wire_arrow.columns(batch), batch.num_rows)
-        data, offsets = example_wire.encode_joined(example_wire_arrow.columns(batch), batch.num_rows)
-        return example_wire.tfrecord_frames(data, offsets)
-except ImportError:  # pragma: no cover  (the code before the merge, for before/after numbers)
-    from components._shared.tf_example import encode_batch, tfrecord_frames
-
-    def shard_bytes(batch):  # noqa: ANN001, ANN201
-        return tfrecord_frames(encode_batch(batch))
+def shard_bytes(batch):  # noqa: ANN001, ANN201  (what ShardWriter.write does: records compacted into TFRecord frames)
+    return example_wire.encode_framed(example_wire_arrow.columns(batch), batch.num_rows)
 
 
 def main() -> None:
