@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from components._shared.artifacts.examples import EncodedBatch, encode_batch, framed_parts
+from components._shared.artifacts.examples_writers import EncodedBatch, encode_batch, framed_parts
 from components._shared.cpus import available_cpus  # noqa: F401  (ingest's worker count)
 
 #: kfx column types, narrowest first: a column takes the widest type any of its chunks needs.

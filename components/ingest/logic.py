@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from components._shared import artifacts
 from components._shared import lineage as lineage_lib
-from components._shared.artifacts import SPLITS
+from components._shared.artifacts import SPLITS, examples_writers
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts.examples import (  # noqa: F401  (re-exported: the readers' old home)
     columns_schema,
@@ -134,13 +134,13 @@ def _write_pass(
     job: ChunkJob,
     shard_bytes: int,
     workers: int,
-) -> tuple[dict[str, str], dict[str, examples_layout.ShardWriter]]:
+) -> tuple[dict[str, str], dict[str, examples_writers.ShardWriter]]:
     """One read of the CSV: every chunk cast to ``job.types`` (empty: the first chunk's types), split and encoded
     (``workers`` processes, results in chunk order) and appended to its split's shards.
 
     Returns the types and the (closed) writers; raises :class:`Widened` when a later chunk needs a wider type.
     """
-    writers = {name: examples_layout.ShardWriter(output_dir, name, shard_bytes, columnar=True) for name in SPLITS}
+    writers = {name: examples_writers.ShardWriter(output_dir, name, shard_bytes, columnar=True) for name in SPLITS}
 
     def append(result: ChunkResult) -> None:
         if result.widened:
@@ -177,7 +177,7 @@ def _remove_output(output_dir: str, created: bool) -> None:
 
 def _write_examples(
     data_uri: str, output_dir: str, eval_fraction: float, seed: int, shard_bytes: int
-) -> tuple[list[str], dict[str, str], dict[str, examples_layout.ShardWriter]]:
+) -> tuple[list[str], dict[str, str], dict[str, examples_writers.ShardWriter]]:
     """The CSV into shards, in one read when the first chunk's column types hold for the whole file (the usual
     case), else (a column widens in a later chunk) the shards written so far are dropped and the file is read
     twice more: a scan for the whole file's types, then the write. The output is the same either way."""

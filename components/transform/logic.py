@@ -20,6 +20,7 @@ from components._shared import lineage as lineage_lib
 from components._shared._compat.beam import memoize_dofn_specs, pickle_by_value
 from components._shared._compat.tensorflow_transform import flat_transform_calls
 from components._shared.artifacts import examples as examples_layout
+from components._shared.artifacts import examples_writers
 from components._shared.artifacts import transform_graph as tg_layout
 from components._shared.artifacts.schema import read_schema
 from components._shared.log import get_logger, timed
@@ -327,7 +328,7 @@ def apply_in_process(
         with timed(log, f"transforming {split} split in process") as t:
             ds = tf.data.TFRecordDataset(split_files).batch(batch_size)
             # several shards for a large split (examples layout's SHARD_BYTES), so a distributed trainer can spread them
-            with examples_layout.RecordShardWriter(transformed_examples_dir, split, shard_bytes) as writer:
+            with examples_writers.RecordShardWriter(transformed_examples_dir, split, shard_bytes) as writer:
                 for serialized in ds:
                     writer.write(encoder.encode(_to_record_batch(transform(serialized), pa)))
             rows[split] = t["rows"] = writer.rows

@@ -9,6 +9,7 @@ import pytest
 
 from components._shared import artifacts  # first: components/__init__ sets the TF env before TensorFlow loads
 from components._shared.artifacts import examples as layout
+from components._shared.artifacts import examples_writers
 from components.ingest import logic as ingest_logic
 from components.ingest.logic import IngestError, ingest_csv, load_split, read_examples_meta, split_to_pandas
 from tests.testdata import golden_examples as golden
@@ -264,7 +265,7 @@ def _tree_bytes(root: str) -> dict[str, bytes]:
 def _two_pass_reference(src: str, out: str, shard_bytes: int) -> None:
     """The ingest before the single read: scan the whole file (types, split), then cast + write every chunk."""
     opener, scan = ingest_logic.scan_csv(src)
-    writers = {s: layout.ShardWriter(out, s, shard_bytes, columnar=True) for s in artifacts.SPLITS}
+    writers = {s: examples_writers.ShardWriter(out, s, shard_bytes, columnar=True) for s in artifacts.SPLITS}
     for batch, is_eval in ingest_logic.typed_batches(opener, scan, src):
         writers["train"].write(batch.filter(~is_eval))
         writers["eval"].write(batch.filter(is_eval))

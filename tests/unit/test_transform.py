@@ -9,6 +9,7 @@ import pytest
 import components  # noqa: F401
 from components._shared import artifacts, kinds
 from components._shared.artifacts import examples as examples_layout
+from components._shared.artifacts import examples_writers
 from components._shared.artifacts.schema import SchemaError
 from components._shared.modules import ModuleFileError
 from components._shared.runner import is_distributed
@@ -265,7 +266,7 @@ def test_local_source_batches_are_the_decoded_shards_in_record_order(raw, tmp_pa
     # the raw train split re-sharded (~16 KB shards), each shard with its columnar copy as ingest writes it
     examples = str(tmp_path / "examples")
     schema = read_schema(raw["schema"])
-    with examples_layout.RecordShardWriter(examples, "train", shard_bytes=16 << 10) as writer:
+    with examples_writers.RecordShardWriter(examples, "train", shard_bytes=16 << 10) as writer:
         writer.write(examples_layout.read_records(raw["examples"], "train"))
     files = examples_layout.split_files(examples, "train")
     assert files == writer.files and len(files) >= 3

@@ -1,6 +1,7 @@
 """The examples layout (kinds ``examples`` and ``transformed_examples``): shard names, ``examples.json``, and the
-one reader/writer of tf.Example shards (written from Arrow by kfx's vectorised encoder, ``components/_shared/
-example_wire.py``; decoded to Arrow by tfx-bsl's batch decoder) and of their columnar copies.
+one reader of tf.Example shards (decoded to Arrow by tfx-bsl's batch decoder) and of their columnar copies. The
+writers (from Arrow by kfx's vectorised encoder, ``components/_shared/example_wire.py``, or of serialized records)
+are in ``examples_writers.py`` beside it, naming every file through this module.
 
 Layout::
 
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
@@ -165,161 +166,6 @@ def to_list_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     import pyarrow as pa
 
     return pa.RecordBatch.from_arrays([to_list_array(c) for c in batch.columns], names=batch.schema.names)
-
-
-class EncodedBatch(NamedTuple):
-    """A batch encoded for a shard (:func:`encode_batch`): what :meth:`ShardWriter.write_encoded` appends.
-
-    Picklable, so a worker process can encode while another writes (``components/ingest/chunks.py``)."""
-
-    framed: Any  # the records framed as TFRecord bytes (what tf.io.TFRecordWriter writes): uint8 arrays to write one
-    # after the other (:func:`framed_parts`; the encoder's blocks), or one uint8 array
-    record_bytes: int  # bytes of the records alone (the shard size rule counts these)
-    columnar: Any  # the rows' columnar copy (:func:`to_list_batch`), or None
-    rows: int
-
-
-def encode_batch(batch: pa.RecordBatch, columnar: bool = False) -> EncodedBatch:
-    """Scalar columns (int64 / float64 / binary, nulls = missing) as one shard write: the whole batch encoded at
-    once (:mod:`components._shared.example_wire`, its Arrow columns from ``example_wire_arrow``: the deterministic
-    serialization of what tfx-bsl's ``RecordBatchToExamplesEncoder`` encodes) and framed as TFRecords; with
-    ``columnar`` also its columnar copy."""
-    from components._shared import example_wire, example_wire_arrow
-
-    # the bytes tf.io.TFRecordWriter would write, at once
-    framed = example_wire.encode_framed_blocks(example_wire_arrow.columns(batch), batch.num_rows)
-    copy = to_list_batch(batch) if columnar else None
-    return EncodedBatch(framed, sum(int(b.size) for b in framed) - 16 * batch.num_rows, copy, batch.num_rows)
-
-
-def framed_parts(encoded: EncodedBatch) -> list[Any]:
-    """An encoded batch's framed bytes as uint8 arrays to write one after the other."""
-    return encoded.framed if isinstance(encoded.framed, list) else [encoded.framed]
-
-
-class ShardWriter:
-    """Writes one split's tf.Examples into ``part-NNNNN.tfrecord`` shards, starting a new one past ``shard_bytes``.
-
-    ``write(batch)`` takes scalar columns (int64 / float64 / binary, nulls = missing) and encodes the whole batch
-    at once (:func:`encode_batch`); ``write_encoded`` appends a batch encoded elsewhere (another process) with
-    the same result. The shard rule: a batch goes to the current shard unless that already holds ``shard_bytes``
-    of records, so the boundaries depend only on the batches and their order. With ``columnar`` each shard also
-    gets its columnar copy (``part-NNNNN.arrow``: :func:`to_list_batch` of the same rows).
-    """
-
-    def __init__(self, examples_dir: str, split: str, shard_bytes: int = SHARD_BYTES, columnar: bool = False) -> None:
-        self.dir = split_dir(examples_dir, split)
-        self.shard_bytes = shard_bytes
-        self.columnar = columnar
-        self.files: list[str] = []
-        self.rows = 0
-        self._writer: Any = None  # the open shard (a local file, or a gfile stream for any other URI)
-        self._arrow: Any = None  # (ipc writer, its sink, its path) while a columnar copy is open
-        self._bytes = 0
-        register_filesystem(examples_dir)
-        tf.io.gfile.makedirs(self.dir)
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows:
-            self.write_encoded(encode_batch(batch, self.columnar))
-
-    def write_encoded(self, encoded: EncodedBatch) -> None:
-        """Append a batch :func:`encode_batch` encoded (with ``columnar`` as this writer's)."""
-        if encoded.rows == 0:
-            return
-        if self.columnar and encoded.columnar is None:
-            raise ValueError("this writer keeps columnar copies: encode the batch with columnar=True")
-        if self._writer is None or self._bytes >= self.shard_bytes:
-            self._next_shard(encoded.columnar)
-        for part in framed_parts(encoded):
-            self._writer.write(part if "://" not in self.files[-1] else part.tobytes())
-        self._bytes += encoded.record_bytes
-        if self._arrow is not None:
-            self._arrow[0].write_batch(encoded.columnar)
-        self.rows += encoded.rows
-
-    def _next_shard(self, copy: pa.RecordBatch | None) -> None:
-        self._close_shard()
-        path = os.path.join(self.dir, shard_name(len(self.files)))
-        self.files.append(path)
-        self._writer = open(path, "wb") if "://" not in path else tf.io.gfile.GFile(path, "wb")  # noqa: SIM115
-        self._bytes = 0
-        if self.columnar:
-            import pyarrow as pa
-
-            # local: straight to the file; any other URI: buffered (one shard's copy) and uploaded on close
-            path = columnar_path(path)
-            sink = pa.OSFile(path, "wb") if "://" not in path else pa.BufferOutputStream()
-            self._arrow = (pa.ipc.new_file(sink, copy.schema), sink, path)
-
-    def _close_shard(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        if self._arrow is not None:
-            writer, sink, path = self._arrow
-            writer.close()
-            if "://" in path:
-                with tf.io.gfile.GFile(path, "wb") as f:
-                    f.write(sink.getvalue().to_pybytes())
-            else:
-                sink.close()
-            self._arrow = None
-
-    def close(self) -> None:
-        self._close_shard()
-
-    def __enter__(self) -> ShardWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class RecordShardWriter:
-    """Writes already serialized records of one split into ``part-NNNNN.tfrecord`` shards (``tf.io.TFRecordWriter``,
-    any gfile URI), starting a new shard once the current one holds ``shard_bytes`` of records: the transform
-    step's output, whatever encoded it. ``files`` and ``rows`` say what was written."""
-
-    def __init__(self, examples_dir: str, split: str, shard_bytes: int = SHARD_BYTES) -> None:
-        self.examples_dir = examples_dir
-        self.split = split
-        self.shard_bytes = shard_bytes
-        self.files: list[str] = []
-        self.rows = 0
-        self._writer: Any = None
-        self._bytes = 0
-        register_filesystem(examples_dir)
-        tf.io.gfile.makedirs(split_dir(examples_dir, split))
-
-    def write(self, records: Iterable[bytes]) -> None:
-        for record in records:
-            if self._writer is None or self._bytes >= self.shard_bytes:
-                self._close_shard()
-                self.files.append(shard_path(self.examples_dir, self.split, len(self.files)))
-                self._writer = tf.io.TFRecordWriter(self.files[-1])
-                self._bytes = 0
-            self._writer.write(record)
-            self._bytes += len(record)
-            self.rows += 1
-
-    def _close_shard(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def close(self) -> None:
-        """Closes the open shard; a split with no rows still gets one (empty) shard, as readers expect one."""
-        if not self.files:
-            self.files.append(shard_path(self.examples_dir, self.split, 0))
-            self._writer = tf.io.TFRecordWriter(self.files[-1])
-        self._close_shard()
-
-    def __enter__(self) -> RecordShardWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # ----------------------------------------------------------------------------------------------- decode
@@ -497,17 +343,12 @@ __all__ = [
     "META_FILE",
     "SHARD_BYTES",
     "COLUMNAR_SUFFIX",
-    "EncodedBatch",
-    "RecordShardWriter",
-    "ShardWriter",
     "columnar_files",
     "columnar_path",
     "column_order",
     "columns_schema",
     "decode_batches",
-    "encode_batch",
     "example_row",
-    "framed_parts",
     "iter_records",
     "iter_split_batches",
     "load_split",
