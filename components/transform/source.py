@@ -1,8 +1,7 @@
 """The raw examples the transform step feeds TF Transform on a local runner: bounded, in record order.
 
 On Beam's local DirectRunner the TFRecord source (``TFExampleRecord.BeamSource``: one ``ReadFromTFRecord`` per
-shard, flattened) holds a multi-shard split in memory (3.2 GB for the six-shard 1.2M-row train split of the 1.5M
-taxi table: read + decode alone), and reads the shards in an order that changes from run to run. Here one DoFn reads the split's shards and yields ``BATCH_SIZE``-row Arrow RecordBatches,
+shard, flattened) holds a multi-shard split in memory (the step's peak grew with the table: 3.3 GB at 1.5M taxi rows), and reads the shards in an order that changes from run to run. Here one DoFn reads the split's shards and yields ``BATCH_SIZE``-row Arrow RecordBatches,
 fused with TFT's analysis, so only one batch (plus the analyzers' accumulators) is held at a time. The batches are
 the ones tfx-bsl decodes from the shards (same columns, types, values and order): read from ingest's columnar
 copies when every shard has one and their columns are those the decoder gives, else decoded from the TFRecords by
