@@ -86,9 +86,9 @@ def _prune_stage(eval_config: Any) -> Any:
 
 def batched_combine(eval_config: Any, distributed: bool) -> bool:
     """True when evaluate combines metrics from batches of examples (``_compat.tfma.batched_metric_combine``): on a
-    local runner, :data:`BATCHED` on, every metric of ``eval_config`` one kfx fills from batches, and none of the
+    local runner, :data:`BATCHED` and :data:`PRUNE` on, every metric of ``eval_config`` one kfx fills from batches, and none of the
     options that count examples per element (minimum slice size, confidence intervals, query keys)."""
-    if distributed or not BATCHED:
+    if distributed or not BATCHED or not PRUNE:
         return False
     from tensorflow_model_analysis.metrics import metric_specs
 
