@@ -418,7 +418,7 @@ class BatchSlicer:
         sliced = {k: extracts[k] for k in ("features", "transformed_features") if extracts.get(k) is not None}
         n = len(np.asarray(extracts["predictions"] if not isinstance(extracts["predictions"], dict) else
                            next(iter(extracts["predictions"].values()))))  # fmt: skip
-        rows = unbatch(sliced) if sliced else [{} for _ in range(n)]
+        rows = unbatch(sliced) or [{} for _ in range(n)]  # no slice features: TFMA slices on {} per example
         if len(rows) != n:
             raise ValueError(f"kfx's batched TFMA slicing: {len(rows)} feature rows for {n} predictions")
         memo: dict[Any, Any] = {}
@@ -438,3 +438,69 @@ class BatchSlicer:
             batch[constants.SLICE_KEY_TYPES_KEY] = memo[("id", ident)]
             result.append(batch)
         return result
+
+
+# --- Signature calls by keyword (checked against tensorflow-model-analysis 0.47.1, tensorflow 2.16.2) ---------------
+_MODEL_UTIL_MODULE = "tensorflow_model_analysis.utils.model_util"
+_GET_CALLABLE = "get_callable"
+_get_callable_original: list[Any] = []
+
+
+class KeywordSignatureCall:
+    """A SavedModel signature that takes its one input positionally, as TFMA calls it, bound by keyword."""
+
+    def __init__(self, fn: Any, name: str) -> None:
+        self._fn = fn
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs:
+            return self._fn(**{self._name: args[0]})
+        return self._fn(*args, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._fn, attr)
+
+
+def _keyword_input(fn: Any) -> str | None:
+    """The one keyword input of a signature function (``structured_input_signature == ((), {name: spec})``)."""
+    signature = getattr(fn, "structured_input_signature", None)
+    if not (isinstance(signature, tuple) and len(signature) == 2):
+        return None
+    args, kwargs = signature
+    if args or not isinstance(kwargs, dict) or len(kwargs) != 1:
+        return None
+    return next(iter(kwargs))
+
+
+def keyword_signature_calls() -> None:
+    """Make TFMA call one-input SavedModel signatures by keyword.
+
+    TFMA's model stages (``tfma.utils.model_util``'s ``_batch_reducible_process``; internal, checked with
+    tensorflow-model-analysis 0.47.1 and tensorflow 2.16.2) call a signature that takes serialized examples
+    positionally: ``signature(tf.constant(inputs))``. A SavedModel signature binds only by keyword, so TensorFlow
+    first fails to bind, formats a TypeError that prints the whole batch of serialized examples (~24 ms per
+    1,000 rows, for each of kfx's two signatures, ``transform_features`` and ``serving_default``), then calls
+    the flat signature with the same tensor. ``get_callable`` here wraps such a signature so the positional call
+    is made by its keyword: the same concrete function on the same tensor, the same outputs. Idempotent,
+    process-wide. Raises ImportError naming the version when ``get_callable`` is gone.
+    """
+    try:
+        module = importlib.import_module(_MODEL_UTIL_MODULE)
+        current = getattr(module, _GET_CALLABLE)
+    except (ImportError, AttributeError) as e:
+        raise ImportError(
+            f"{_MODEL_UTIL_MODULE}.{_GET_CALLABLE} is gone (checked with tensorflow-model-analysis 0.47.1): update "
+            "components/_shared/_compat/tfma.py (keyword_signature_calls)"
+        ) from e
+    if _get_callable_original and current is not _get_callable_original[0]:
+        return  # already wrapped
+    _get_callable_original.append(current)
+    original = current
+
+    def get_callable(model: Any, signature_name: str | None = None, required: bool = True) -> Any:
+        fn = original(model, signature_name, required)
+        name = _keyword_input(fn) if fn is not None and signature_name else None
+        return KeywordSignatureCall(fn, name) if name else fn
+
+    module.get_callable = get_callable

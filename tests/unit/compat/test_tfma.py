@@ -250,3 +250,51 @@ def test_batched_metric_combine_swaps_tfmas_combine_fn_and_restores_it():
     assert evaluator._ComputationsCombineFn is original
     with compat.batched_metric_combine(enabled=False):
         assert evaluator._ComputationsCombineFn is original
+
+
+def test_batch_slicer_without_slice_features_gives_the_overall_slice():
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis import constants
+
+    batch = dict(_batch(20, seed=7), features={}, transformed_features={})
+    (group,) = compat.BatchSlicer(tfma.EvalConfig(slicing_specs=[tfma.SlicingSpec()]))(batch)
+    assert group[constants.SLICE_KEY_TYPES_KEY].tolist() == [()] and len(group["labels"]) == 20
+
+
+# --- signature calls by keyword ----------------------------------------------------------------------------------
+
+
+def test_tfma_calls_signatures_positionally_through_get_callable():
+    """The path keyword_signature_calls relies on: TFMA looks signatures up with get_callable at call time and
+    calls them with one positional tensor of serialized examples."""
+    import inspect
+
+    from tensorflow_model_analysis.utils import model_util
+
+    source = inspect.getsource(model_util)
+    assert "signature = signature or get_callable(model, signature_name, required)" in source
+    assert "outputs = signature(tf.constant(inputs, dtype=tf.string))" in source
+
+
+def test_keyword_signature_calls_give_the_outputs_of_tfmas_positional_call(tmp_path):
+    import tensorflow as tf
+    from tensorflow_model_analysis.utils import model_util
+
+    class Doubler(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def serve(self, examples):
+            return {"n": tf.strings.length(examples) * 2}
+
+    module = Doubler()
+    tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.serve})
+    model = tf.saved_model.load(str(tmp_path))
+    batch = tf.constant([b"a", b"bbb", b""], dtype=tf.string)
+    before = model_util.get_callable(model, "serving_default")(batch)  # TF's failed bind, then the flat call
+    compat.keyword_signature_calls()
+    compat.keyword_signature_calls()  # idempotent
+    fn = model_util.get_callable(model, "serving_default")
+    assert isinstance(fn, compat.KeywordSignatureCall) and not isinstance(fn._fn, compat.KeywordSignatureCall)
+    assert fn.structured_input_signature == model.signatures["serving_default"].structured_input_signature
+    after = fn(batch)
+    assert after["n"].numpy().tolist() == before["n"].numpy().tolist() == [2, 6, 0]
+    assert model_util.get_callable(model) is not None, "no signature name: TFMA's answer unchanged"
