@@ -90,8 +90,6 @@ def batched_combine(eval_config: Any, distributed: bool) -> bool:
     options that count examples per element (minimum slice size, confidence intervals, query keys)."""
     if distributed or not BATCHED or not PRUNE:
         return False
-    from tensorflow_model_analysis.metrics import metric_specs
-
     from components._shared._compat.tfma import batched_combine_supported
 
     options = eval_config.options
@@ -101,7 +99,7 @@ def batched_combine(eval_config: Any, distributed: bool) -> bool:
         return False
     if any(spec.example_weight_key or spec.example_weight_keys for spec in eval_config.model_specs):
         return False
-    return batched_combine_supported(metric_specs.to_computations(eval_config.metrics_specs, eval_config=eval_config))
+    return batched_combine_supported(eval_config)
 
 
 def _slice_batches_stage(eval_config: Any, stage_name: str) -> Any:

@@ -1,4 +1,4 @@
-"""_compat.tfma: TFMA's per-example Mapping tests use collections.abc, with the same answers and metrics."""
+"""_compat.tfma: TFMA's per-example Mapping tests, the per-slice fanout, keyword signature calls and the batched combine."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from components._shared._compat import tfma as compat
+from components._shared._compat.tfma import batched
 
 pytestmark = pytest.mark.unit
 
@@ -171,23 +172,21 @@ def _assert_close(a, b, path=""):
 def test_kfx_binary_metrics_are_all_filled_from_batches():
     """Every combiner of kfx's binary metric set has a batch filler; TFMA renaming one makes this fail loudly."""
     for has_baseline in (False, True):
-        _, computations = _binary_computations(has_baseline)
-        assert compat.batched_combine_supported(computations), has_baseline
+        config, computations = _binary_computations(has_baseline)
+        assert batched.batched_combine_supported(config) and batched.computations_supported(computations)
     kinds = {type(c.combiner).__name__ for c in _binary_computations()[1] if hasattr(c, "combiner")}
-    assert kinds == {name for (_, name) in compat._FILLERS}, "each filler is used by kfx's binary metrics"
+    assert kinds == {name for (_, name) in batched._FILLERS}, "each filler is used by kfx's binary metrics"
 
 
 def test_other_tasks_keep_tfmas_per_example_combine():
     import tensorflow_model_analysis as tfma
-    from tensorflow_model_analysis.metrics import metric_specs
 
     from components.evaluate.tfma_config import eval_config, thresholds_for
 
     for task in ("multiclass", "regression"):
         config = eval_config(task, "label", "examples", [], thresholds_for(task, None, None, False), False)
         config = tfma.utils.update_eval_config_with_defaults(config)
-        computations = metric_specs.to_computations(config.metrics_specs, eval_config=config)
-        assert not compat.batched_combine_supported(computations), task
+        assert not batched.batched_combine_supported(config), task
 
 
 @pytest.mark.parametrize("models", [("",), ("candidate", "baseline")], ids=["one_model", "with_baseline"])
@@ -198,13 +197,13 @@ def test_each_filler_builds_the_accumulator_tfmas_add_input_builds(models):
 
     _, computations = _binary_computations(has_baseline=models != ("",))
     batch = _batch(600, seed=3, models=models)
-    parts = [{k: compat._take(v, np.arange(a, b)) for k, v in batch.items()} for a, b in ((0, 250), (250, 600))]
+    parts = [{k: batched._take(v, np.arange(a, b)) for k, v in batch.items()} for a, b in ((0, 250), (250, 600))]
     checked = 0
     for c in computations:
         if not isinstance(c, metric_types.MetricComputation):
             continue
         expected = _plain(_tfma_per_example(c.combiner, batch))
-        fill = compat._filler(c.combiner)
+        fill = batched._filler(c.combiner)
         acc = c.combiner.create_accumulator()
         for part in parts:
             acc = fill(c.combiner, acc, metric_types.StandardMetricInputs(part))
@@ -220,9 +219,9 @@ def test_batch_slicer_gives_tfmas_slice_keys_per_example():
 
     config = tfma.EvalConfig(slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["channel"])])
     batch = _batch(300, seed=5)
-    groups = compat.BatchSlicer(config)(batch)
+    groups = batched.BatchSlicer(config)(batch)
     fn = slice_key_extractor.ExtractSliceKeysFn(config, materialize=False)
-    specs = compat._slice_specs(config)
+    specs = batched._slice_specs(config)
     expected: dict = {}
     for i, example in enumerate(unbatch_extractor._extract_unbatched_inputs(batch)):
         (out,) = fn.process(example, specs)
@@ -244,11 +243,11 @@ def test_batched_metric_combine_swaps_tfmas_combine_fn_and_restores_it():
     source = inspect.getsource(evaluator._ComputeMetricsAndPlots)
     assert "_ComputationsCombineFn(computations=computations)" in source, "TFMA stopped building the combine so"
     original = evaluator._ComputationsCombineFn
-    with compat.batched_metric_combine():
+    with batched.batched_metric_combine():
         swapped = evaluator._ComputationsCombineFn
         assert swapped is not original and issubclass(swapped, original)
     assert evaluator._ComputationsCombineFn is original
-    with compat.batched_metric_combine(enabled=False):
+    with batched.batched_metric_combine(enabled=False):
         assert evaluator._ComputationsCombineFn is original
 
 
@@ -257,7 +256,7 @@ def test_batch_slicer_without_slice_features_gives_the_overall_slice():
     from tensorflow_model_analysis import constants
 
     batch = dict(_batch(20, seed=7), features={}, transformed_features={})
-    (group,) = compat.BatchSlicer(tfma.EvalConfig(slicing_specs=[tfma.SlicingSpec()]))(batch)
+    (group,) = batched.BatchSlicer(tfma.EvalConfig(slicing_specs=[tfma.SlicingSpec()]))(batch)
     assert group[constants.SLICE_KEY_TYPES_KEY].tolist() == [()] and len(group["labels"]) == 20
 
 
