@@ -20,7 +20,12 @@ from typing import Any
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from components._shared import runner
 from components._shared._compat.beam import memoize_dofn_specs
-from components._shared._compat.tfma import fast_mapping_checks, per_slice_hot_key_fanout
+from components._shared._compat.tfma import (
+    batched_metric_combine,
+    fast_mapping_checks,
+    keyword_signature_calls,
+    per_slice_hot_key_fanout,
+)
 from components._shared.artifacts import evaluation as evaluation_layout
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import write_text
@@ -135,6 +140,7 @@ def _run_tfma(
     memoize_dofn_specs()  # Beam inspects each of TFMA's DoFns several times otherwise
     fast_mapping_checks()  # TFMA tests each example's values against typing aliases, slowly, otherwise
     per_slice_hot_key_fanout(runner.is_distributed(beam_args))  # in-process: combine as the data is read
+    keyword_signature_calls()  # TF formats each batch into an error message when TFMA calls a signature positionally
     has_baseline = plan.baseline is not None
     config = eval_config(plan.task, plan.label_key, plan.label_from, slice_features, plan.thresholds, has_baseline)
     models = [
@@ -151,11 +157,12 @@ def _run_tfma(
     tf.io.gfile.makedirs(tfma_dir)
     shared = models if has_baseline else models[0]
     full_config = tfma.utils.update_eval_config_with_defaults(config, has_baseline=has_baseline)
-    extractors = tfma_extract.extractors(full_config, shared)
+    batched = tfma_extract.batched_combine(full_config, runner.is_distributed(beam_args))
+    extractors = tfma_extract.extractors(full_config, shared, batched=batched)
     what = f"TFMA {plan.task} evaluation of {len(plan.eval_files)} eval file(s), label '{plan.label_key}' from {plan.label_from}"
     what += (f", slices {list(slice_features)}" if slice_features else "") + (", vs baseline" if has_baseline else "")
     try:
-        with timed(log, what):
+        with timed(log, what), batched_metric_combine(batched):
             tfma.run_model_analysis(
                 eval_shared_model=shared,
                 eval_config=config,

@@ -25,6 +25,11 @@ DROPPED_KEYS = ("input",)
 PRUNE_STAGE_NAME = "KfxPruneExtracts"
 #: False: TFMA's default extractors unchanged (the path kfx took before; tests compare both).
 PRUNE = True
+#: The transform that replaces TFMA's unbatch + slice-key stages when metrics are combined from batches (its stage
+#: keeps the name of TFMA's slice-key stage: TFMA's evaluator runs after it by that name).
+SLICE_BATCHES_STAGE_NAME = "KfxSliceBatches"
+#: False: never combine from batches (the per-example path kfx took before; tests compare both).
+BATCHED = True
 
 
 def slice_feature_keys(eval_config: Any) -> frozenset[str]:
@@ -79,9 +84,40 @@ def _prune_stage(eval_config: Any) -> Any:
     return tfma.extractors.Extractor(stage_name=PRUNE_STAGE_NAME, ptransform=beam.Map(prune))
 
 
-def extractors(eval_config: Any, eval_shared_model: Any, prune: bool | None = None) -> list[Any]:
+def batched_combine(eval_config: Any, distributed: bool) -> bool:
+    """True when evaluate combines metrics from batches of examples (``_compat.tfma.batched_metric_combine``): on a
+    local runner, :data:`BATCHED` and :data:`PRUNE` on, every metric of ``eval_config`` one kfx fills from batches, and none of the
+    options that count examples per element (minimum slice size, confidence intervals, query keys)."""
+    if distributed or not BATCHED or not PRUNE:
+        return False
+    from components._shared._compat.tfma import batched_combine_supported
+
+    options = eval_config.options
+    if options.min_slice_size.value > 1 or options.compute_confidence_intervals.value:
+        return False
+    if any(spec.query_key for spec in eval_config.metrics_specs):
+        return False
+    if any(spec.example_weight_key or spec.example_weight_keys for spec in eval_config.model_specs):
+        return False
+    return batched_combine_supported(eval_config)
+
+
+def _slice_batches_stage(eval_config: Any, stage_name: str) -> Any:
+    import apache_beam as beam
+    import tensorflow_model_analysis as tfma
+
+    from components._shared._compat.tfma import BatchSlicer
+
+    ptransform = SLICE_BATCHES_STAGE_NAME >> beam.FlatMap(BatchSlicer(eval_config))
+    return tfma.extractors.Extractor(stage_name=stage_name, ptransform=ptransform)
+
+
+def extractors(eval_config: Any, eval_shared_model: Any, prune: bool | None = None, batched: bool = False) -> list[Any]:
     """TFMA's default extractors for ``eval_config`` (with TFMA's defaults applied) and the model(s), with the
-    prune stage before the unbatching (``prune=False``, or :data:`PRUNE` false: TFMA's defaults unchanged)."""
+    prune stage before the unbatching (``prune=False``, or :data:`PRUNE` false: TFMA's defaults unchanged).
+
+    ``batched``: TFMA's unbatch and slice-key stages are replaced by one stage that cuts each batch into batches of
+    one slice (for ``_compat.tfma.batched_metric_combine``, see :func:`batched_combine`)."""
     import tensorflow_model_analysis as tfma
 
     defaults = tfma.default_extractors(eval_config=eval_config, eval_shared_model=eval_shared_model, config_version=2)
@@ -91,4 +127,10 @@ def extractors(eval_config: Any, eval_shared_model: Any, prune: bool | None = No
     at = next((i for i, e in enumerate(defaults) if e.stage_name == unbatch), None)
     if at is None:  # a TFMA without the unbatch stage: nothing to prune before
         return defaults
-    return defaults[:at] + [_prune_stage(eval_config)] + defaults[at:]
+    rest = defaults[at:]
+    if batched:
+        slice_keys = tfma.extractors.SliceKeyExtractor(eval_config=eval_config).stage_name
+        if [e.stage_name for e in rest[:2]] != [unbatch, slice_keys]:
+            raise ValueError(f"TFMA's extractors after {unbatch} changed: {[e.stage_name for e in rest]}")
+        rest = [_slice_batches_stage(eval_config, slice_keys), *rest[2:]]
+    return defaults[:at] + [_prune_stage(eval_config)] + rest

@@ -103,33 +103,50 @@ def fraud(tmp_path_factory) -> dict:
     return build_chain(str(tmp_path_factory.mktemp("fraud_chain")), n_rows=3000, epochs=2)
 
 
+#: The paths compared: TFMA's default extractors and hot-key fanout (kfx before any of this), the pruned extracts
+#: combined one example at a time (kfx before the batched combine), and the pruned extracts combined from batches.
+PATHS = {"default": (False, False), "pruned": (True, False), "batched": (True, True)}
+
+
 @pytest.mark.parametrize("with_baseline", [False, True], ids=["candidate", "vs_baseline"])
-def test_pruned_extracts_give_the_same_evaluation_as_tfma_defaults(fraud, tmp_path, monkeypatch, with_baseline):
+def test_pruned_and_batched_paths_give_the_same_evaluation_as_tfma_defaults(
+    fraud, tmp_path, monkeypatch, with_baseline
+):
     kwargs = dict(slice_features=["channel"], baseline_model_dir=fraud["model"] if with_baseline else None)
     from components._shared._compat import tfma as compat
     from components.evaluate import logic
 
     outputs = {}
     new_fanout = logic.per_slice_hot_key_fanout
-    for prune in (False, True):
+    taken: list[bool] = []
+    decide = tfma_extract.batched_combine
+    monkeypatch.setattr(tfma_extract, "batched_combine", lambda *a: taken.append(decide(*a)) or taken[-1])
+    for name, (prune, batched) in PATHS.items():
         # the old path: TFMA's default extracts and TFMA's hot-key fanout of the per-slice combine
         monkeypatch.setattr(tfma_extract, "PRUNE", prune)
+        monkeypatch.setattr(tfma_extract, "BATCHED", batched)
         old_fanout = lambda distributed: compat.per_slice_hot_key_fanout(True)  # noqa: E731
         monkeypatch.setattr(logic, "per_slice_hot_key_fanout", new_fanout if prune else old_fanout)
-        out = tmp_path / ("pruned" if prune else "default")
+        out = tmp_path / name
         result = evaluate_model(fraud["model"], fraud["examples"], str(out / "ev"), str(out / "bl"), **kwargs)
         evaluation = json.loads((out / "ev" / evaluation_layout.SUMMARY_FILE).read_text())
         slices = json.loads((out / "ev" / evaluation_layout.SLICES_FILE).read_text())
-        outputs[prune] = (result, evaluation, slices, out)
-    (old, old_json, old_slices, old_dir), (new, new_json, new_slices, new_dir) = outputs[False], outputs[True]
-    assert {s["slice"] for s in new.slices} == {"Overall", "channel=pos", "channel=online", "channel=atm"}
-    assert new.example_count == old.example_count > 0
-    assert (new.blessed, new.reasons, new.checks) == (old.blessed, old.reasons, old.checks)
-    assert new.overall["auc"] == old.overall["auc"]
-    counts = [[s["metrics"]["example_count"] for s in r.slices] for r in (old, new)]
-    assert counts[0] == counts[1]
-    _close(old_json, new_json)
-    _close(old_slices, new_slices)
-    # TFMA's own files (metrics, plots, validations) hold the same protos
-    tfma_old, tfma_new = (evaluation_layout.tfma_dir(str(d / "ev")) for d in (old_dir, new_dir))
-    assert sorted(os.listdir(tfma_old)) == sorted(os.listdir(tfma_new))
+        outputs[name] = (result, evaluation, slices, out)
+    assert taken == [False, False, True], "only the batched path combines from batches"
+    old, old_json, old_slices, old_dir = outputs["default"]
+    for name in ("pruned", "batched"):
+        new, new_json, new_slices, new_dir = outputs[name]
+        assert {s["slice"] for s in new.slices} == {"Overall", "channel=pos", "channel=online", "channel=atm"}
+        assert new.example_count == old.example_count > 0
+        assert (new.blessed, new.reasons, new.checks) == (old.blessed, old.reasons, old.checks)
+        assert new.overall["auc"] == old.overall["auc"], name
+        counts = [[s["metrics"]["example_count"] for s in r.slices] for r in (old, new)]
+        assert counts[0] == counts[1], name
+        _close(old_json, new_json, name)
+        _close(old_slices, new_slices, name)
+        assert (old_dir / "bl").exists() and sorted(os.listdir(old_dir / "bl")) == sorted(os.listdir(new_dir / "bl"))
+        for f in os.listdir(old_dir / "bl"):
+            assert (old_dir / "bl" / f).read_bytes() == (new_dir / "bl" / f).read_bytes(), (name, f)
+        # TFMA's own files (metrics, plots, validations) hold the same protos
+        tfma_old, tfma_new = (evaluation_layout.tfma_dir(str(d / "ev")) for d in (old_dir, new_dir))
+        assert sorted(os.listdir(tfma_old)) == sorted(os.listdir(tfma_new))

@@ -1,10 +1,20 @@
-"""TensorFlow Model Analysis internals kfx relies on (checked against tensorflow-model-analysis 0.47.1)."""
+"""TensorFlow Model Analysis internals kfx relies on (checked against tensorflow-model-analysis 0.47.1).
+
+This package holds per-example shortcuts (mapping checks, the per-slice fanout, signature calls); ``batched`` holds
+the batched metric combine and its slicer (re-exported here)."""
 
 from __future__ import annotations
 
 import collections.abc
 import importlib
 import typing
+from typing import Any
+
+from components._shared._compat.tfma.batched import (  # noqa: F401  (re-exported)
+    BatchSlicer,
+    batched_combine_supported,
+    batched_metric_combine,
+)
 
 #: TFMA modules on the per-example metric path and the ``typing`` aliases they test values against.
 MODULES = (
@@ -38,7 +48,7 @@ def fast_mapping_checks() -> int:
         except ImportError as e:
             raise ImportError(
                 f"{name} is gone (checked with tensorflow-model-analysis 0.47.1): update "
-                "components/_shared/_compat/tfma.py (fast_mapping_checks)"
+                "components/_shared/_compat/tfma/__init__.py (fast_mapping_checks)"
             ) from e
         found = False
         for alias, (slow, fast) in ALIASES.items():
@@ -52,7 +62,7 @@ def fast_mapping_checks() -> int:
         if not found:
             raise ImportError(
                 f"{name} no longer tests values against typing.Mapping (checked with tensorflow-model-analysis "
-                "0.47.1): update components/_shared/_compat/tfma.py (fast_mapping_checks)"
+                "0.47.1): update components/_shared/_compat/tfma/__init__.py (fast_mapping_checks)"
             )
     return replaced
 
@@ -82,8 +92,74 @@ def per_slice_hot_key_fanout(enabled: bool) -> None:
     except (ImportError, AttributeError) as e:
         raise ImportError(
             f"{_FANOUT_MODULE}.{_FANOUT_NAME} is gone (checked with tensorflow-model-analysis 0.47.1): update "
-            "components/_shared/_compat/tfma.py (per_slice_hot_key_fanout)"
+            "components/_shared/_compat/tfma/__init__.py (per_slice_hot_key_fanout)"
         ) from e
     if not _fanout_default:
         _fanout_default.append(current)
     setattr(module, _FANOUT_NAME, _fanout_default[0] if enabled else None)
+
+
+# --- Signature calls by keyword (checked against tensorflow-model-analysis 0.47.1, tensorflow 2.16.2) ---------------
+_MODEL_UTIL_MODULE = "tensorflow_model_analysis.utils.model_util"
+_GET_CALLABLE = "get_callable"
+_get_callable_original: list[Any] = []
+
+
+class KeywordSignatureCall:
+    """A SavedModel signature that takes its one input positionally, as TFMA calls it, bound by keyword."""
+
+    def __init__(self, fn: Any, name: str) -> None:
+        self._fn = fn
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs:
+            return self._fn(**{self._name: args[0]})
+        return self._fn(*args, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._fn, attr)
+
+
+def _keyword_input(fn: Any) -> str | None:
+    """The one keyword input of a signature function (``structured_input_signature == ((), {name: spec})``)."""
+    signature = getattr(fn, "structured_input_signature", None)
+    if not (isinstance(signature, tuple) and len(signature) == 2):
+        return None
+    args, kwargs = signature
+    if args or not isinstance(kwargs, dict) or len(kwargs) != 1:
+        return None
+    return next(iter(kwargs))
+
+
+def keyword_signature_calls() -> None:
+    """Make TFMA call one-input SavedModel signatures by keyword.
+
+    TFMA's model stages (``tfma.utils.model_util``'s ``_batch_reducible_process``; internal, checked with
+    tensorflow-model-analysis 0.47.1 and tensorflow 2.16.2) call a signature that takes serialized examples
+    positionally: ``signature(tf.constant(inputs))``. A SavedModel signature binds only by keyword, so TensorFlow
+    first fails to bind, formats a TypeError that prints the whole batch of serialized examples (~24 ms per
+    1,000 rows, for each of kfx's two signatures, ``transform_features`` and ``serving_default``), then calls
+    the flat signature with the same tensor. ``get_callable`` here wraps such a signature so the positional call
+    is made by its keyword: the same concrete function on the same tensor, the same outputs. Idempotent,
+    process-wide. Raises ImportError naming the version when ``get_callable`` is gone.
+    """
+    try:
+        module = importlib.import_module(_MODEL_UTIL_MODULE)
+        current = getattr(module, _GET_CALLABLE)
+    except (ImportError, AttributeError) as e:
+        raise ImportError(
+            f"{_MODEL_UTIL_MODULE}.{_GET_CALLABLE} is gone (checked with tensorflow-model-analysis 0.47.1): update "
+            "components/_shared/_compat/tfma/__init__.py (keyword_signature_calls)"
+        ) from e
+    if _get_callable_original and current is not _get_callable_original[0]:
+        return  # already wrapped
+    _get_callable_original.append(current)
+    original = current
+
+    def get_callable(model: Any, signature_name: str | None = None, required: bool = True) -> Any:
+        fn = original(model, signature_name, required)
+        name = _keyword_input(fn) if fn is not None and signature_name else None
+        return KeywordSignatureCall(fn, name) if name else fn
+
+    module.get_callable = get_callable
