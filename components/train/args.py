@@ -38,6 +38,8 @@ class TrainArgs:
     eval_rows: int = 0
     history: dict[str, list[float]] = field(default_factory=dict)
     patience: int = 2  # epochs without a 1% eval-loss improvement before fit stops
+    #: what kfx's fit validated last: the eval metrics of the weights it ended with (fit.evaluate reuses them)
+    validated: Any = field(default=None, repr=False)
 
     @property
     def output_units(self) -> int:
@@ -114,6 +116,14 @@ def label_tensor(t, task: str):
 IN_MEMORY_VALUES = 25_000_000
 
 
+def _plain(fn):
+    """``fn`` traced as written, not through AutoGraph: kfx's parse functions have no Python control flow on tensor
+    values, so AutoGraph would only re-parse their source (and TFT's) to emit the same ops (~0.3 s per dataset)."""
+    import tensorflow as tf
+
+    return tf.autograph.experimental.do_not_convert(fn)
+
+
 def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: bool = False):
     """(features, label) batches of ``split``, shuffled with ``args.seed`` (train). Small splits of dense features are
     parsed once (:func:`_parsed_once`); the batches, their order and values are those of the streaming path."""
@@ -122,6 +132,7 @@ def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: boo
     spec = args.tf_transform_output.transformed_feature_spec()
     keys = list(args.feature_keys)
 
+    @_plain
     def parse(serialized):
         parsed = tf.io.parse_example(serialized, spec)
         label = label_tensor(parsed[args.label_key], args.task)
@@ -142,8 +153,8 @@ def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: boo
         features, label = parsed
         # of unknown length like the TFRecordDataset's batches: Keras' fit iterates a dataset of known length
         # differently (another shuffle from the second epoch on)
-        ds = ds.filter(lambda i: True).map(
-            lambda i: (tf.nest.map_structure(lambda t: tf.gather(t, i), features), tf.gather(label, i))
+        ds = ds.filter(_plain(lambda i: True)).map(
+            _plain(lambda i: (tf.nest.map_structure(lambda t: tf.gather(t, i), features), tf.gather(label, i)))
         )
     else:
         ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
