@@ -124,9 +124,15 @@ def _plain(fn):
     return tf.autograph.experimental.do_not_convert(fn)
 
 
-def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: bool = False):
+def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: bool = False, known_length: bool = False):
     """(features, label) batches of ``split``, shuffled with ``args.seed`` (train). Small splits of dense features are
-    parsed once (:func:`_parsed_once`); the batches, their order and values are those of the streaming path."""
+    parsed once (:func:`_parsed_once`); the batches, their order and values are those of the streaming path.
+
+    ``known_length``: the dataset declares its number of batches (from the split's row count; not with ``repeat``),
+    which Keras needs to run several steps per call (kfx's fit: ``fit.STEPS_PER_EXECUTION``). Same batches. Keras
+    iterates a dataset of unknown length until reading past its end fails, and that failed call of the train step
+    still counts one optimizer step (Adam's ``iterations`` is not ordered after the failed read): from the second
+    epoch on, Adam's bias correction runs one step ahead. A known length has no such phantom step."""
     import tensorflow as tf
 
     spec = args.tf_transform_output.transformed_feature_spec()
@@ -141,7 +147,8 @@ def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: boo
     rows = args.train_rows if split == "train" else args.eval_rows
     parsed = _parsed_once(args.files(split), parse) if _fits_in_memory(spec, [*keys, args.label_key], rows) else None
     if parsed is not None:  # row numbers, shuffled exactly as the records would be (below)
-        ds = tf.data.Dataset.range(int(parsed[1].shape[0]))
+        rows = int(parsed[1].shape[0])
+        ds = tf.data.Dataset.range(rows)
     else:
         ds = tf.data.TFRecordDataset(args.files(split))
     if shuffle:  # tf.data's shuffle order depends on the seed and the element count only, not on the elements
@@ -158,6 +165,8 @@ def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: boo
         )
     else:
         ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    if known_length and not repeat and rows > 0:
+        ds = ds.apply(tf.data.experimental.assert_cardinality(-(-rows // args.batch_size)))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -607,3 +607,32 @@ def test_parse_without_autograph_gives_the_same_batches(data, monkeypatch):
             for k in xa:
                 np.testing.assert_array_equal(xa[k], xb[k])
             np.testing.assert_array_equal(ya, yb)
+
+
+def test_steps_per_execution_trains_identically(data, monkeypatch):
+    """kfx's fit runs fit.STEPS_PER_EXECUTION train steps per call of Keras' train function (datasets of known length)
+    when it plans fit.MULTI_STEP_MIN_STEPS steps or more: the weights, history and predictions are bit-for-bit those
+    of one step per call, whether an epoch fits in one call or ends with a shorter one; the module's steps per
+    execution is put back after fit; the validation reused as the final metrics equals a fresh evaluate."""
+    from components._shared._compat.keras import steps_per_execution
+    from components.train import fit as fit_module
+
+    monkeypatch.setattr(fit_module, "MULTI_STEP_MIN_STEPS", 1)
+    runs = {}
+    for steps in (1, 7, 64):  # 20 steps an epoch: one call per step; 7 + 7 + 6; one call
+        monkeypatch.setattr(fit_module, "STEPS_PER_EXECUTION", steps)
+        model, args = _fit_default_model(data, str(data["root"] / f"spe_{steps}"))
+        batches = -(-args.train_rows // args.batch_size)
+        assert 7 < batches < 64 and batches % 7 and steps_per_execution(model) == 1
+        runs[steps] = model, args
+    base_model, base_args = runs[1]
+    for steps in (7, 64):
+        model, args = runs[steps]
+        assert args.history == base_args.history
+        for a, b in zip(base_model.get_weights(), model.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(
+            base_model.predict(base_args.dataset("eval"), verbose=0), model.predict(args.dataset("eval"), verbose=0)
+        )
+        fresh = model.evaluate(args.dataset("eval"), return_dict=True, verbose=0)  # one step a call, unknown length
+        assert fit_module._reusable(model, args) == {k: float(v) for k, v in fresh.items()}
