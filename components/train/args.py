@@ -38,6 +38,8 @@ class TrainArgs:
     eval_rows: int = 0
     history: dict[str, list[float]] = field(default_factory=dict)
     patience: int = 2  # epochs without a 1% eval-loss improvement before fit stops
+    #: what kfx's fit validated last: the eval metrics of the weights it ended with (fit.evaluate reuses them)
+    validated: Any = field(default=None, repr=False)
 
     @property
     def output_units(self) -> int:
@@ -114,14 +116,29 @@ def label_tensor(t, task: str):
 IN_MEMORY_VALUES = 25_000_000
 
 
-def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: bool = False):
+def _plain(fn):
+    """``fn`` traced as written, not through AutoGraph: kfx's parse functions have no Python control flow on tensor
+    values, so AutoGraph would only re-parse their source (and TFT's) to emit the same ops (~0.3 s per dataset)."""
+    import tensorflow as tf
+
+    return tf.autograph.experimental.do_not_convert(fn)
+
+
+def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: bool = False, known_length: bool = False):
     """(features, label) batches of ``split``, shuffled with ``args.seed`` (train). Small splits of dense features are
-    parsed once (:func:`_parsed_once`); the batches, their order and values are those of the streaming path."""
+    parsed once (:func:`_parsed_once`); the batches, their order and values are those of the streaming path.
+
+    ``known_length``: the dataset declares its number of batches (from the split's row count; not with ``repeat``),
+    which Keras needs to run several steps per call (kfx's fit: ``fit.STEPS_PER_EXECUTION``). Same batches. Keras
+    iterates a dataset of unknown length until reading past its end fails, and that failed call of the train step
+    still counts one optimizer step (Adam's ``iterations`` is not ordered after the failed read): from the second
+    epoch on, Adam's bias correction runs one step ahead. A known length has no such phantom step."""
     import tensorflow as tf
 
     spec = args.tf_transform_output.transformed_feature_spec()
     keys = list(args.feature_keys)
 
+    @_plain
     def parse(serialized):
         parsed = tf.io.parse_example(serialized, spec)
         label = label_tensor(parsed[args.label_key], args.task)
@@ -130,7 +147,8 @@ def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: boo
     rows = args.train_rows if split == "train" else args.eval_rows
     parsed = _parsed_once(args.files(split), parse) if _fits_in_memory(spec, [*keys, args.label_key], rows) else None
     if parsed is not None:  # row numbers, shuffled exactly as the records would be (below)
-        ds = tf.data.Dataset.range(int(parsed[1].shape[0]))
+        rows = int(parsed[1].shape[0])
+        ds = tf.data.Dataset.range(rows)
     else:
         ds = tf.data.TFRecordDataset(args.files(split))
     if shuffle:  # tf.data's shuffle order depends on the seed and the element count only, not on the elements
@@ -142,11 +160,13 @@ def make_dataset(args: TrainArgs, split: str, shuffle: bool = False, repeat: boo
         features, label = parsed
         # of unknown length like the TFRecordDataset's batches: Keras' fit iterates a dataset of known length
         # differently (another shuffle from the second epoch on)
-        ds = ds.filter(lambda i: True).map(
-            lambda i: (tf.nest.map_structure(lambda t: tf.gather(t, i), features), tf.gather(label, i))
+        ds = ds.filter(_plain(lambda i: True)).map(
+            _plain(lambda i: (tf.nest.map_structure(lambda t: tf.gather(t, i), features), tf.gather(label, i)))
         )
     else:
         ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    if known_length and not repeat and rows > 0:
+        ds = ds.apply(tf.data.experimental.assert_cardinality(-(-rows // args.batch_size)))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -504,3 +504,135 @@ def test_split_parsed_once_gives_the_streaming_batches_and_the_same_model(data, 
     assert new_args.history == old_args.history
     for a, b in zip(old_model.get_weights(), new_model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _signature_outputs(saved_model_dir: str, examples: list[bytes]) -> dict:
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(saved_model_dir)
+    no_label = tf.constant([_without(r, ["is_fraud"]) for r in examples])
+    out = {
+        "default": loaded.signatures[artifacts.SERVING_SIGNATURE](examples=no_label),
+        "transform": loaded.signatures[artifacts.TRANSFORM_SIGNATURE](examples=tf.constant(examples)),
+    }
+    return {name: {k: v.numpy() for k, v in outs.items()} for name, outs in out.items()}
+
+
+def test_signatures_traced_without_autograph_give_the_same_outputs(data, monkeypatch):
+    """kfx's signatures over built-in/kfx/TFT layers are traced without AutoGraph (export.signatures_need_autograph):
+    the exported signatures give bit-for-bit the outputs of the AutoGraph-traced ones; a user's own layer class keeps
+    AutoGraph (its call may branch on tensor values)."""
+    import tensorflow as tf
+
+    from components.train import export as export_module
+
+    model, args = _fit_default_model(data, str(data["root"] / "plain_sigs"))
+    assert not export_module.signatures_need_autograph(model)
+
+    class UserLayer(tf.keras.layers.Layer):
+        def call(self, x):
+            return x
+
+    inp = tf.keras.Input(shape=(1,))
+    assert export_module.signatures_need_autograph(tf.keras.Model(inp, UserLayer()(inp)))
+
+    examples = _raw_eval(data["examples"], limit=64)
+    args.serving_model_dir = str(data["root"] / "plain_sigs" / "new")
+    export_module.export_model(model, args)
+    new = _signature_outputs(args.serving_model_dir, examples)
+    monkeypatch.setattr(export_module, "signatures_need_autograph", lambda m: True)  # the old path
+    args.serving_model_dir = str(data["root"] / "plain_sigs" / "old")
+    export_module.export_model(model, args)
+    old = _signature_outputs(args.serving_model_dir, examples)
+    for name in old:
+        assert old[name].keys() == new[name].keys()
+        for k in old[name]:
+            np.testing.assert_array_equal(old[name][k], new[name][k])
+
+
+def test_final_evaluation_reuses_the_validation_of_the_same_weights(data, monkeypatch):
+    """fit.evaluate returns fit's validation of the weights fit ended with (the epoch early stopping kept), equal to
+    a fresh model.evaluate; changed weights or a new compile evaluate again."""
+    import tensorflow as tf
+
+    from components.train import fit as fit_module
+
+    model, args = _fit_default_model(data, str(data["root"] / "reuse"))
+    fresh = model.evaluate(args.dataset("eval"), return_dict=True, verbose=0)
+    assert fit_module._reusable(model, args) == {k: float(v) for k, v in fresh.items()}
+    result = fit_module.evaluate(model, args)
+    assert result.loss == float(fresh["loss"]) and set(result.metrics) == set(fresh) - {"loss"}
+    assert all(result.metrics[k] == float(fresh[k]) for k in result.metrics)
+
+    # early stopping that keeps the first epoch: its validation is what holds after fit restored its weights
+    monkeypatch.setattr(fit_module, "callbacks", lambda a: [fit_module._stop_on_plateau_class()(patience=1, rel=10.0)])
+    model, args = _fit_default_model(data, str(data["root"] / "reuse_restored"))
+    assert len(args.history["loss"]) == 2
+    fresh = model.evaluate(args.dataset("eval"), return_dict=True, verbose=0)
+    reused = fit_module._reusable(model, args)
+    assert reused == {k: float(v) for k, v in fresh.items()} and reused["loss"] == args.history["val_loss"][0]
+
+    model.set_weights([w + 1e-3 for w in model.get_weights()])
+    assert fit_module._reusable(model, args) is None
+    model.set_weights(args.validated.weights)
+    assert fit_module._reusable(model, args) is not None
+    model.compile(optimizer="adam", loss=tf.keras.losses.BinaryCrossentropy(), metrics=["accuracy"])
+    assert fit_module._reusable(model, args) is None
+
+
+def test_parse_without_autograph_gives_the_same_batches(data, monkeypatch):
+    """kfx's dataset functions are traced as written (args._plain), not through AutoGraph: the same batches."""
+    import tensorflow as tf
+
+    from components.train import args as args_module
+
+    def batches(args) -> list:
+        tf.keras.utils.set_random_seed(args.seed)
+        return [
+            (split, {k: v.numpy() for k, v in x.items()}, y.numpy())
+            for split in ("train", "eval")
+            for x, y in args.dataset(split)
+        ]
+
+    _, args = _fit_default_model(data, str(data["root"] / "plain_parse"))
+    for limit in (args_module.IN_MEMORY_VALUES, 0):  # parsed once; streamed
+        monkeypatch.setattr(args_module, "IN_MEMORY_VALUES", limit)
+        monkeypatch.setattr(args_module, "_plain", tf.autograph.experimental.do_not_convert)
+        new = batches(args)
+        monkeypatch.setattr(args_module, "_plain", lambda fn: fn)  # the old path: AutoGraph converts them
+        old = batches(args)
+        assert len(old) == len(new) > 2
+        for (split_a, xa, ya), (split_b, xb, yb) in zip(old, new, strict=True):
+            assert split_a == split_b and xa.keys() == xb.keys()
+            for k in xa:
+                np.testing.assert_array_equal(xa[k], xb[k])
+            np.testing.assert_array_equal(ya, yb)
+
+
+def test_steps_per_execution_trains_identically(data, monkeypatch):
+    """kfx's fit runs fit.STEPS_PER_EXECUTION train steps per call of Keras' train function (datasets of known length)
+    when it plans fit.MULTI_STEP_MIN_STEPS steps or more: the weights, history and predictions are bit-for-bit those
+    of one step per call, whether an epoch fits in one call or ends with a shorter one; the module's steps per
+    execution is put back after fit; the validation reused as the final metrics equals a fresh evaluate."""
+    from components._shared._compat.keras import steps_per_execution
+    from components.train import fit as fit_module
+
+    monkeypatch.setattr(fit_module, "MULTI_STEP_MIN_STEPS", 1)
+    runs = {}
+    for steps in (1, 7, 64):  # 20 steps an epoch: one call per step; 7 + 7 + 6; one call
+        monkeypatch.setattr(fit_module, "STEPS_PER_EXECUTION", steps)
+        model, args = _fit_default_model(data, str(data["root"] / f"spe_{steps}"))
+        batches = -(-args.train_rows // args.batch_size)
+        assert 7 < batches < 64 and batches % 7 and steps_per_execution(model) == 1
+        runs[steps] = model, args
+    base_model, base_args = runs[1]
+    for steps in (7, 64):
+        model, args = runs[steps]
+        assert args.history == base_args.history
+        for a, b in zip(base_model.get_weights(), model.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(
+            base_model.predict(base_args.dataset("eval"), verbose=0), model.predict(args.dataset("eval"), verbose=0)
+        )
+        fresh = model.evaluate(args.dataset("eval"), return_dict=True, verbose=0)  # one step a call, unknown length
+        assert fit_module._reusable(model, args) == {k: float(v) for k, v in fresh.items()}
