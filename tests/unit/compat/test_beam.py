@@ -88,3 +88,81 @@ def test_stateful_dofn_still_runs_with_memoized_specs():
         out = p | beam.Create([("a", 1), ("a", 2), ("b", 5)]) | beam.ParDo(_CountingDoFn.make())
         last = out | beam.CombinePerKey(lambda lists: max(lists, key=len, default=[]))
         assert_that(last, equal_to([("a", [1, 2]), ("b", [5])]))
+
+
+def _parses(monkeypatch) -> list[int]:
+    """Count PipelineOptions parses (each builds an argparse parser and parses the flags)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    count = [0]
+    original = PipelineOptions.__init__
+
+    def counting(self, *args, **kwargs):
+        count[0] += 1
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(PipelineOptions, "__init__", counting)
+    return count
+
+
+def test_option_views_are_built_once_on_the_path_beam_takes(monkeypatch):
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions, StandardOptions, TypeOptions
+
+    from components._shared._compat.beam import memoize_option_views
+
+    memoize_option_views()
+    memoize_option_views()  # idempotent
+    assert getattr(PipelineOptions.view_as, "_kfx_memoized", False)
+    options = PipelineOptions(["--runner=DirectRunner", "--experiments=a"])
+    view = options.view_as(StandardOptions)
+    assert options.view_as(StandardOptions) is view and view.runner == "DirectRunner"
+    # writes through a view are seen by every view (one shared dict), as with fresh views
+    view.runner = "FnApiRunner"
+    assert options.view_as(StandardOptions).runner == "FnApiRunner"
+    assert PipelineOptions.view_as.__wrapped__(options, StandardOptions).runner == "FnApiRunner"
+    debug = options.view_as(DebugOptions)
+    debug.experiments = [*debug.experiments, "b"]
+    assert options.view_as(DebugOptions).experiments == ["a", "b"] and options.get_all_options()["experiments"] == [
+        "a",
+        "b",
+    ]
+    other = PipelineOptions([])
+    assert other.view_as(StandardOptions) is not view and other.view_as(StandardOptions).runner is None
+    assert "_kfx" not in str(vars(options))  # kept beside the options: nothing extra is pickled with them
+
+    # Beam asks for TypeOptions views at every transform it applies: asked through view_as, parsed once
+    p = beam.Pipeline(options=PipelineOptions([]))
+    parses = _parses(monkeypatch)
+    pcoll = p | beam.Create([1, 2, 3])
+    for i in range(40):
+        pcoll = pcoll | f"Add{i}" >> beam.Map(lambda x: x + 1)
+    assert parses[0] <= 5, f"{parses[0]} option parses for 41 transforms: Beam no longer asks through view_as"
+    assert p.options.view_as(TypeOptions) is p.options.view_as(TypeOptions)
+
+
+def test_local_fn_api_runner_is_what_direct_runner_hands_batch_pipelines_to():
+    import inspect
+
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.direct.direct_runner import DirectRunner
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from components._shared._compat.beam import local_fn_api_runner
+
+    # DirectRunner (apache-beam 2.72.0): batch pipelines run on FnApiRunner with the options as provision info
+    source = inspect.getsource(DirectRunner.run_pipeline)
+    assert "fn_runner.FnApiRunner(provision_info=provision_info)" in source, "DirectRunner's hand-off changed"
+    assert "encode_pipeline_options(all_options)" in source
+
+    runner = local_fn_api_runner()
+    assert type(runner) is fn_runner.FnApiRunner  # TF Transform picks its TF config by the runner's exact type
+    options = PipelineOptions(["--direct_num_workers=1", "--job_name=kfx-compat"])
+    with beam.Pipeline(runner=runner, options=options) as p:
+        counts = p | beam.Create(["a", "b", "a"]) | beam.combiners.Count.PerElement()
+        assert_that(counts, equal_to([("a", 2), ("b", 1)]))
+    provided = runner._provision_info.provision_info.pipeline_options
+    assert provided["beam:option:job_name:v1"] == "kfx-compat"
+    assert provided["beam:option:direct_num_workers:v1"] == "1"
