@@ -19,7 +19,7 @@ from components._shared import artifacts
 from components._shared import lineage as lineage_lib
 from components._shared._compat.beam import (
     local_fn_api_runner,
-    memoize_dofn_specs,
+    memoize_dofn_method_specs,
     memoize_option_views,
     pickle_by_value,
 )
@@ -219,7 +219,7 @@ def _run_beam(
 
     # TFT's analysis of the taxi table builds ~1,060 transforms and ~900 DoFns run in ~140 stages: Beam would parse
     # its options ~2,300 times and inspect each DoFn's methods ~7 times (components/_shared/_compat/beam.py)
-    memoize_dofn_specs()
+    memoize_dofn_method_specs()
     memoize_option_views()
 
     class _Count(beam.DoFn):

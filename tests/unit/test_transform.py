@@ -339,12 +339,14 @@ def preprocessing_fn(inputs):
 
 def test_default_local_runner_gives_the_graph_and_rows_of_the_direct_runner(raw, tmp_path, monkeypatch):
     """Old vs new: with no runner named the analysis runs on FnApiRunner directly (DirectRunner's own batch runner,
-    without its PrismRunner attempt) with option views built once (components/_shared/_compat/beam.py); before, on
-    DirectRunner with a fresh view at every ask. Same vocabularies byte for byte, same numeric constants (means,
+    without its PrismRunner attempt) with option views built once and DoFn methods inspected once per class
+    (components/_shared/_compat/beam.py); before, on DirectRunner with a fresh view at every ask and every DoFn's
+    methods inspected again. Same vocabularies byte for byte, same numeric constants (means,
     variances, quantile boundaries), same transformed records in the same order."""
     import tensorflow as tf
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.direct.direct_runner import DirectRunner
+    from apache_beam.transforms import userstate
 
     from components.transform import logic
 
@@ -363,11 +365,14 @@ def test_default_local_runner_gives_the_graph_and_rows_of_the_direct_runner(raw,
     assert direct_runs == [], "no runner named: DirectRunner (and its PrismRunner attempt) is not used"
     assert getattr(PipelineOptions.view_as, "_kfx_memoized", False)
 
-    # the old path: DirectRunner, and Beam's own view_as (a fresh parse at every ask)
+    # the old path: DirectRunner, Beam's own view_as (a fresh parse at every ask) and get_dofn_specs
     monkeypatch.setattr(PipelineOptions, "view_as", PipelineOptions.view_as.__wrapped__)
+    monkeypatch.setattr(userstate, "get_dofn_specs", userstate.get_dofn_specs.__wrapped__)
     monkeypatch.setattr(logic, "memoize_option_views", lambda: None)
+    monkeypatch.setattr(logic, "memoize_dofn_method_specs", lambda: None)
     old_tg, old_te = run("old", ["--runner=DirectRunner"])
     assert direct_runs == [1] and not getattr(PipelineOptions.view_as, "_kfx_memoized", False)
+    assert not getattr(userstate.get_dofn_specs, "_kfx_memoized", False)
 
     assets = os.path.join("transform_fn", "assets")
     names = sorted(os.listdir(os.path.join(old_tg, assets)))

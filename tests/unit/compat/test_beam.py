@@ -166,3 +166,95 @@ def test_local_fn_api_runner_is_what_direct_runner_hands_batch_pipelines_to():
     provided = runner._provision_info.provision_info.pipeline_options
     assert provided["beam:option:job_name:v1"] == "kfx-compat"
     assert provided["beam:option:direct_num_workers:v1"] == "1"
+
+
+def _stateful_dofn():
+    import apache_beam as beam
+    from apache_beam.transforms.timeutil import TimeDomain
+    from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
+
+    class Stateful(beam.DoFn):
+        BAG = BagStateSpec("seen", beam.coders.VarIntCoder())
+        TIMER = TimerSpec("flush", TimeDomain.WATERMARK)
+
+        def process(self, element, bag=beam.DoFn.StateParam(BAG), timer=beam.DoFn.TimerParam(TIMER)):  # noqa: B008
+            yield element
+
+        @on_timer(TIMER)
+        def flush(self, bag=beam.DoFn.StateParam(BAG)):  # noqa: B008
+            yield from bag.read()
+
+    return Stateful()
+
+
+class _Plain:
+    def __new__(cls):
+        import apache_beam as beam
+
+        class Plain(beam.DoFn):
+            def setup(self):
+                self.n = 0
+
+            def process(self, element, ts=beam.DoFn.TimestampParam):  # noqa: B008
+                yield element, ts
+
+            def teardown(self):
+                self.n = -1
+
+        return Plain()
+
+
+def test_dofn_method_specs_are_kept_per_class_with_the_same_answers(monkeypatch):
+    import apache_beam as beam
+    from apache_beam.internal import pickler
+    from apache_beam.transforms import core, userstate
+
+    from components._shared._compat.beam import memoize_dofn_method_specs
+
+    memoize_dofn_method_specs()
+    memoize_dofn_method_specs()  # idempotent
+    assert getattr(userstate.get_dofn_specs, "_kfx_by_method", False)
+    original = userstate.get_dofn_specs.__wrapped__
+    bag = userstate.BagStateSpec("m", beam.coders.VarIntCoder())
+    dofns = [
+        _stateful_dofn(),
+        _CountingDoFn.make(),  # its own __dir__: asked per object
+        core.CallableWrapperDoFn(lambda x: [x]),  # Map's wrapper: process answers with the wrapped function's args
+        core.CallableWrapperDoFn(lambda x, s=beam.DoFn.StateParam(bag): [x]),  # noqa: B008
+        _Plain(),  # an ordinary DoFn class: setup, process, teardown
+    ]
+    for dofn in dofns:
+        for copy in (dofn, pickler.loads(pickler.dumps(dofn)), pickler.loads(pickler.dumps(dofn))):
+            assert userstate.get_dofn_specs(copy) == original(copy), type(dofn)
+
+    # a fresh object of a class seen before: no method's signature is read again (the path the runner takes)
+    asked = []
+    get_arguments = core.get_function_arguments
+    monkeypatch.setattr(
+        core, "get_function_arguments", lambda obj, name: asked.append(name) or get_arguments(obj, name)
+    )
+    fresh = pickler.loads(pickler.dumps(dofns[0]))
+    userstate.validate_stateful_dofn(fresh)
+    state, timers = userstate.get_dofn_specs(fresh)
+    assert asked == [], f"signatures read again for {asked}: Beam no longer asks through userstate.get_dofn_specs"
+    assert {s.name for s in state} == {"seen"} and [t.name for t in timers] == ["ts-flush"]
+    wrapped = pickler.loads(pickler.dumps(dofns[3]))
+    assert userstate.get_dofn_specs(wrapped) == original(wrapped)
+
+
+def test_duplicate_dofn_params_are_still_an_error():
+    import apache_beam as beam
+
+    from components._shared._compat.beam import memoize_dofn_method_specs
+
+    memoize_dofn_method_specs()
+
+    class Twice(beam.DoFn):
+        def process(self, x, a=beam.DoFn.TimestampParam, b=beam.DoFn.TimestampParam):  # noqa: B008
+            yield x
+
+    from apache_beam.transforms import userstate
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match="duplicate process method parameters"):
+            userstate.get_dofn_specs(Twice())
