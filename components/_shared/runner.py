@@ -5,9 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 #: Runners that execute in this process (or its subprocesses) on this machine. PrismRunner is Beam's local
-#: portable runner: local, so the in-memory/in-process fast paths apply to it too.
+#: portable runner and FnApiRunner the in-process runner DirectRunner hands batch pipelines to: local, so the
+#: in-memory/in-process fast paths apply to them too.
 LOCAL_RUNNERS = frozenset(
-    {"", "direct", "directrunner", "bundlebaseddirectrunner", "switchingdirectrunner", "prism", "prismrunner"}
+    {
+        "",
+        "direct",
+        "directrunner",
+        "bundlebaseddirectrunner",
+        "switchingdirectrunner",
+        "prism",
+        "prismrunner",
+        "fnapi",
+        "fnapirunner",
+    }
 )
 
 

@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from components._shared import artifacts
 from components._shared import lineage as lineage_lib
-from components._shared._compat.beam import memoize_dofn_specs, pickle_by_value
+from components._shared._compat.beam import (
+    local_fn_api_runner,
+    memoize_dofn_method_specs,
+    memoize_option_views,
+    pickle_by_value,
+)
 from components._shared._compat.tensorflow_transform import flat_transform_calls
 from components._shared.artifacts import examples as examples_layout
 from components._shared.artifacts import examples_writers
@@ -25,7 +30,7 @@ from components._shared.artifacts import transform_graph as tg_layout
 from components._shared.artifacts.schema import read_schema
 from components._shared.log import get_logger, timed
 from components._shared.modules import load_module
-from components._shared.runner import is_distributed, is_local
+from components._shared.runner import is_distributed, is_local, runner_of
 from components.schema.presence import optional_in_data, relax_presence, requires_presence
 from components.transform import source
 
@@ -212,7 +217,10 @@ def _run_beam(
     from apache_beam.options.pipeline_options import PipelineOptions
     from tfx_bsl.tfxio import tf_example_record
 
-    memoize_dofn_specs()  # TFT's analysis builds ~900 DoFns: Beam would inspect each one ~7 times
+    # TFT's analysis of the taxi table builds ~1,060 transforms and ~900 DoFns run in ~140 stages: Beam would parse
+    # its options ~2,300 times and inspect each DoFn's methods ~7 times (components/_shared/_compat/beam.py)
+    memoize_dofn_method_specs()
+    memoize_option_views()
 
     class _Count(beam.DoFn):
         def __init__(self, split: str):
@@ -234,7 +242,9 @@ def _run_beam(
     what = "analyzing train split" + ("" if analyze_only else " and transforming both splits") + " on Beam"
     with timed(log, what) as t:
         options = PipelineOptions(list(beam_pipeline_args))
-        with beam.Pipeline(options=options) as p:
+        # No runner named: DirectRunner's own batch runner (FnApiRunner), without its PrismRunner attempt first
+        runner = local_fn_api_runner() if not runner_of(beam_pipeline_args) else None
+        with beam.Pipeline(runner=runner, options=options) as p:
             with tft_beam.Context(temp_dir=temp_dir):
                 raw = {}
                 for split in ("train",) if analyze_only else artifacts.SPLITS:

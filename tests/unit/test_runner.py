@@ -15,6 +15,7 @@ pytestmark = pytest.mark.unit
         (["--direct_running_mode=multi_processing", "--direct_num_workers=0"], True),
         (["--runner=DirectRunner"], True),
         (["--runner", "PrismRunner"], True),
+        (["--runner=FnApiRunner"], True),
         (["--runner=DataflowRunner", "--project=p"], False),
         (["--runner", "FlinkRunner"], False),
         (["--runner=SparkRunner"], False),

@@ -307,3 +307,85 @@ def test_in_process_apply_writes_bounded_shards_in_record_order(raw, transformed
         assert parsed == [
             tf.train.Example.FromString(r) for r in examples_layout.read_records(transformed["te"], split)
         ]
+
+
+#: z-scores (means, variances), quantile buckets and vocabularies: every kind of analyzer the taxi module uses
+_ANALYZERS_MODULE = """
+import tensorflow as tf
+import tensorflow_transform as tft
+
+
+def _dense(x, default):
+    if isinstance(x, tf.SparseTensor):
+        x = tf.sparse.to_dense(
+            tf.SparseTensor(x.indices, x.values, tf.stack([x.dense_shape[0], tf.constant(1, tf.int64)])), default
+        )
+    return tf.reshape(x, [-1])
+
+
+def preprocessing_fn(inputs):
+    amount = tf.cast(_dense(inputs["amount"], tf.cast(0, inputs["amount"].dtype)), tf.float32)
+    age = tf.cast(_dense(inputs["customer_age"], tf.cast(0, inputs["customer_age"].dtype)), tf.float32)
+    return {
+        "amount_z": tft.scale_to_z_score(amount),
+        "amount_bucket": tft.bucketize(amount, 10),
+        "age_bucket": tft.bucketize(age, 4),
+        "merchant_xf": tft.compute_and_apply_vocabulary(_dense(inputs["merchant_category"], ""), top_k=5,
+                                                       num_oov_buckets=1, vocab_filename="merchant"),
+        "is_fraud": tf.cast(_dense(inputs["is_fraud"], tf.cast(0, inputs["is_fraud"].dtype)), tf.int64),
+    }
+"""
+
+
+def test_default_local_runner_gives_the_graph_and_rows_of_the_direct_runner(raw, tmp_path, monkeypatch):
+    """Old vs new: with no runner named the analysis runs on FnApiRunner directly (DirectRunner's own batch runner,
+    without its PrismRunner attempt) with option views built once and DoFn methods inspected once per class
+    (components/_shared/_compat/beam.py); before, on DirectRunner with a fresh view at every ask and every DoFn's
+    methods inspected again. Same vocabularies byte for byte, same numeric constants (means,
+    variances, quantile boundaries), same transformed records in the same order."""
+    import tensorflow as tf
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.direct.direct_runner import DirectRunner
+    from apache_beam.transforms import userstate
+
+    from components.transform import logic
+
+    module = tmp_path / "analyzers.py"
+    module.write_text(_ANALYZERS_MODULE)
+
+    def run(name: str, args: list[str]) -> tuple[str, str]:
+        tg, te = str(tmp_path / name / "tg"), str(tmp_path / name / "te")
+        run_transform(raw["examples"], raw["schema"], str(module), tg, te, args)
+        return tg, te
+
+    direct_runs = []
+    direct_run = DirectRunner.run_pipeline
+    monkeypatch.setattr(DirectRunner, "run_pipeline", lambda *a: direct_runs.append(1) or direct_run(*a))
+    new_tg, new_te = run("new", [])
+    assert direct_runs == [], "no runner named: DirectRunner (and its PrismRunner attempt) is not used"
+    assert getattr(PipelineOptions.view_as, "_kfx_memoized", False)
+
+    # the old path: DirectRunner, Beam's own view_as (a fresh parse at every ask) and get_dofn_specs
+    monkeypatch.setattr(PipelineOptions, "view_as", PipelineOptions.view_as.__wrapped__)
+    monkeypatch.setattr(userstate, "get_dofn_specs", userstate.get_dofn_specs.__wrapped__)
+    monkeypatch.setattr(logic, "memoize_option_views", lambda: None)
+    monkeypatch.setattr(logic, "memoize_dofn_method_specs", lambda: None)
+    old_tg, old_te = run("old", ["--runner=DirectRunner"])
+    assert direct_runs == [1] and not getattr(PipelineOptions.view_as, "_kfx_memoized", False)
+    assert not getattr(userstate.get_dofn_specs, "_kfx_memoized", False)
+
+    assets = os.path.join("transform_fn", "assets")
+    names = sorted(os.listdir(os.path.join(old_tg, assets)))
+    assert names == ["merchant"] and names == sorted(os.listdir(os.path.join(new_tg, assets)))
+    for name in names:
+        with open(os.path.join(old_tg, assets, name), "rb") as a, open(os.path.join(new_tg, assets, name), "rb") as b:
+            assert a.read() == b.read(), name
+    constants = _graph_constants(new_tg)
+    assert len(constants) > 10 and _graph_constants(old_tg) == constants
+    for split in artifacts.SPLITS:
+        old = examples_layout.read_records(old_te, split)
+        new = examples_layout.read_records(new_te, split)
+        assert len(old) == len(new) > 0
+        # equal record by record (a tf.Example's feature map may serialize its entries in another order)
+        assert [tf.train.Example.FromString(r) for r in old] == [tf.train.Example.FromString(r) for r in new]
+    assert tf.io.gfile.exists(os.path.join(new_tg, "transform_fn", "saved_model.pb"))
