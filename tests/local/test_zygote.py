@@ -5,6 +5,7 @@ interpreter."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -89,6 +90,9 @@ def test_zygote_refuses_to_fork_with_a_second_thread(tmp_path):
     socket.send_fds(s, [struct.pack("!Q", len(body))], [0, 1, 2])
     s.sendall(body)
     assert s.recv(8) == zygote.REFUSED
+    server.shutdown(socket.SHUT_RDWR)  # wakes the loop's accept(): the thread ends, later tests run single-threaded
+    loop.join(timeout=30)
+    assert not loop.is_alive()
 
 
 def test_dead_zygote_falls_back_to_the_real_interpreter_quickly(tmp_path):
@@ -117,3 +121,44 @@ def test_disabled_warm_start_leaves_the_interpreter_alone(tmp_path):
         assert not on
         done = _run(tmp_path)
     assert done.returncode == 3 and "x 42" in done.stdout
+
+
+def test_steps_waiting_between_preload_stages_are_forked_without_blocking(tmp_path):
+    """``serve_pending`` (run by the zygote after each preload stage) forks every launcher already waiting and returns
+    at once when none is left: the step runs while the zygote imports the next stage."""
+    import socket
+    import struct
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(tmp_path / "z.sock"))
+    server.listen(4)
+    out = tmp_path / "out.txt"
+    clients = []
+    for n in (1, 2):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(str(tmp_path / "z.sock"))
+        code = f"import os; open({str(out)!r}, 'a').write('step {n} ' + os.environ['KFX_WARM_START'] + '\\n')"
+        body = json.dumps({"argv": ["-c", code], "cwd": str(tmp_path), "env": {}}).encode()
+        socket.send_fds(s, [struct.pack("!Q", len(body))], [0, 1, 2])
+        s.sendall(body)
+        clients.append(s)
+    zygote.serve_pending(server, 10**6)  # forks both, then returns: nothing else is waiting
+    replies = []
+    for s in clients:
+        s.settimeout(60)
+        reply = b""
+        while chunk := s.recv(64):
+            reply += chunk
+        replies.append(reply)
+    assert replies == [zygote.FORKED + b"0", zygote.FORKED + b"0"]
+    assert sorted(out.read_text().splitlines()) == ["step 1 forked", "step 2 forked"]
+    zygote.serve_pending(server, 10**6)  # returns at once with nobody waiting (a blocking accept would hang here)
+
+
+def test_preload_stages_import_in_the_order_the_steps_need():
+    """The first stage holds what ingest needs and no Beam: ingest forks before the rest of the preload."""
+    first = zygote.PRELOAD_STAGES[0]
+    assert first[0] == "components"  # TF_USE_LEGACY_KERAS before TensorFlow loads
+    assert "components.ingest.logic" in first and "apache_beam" not in first
+    assert zygote.PRELOAD[-1] == "components.evaluate.logic"
+    assert len(set(zygote.PRELOAD)) == len(zygote.PRELOAD)
