@@ -11,10 +11,12 @@ exits with the child's exit code. kfp.local sees an ordinary subprocess: same co
 same exit status. Every step starts from a freshly imported state (nothing leaks between steps).
 
 The preload is on the run's critical path (the first step waits for it), so it goes in stages
-(``PRELOAD_STAGES``, in the order the steps need the libraries): a step waiting when a stage is done is forked
-then and runs while the zygote imports the next stages; it imports whatever else it needs itself, exactly as
-a fresh interpreter would. The listening socket is made by the parent before the zygote starts (its fd is
-passed down), so nobody polls for it.
+(``PRELOAD_STAGES``, in the order the steps need the libraries): a kfx step waiting for the stage that holds its
+imports (``READY_AFTER_STAGE``) is forked as soon as that stage is done and runs while the zygote imports the
+next ones (as on a cluster, where a step imports only what it needs, it has not loaded the later libraries;
+it imports anything else itself, exactly as a fresh interpreter would); any other step waits for the whole
+preload. The listening socket is made by the parent before the zygote starts (its fd is passed down), so
+nobody polls for it.
 
 The launcher ``exec``s the real interpreter instead (a step never depends on the zygote) when:
 
@@ -48,10 +50,9 @@ import threading
 from collections.abc import Iterator
 
 #: imported once by the zygote, stage by stage in the order the pipeline's steps need them (ingest needs TensorFlow;
-#: statistics, schema and validate TFDV on Beam; transform and train TF Transform; evaluate TFMA). Steps already
-#: waiting when a stage is done are forked then: they run while the zygote imports the next stages (anything they
-#: need from a later stage they import themselves, as a fresh interpreter would), so only the first stage is
-#: on the run's critical path instead of the whole preload.
+#: statistics, schema and validate TFDV on Beam; transform and train TF Transform; evaluate TFMA). A step waiting
+#: for its stage (``READY_AFTER_STAGE``) is forked as soon as that stage is done and runs while the zygote imports
+#: the next ones, so only the stages before it are on the run's critical path instead of the whole preload.
 PRELOAD_STAGES: tuple[tuple[str, ...], ...] = (
     ("components", "tensorflow", "tf_keras", "kfp.dsl.executor_main", "components.ingest.logic"),
     (
@@ -66,6 +67,27 @@ PRELOAD_STAGES: tuple[tuple[str, ...], ...] = (
 )
 #: everything the zygote imports before its steady state
 PRELOAD = tuple(name for stage in PRELOAD_STAGES for name in stage)
+#: the stage after which a kfx step (its ``--function_to_execute``) has everything it imports. Any other step waits
+#: for the whole preload: forked earlier it would import the rest itself, beside the zygote importing the same.
+READY_AFTER_STAGE = {
+    "ingest": 0,
+    "gate": 0,
+    "import_baseline": 0,
+    "statistics": 1,
+    "schema": 1,
+    "validate": 1,
+    "transform": 2,
+    "train": 2,
+}
+
+
+def stage_needed(argv: list[str]) -> int:
+    """The preload stage after which the step ``argv`` can be forked (the last one for anything not listed)."""
+    last = len(PRELOAD_STAGES) - 1
+    if "--function_to_execute" in argv[:-1]:
+        return READY_AFTER_STAGE.get(argv[argv.index("--function_to_execute") + 1], last)
+    return last
+
 
 _HEADER = struct.Struct("!Q")
 
@@ -211,18 +233,25 @@ def _os_threads() -> int:
 
 
 def serve(server: socket.socket) -> None:
-    """The zygote: ``server`` listens already (launchers queue); import stage by stage, forking the steps that wait
-    at the end of each stage, then fork one child per step."""
+    """The zygote: ``server`` listens already (launchers queue); import stage by stage, forking after each stage the
+    waiting steps it readies, then fork one child per step."""
     import importlib
 
-    for stage in PRELOAD_STAGES:
+    waiting: list[Request] = []
+    for done, stage in enumerate(PRELOAD_STAGES):
         for name in stage:
             importlib.import_module(name)
-        serve_pending(server, _os_threads())
+        waiting = serve_pending(server, waiting, done, _os_threads())
     preloaded_threads = _os_threads()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically from now on
     _reap()  # the steps forked between stages, if they are done already
+    for request in waiting:  # none is left after the last stage; kept for clarity
+        fork_or_refuse(server, request, preloaded_threads)
     serve_requests(server, preloaded_threads)
+
+
+#: a launcher's request: its connection, the request (argv, cwd, env) and its stdin/stdout/stderr
+Request = tuple[socket.socket, dict, list[int]]
 
 
 def _reap() -> None:
@@ -232,40 +261,57 @@ def _reap() -> None:
             pass
 
 
-def serve_pending(server: socket.socket, preloaded_threads: int) -> None:
-    """Between preload stages: fork a child for every launcher already waiting, without blocking.
+def serve_pending(server: socket.socket, waiting: list[Request], done: int, threads: int) -> list[Request]:
+    """After preload stage ``done``: take every launcher already queued (without blocking), fork the steps this
+    stage readies (``stage_needed``) and return those still waiting for a later stage.
 
     SIGCHLD keeps its default during the preload (an import's own ``subprocess.run`` must see its exit code), so
     finished children are reaped here."""
     _reap()
     while select.select([server], [], [], 0)[0]:
         conn, _ = server.accept()
-        handle_request(server, conn, preloaded_threads)
+        request = read_request(conn)
+        if request is not None:
+            waiting.append(request)
+    later = []
+    for request in waiting:
+        if stage_needed(request[1]["argv"]) <= done:
+            fork_or_refuse(server, request, threads)
+        else:
+            later.append(request)
+    return later
 
 
 def serve_requests(server: socket.socket, preloaded_threads: int) -> None:
     """Fork one child per launcher request; refuse (the launcher falls back) when forking is not safe."""
     while True:
         conn, _ = server.accept()
-        handle_request(server, conn, preloaded_threads)
+        request = read_request(conn)
+        if request is not None:
+            fork_or_refuse(server, request, preloaded_threads)
 
 
-def handle_request(server: socket.socket, conn: socket.socket, preloaded_threads: int) -> None:
-    """Read one launcher's request from ``conn`` and fork its child, or refuse it."""
+def read_request(conn: socket.socket) -> Request | None:
+    """One launcher's request from ``conn`` (None, connection closed, when it is malformed)."""
     try:
         header, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
         (length,) = _HEADER.unpack(header)
-        request = json.loads(_recv_exact(conn, length))
+        return conn, json.loads(_recv_exact(conn, length)), fds
     except (OSError, ValueError, struct.error):
         conn.close()
-        return
-    if threading.active_count() > 1 or _os_threads() > preloaded_threads or not recognised(request["argv"]):
+        return None
+
+
+def fork_or_refuse(server: socket.socket, request: Request, preloaded_threads: int) -> None:
+    """Fork the child of one request, or refuse it when forking is not safe (the launcher falls back)."""
+    conn, body, fds = request
+    if threading.active_count() > 1 or _os_threads() > preloaded_threads or not recognised(body["argv"]):
         with contextlib.suppress(OSError):
             conn.sendall(REFUSED)
     elif os.fork() == 0:
         server.close()
         conn.sendall(FORKED)
-        _run_child(conn, request, fds)
+        _run_child(conn, body, fds)
     for fd in fds:
         os.close(fd)
     conn.close()
