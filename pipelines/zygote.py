@@ -13,7 +13,8 @@ same exit status. Every step starts from a freshly imported state (nothing leaks
 The preload is on the run's critical path (the first step waits for it), so it goes in stages
 (``PRELOAD_STAGES``, in the order the steps need the libraries): a kfx step waiting for the stage that holds its
 imports (``READY_AFTER_STAGE``) is forked as soon as that stage is done and runs while the zygote imports the
-next ones (as on a cluster, where a step imports only what it needs, it has not loaded the later libraries;
+next one (a stage starts once a step of the stage before has been forked, so it overlaps that step and not
+the small steps after it) (as on a cluster, where a step imports only what it needs, it has not loaded the later libraries;
 it imports anything else itself, exactly as a fresh interpreter would); any other step waits for the whole
 preload. The listening socket is made by the parent before the zygote starts (its fd is passed down), so
 nobody polls for it.
@@ -238,10 +239,17 @@ def serve(server: socket.socket) -> None:
     import importlib
 
     waiting: list[Request] = []
+    last = len(PRELOAD_STAGES) - 1
     for done, stage in enumerate(PRELOAD_STAGES):
         for name in stage:
             importlib.import_module(name)
-        waiting = serve_pending(server, waiting, done, _os_threads())
+        # the next stage starts beside a step this one readied (or when a step needs it), never while the small steps
+        # readied earlier queue behind it: TFMA, say, loads beside transform, not in the way of schema and validate
+        while True:
+            waiting, forked = serve_pending(server, waiting, done, _os_threads())
+            if done == last or waiting or done in forked:
+                break
+            select.select([server], [], [])  # the next launcher
     preloaded_threads = _os_threads()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically from now on
     _reap()  # the steps forked between stages, if they are done already
@@ -261,9 +269,12 @@ def _reap() -> None:
             pass
 
 
-def serve_pending(server: socket.socket, waiting: list[Request], done: int, threads: int) -> list[Request]:
-    """After preload stage ``done``: take every launcher already queued (without blocking), fork the steps this
-    stage readies (``stage_needed``) and return those still waiting for a later stage.
+def serve_pending(
+    server: socket.socket, waiting: list[Request], done: int, threads: int
+) -> tuple[list[Request], set[int]]:
+    """After preload stage ``done``: take every launcher already queued (without blocking), fork the steps the stages
+    so far ready (``stage_needed``); returns the requests still waiting for a later stage and the stages the forked
+    steps needed.
 
     SIGCHLD keeps its default during the preload (an import's own ``subprocess.run`` must see its exit code), so
     finished children are reaped here."""
@@ -273,13 +284,15 @@ def serve_pending(server: socket.socket, waiting: list[Request], done: int, thre
         request = read_request(conn)
         if request is not None:
             waiting.append(request)
-    later = []
+    later, forked = [], set()
     for request in waiting:
-        if stage_needed(request[1]["argv"]) <= done:
+        needed = stage_needed(request[1]["argv"])
+        if needed <= done:
             fork_or_refuse(server, request, threads)
+            forked.add(needed)
         else:
             later.append(request)
-    return later
+    return later, forked
 
 
 def serve_requests(server: socket.socket, preloaded_threads: int) -> None:

@@ -160,12 +160,13 @@ def test_steps_waiting_between_preload_stages_are_forked_once_their_stage_is_don
     ingest = _request(tmp_path / "z.sock", code(1), "--function_to_execute", "ingest")
     evaluate = _request(tmp_path / "z.sock", code(2), "--function_to_execute", "evaluate")
     other = _request(tmp_path / "z.sock", code(3))
-    waiting = zygote.serve_pending(server, [], 0, 10**6)  # after the first stage: ingest only
+    waiting, forked = zygote.serve_pending(server, [], 0, 10**6)  # after the first stage: ingest only
     assert _reply(ingest) == zygote.FORKED + b"0"
     assert out.read_text().splitlines() == ["step 1 forked"]
+    assert forked == {0}
     assert sorted(r[1]["argv"][-1] for r in waiting) == ["evaluate", code(3)]
     last = len(zygote.PRELOAD_STAGES) - 1
-    assert zygote.serve_pending(server, waiting, last, 10**6) == []  # returns at once: nobody else is queued
+    assert zygote.serve_pending(server, waiting, last, 10**6) == ([], {last})  # returns at once: nobody else queued
     assert _reply(evaluate) == _reply(other) == zygote.FORKED + b"0"
     assert sorted(out.read_text().splitlines()) == ["step 1 forked", "step 2 forked", "step 3 forked"]
 
@@ -201,13 +202,13 @@ def _imports_of(step: str) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("step", sorted(zygote.READY_AFTER_STAGE))
-def test_each_listed_step_imports_nothing_from_a_later_stage(step):
-    """A step forked after its stage must not need a later stage's libraries: what its function imports, in a fresh
-    interpreter after its stages, loads none of the later stages' top-level packages."""
-    stage = zygote.READY_AFTER_STAGE[step]
-    imports = _imports_of(step)
-    assert any(name.startswith("components.") for name in imports), imports
+@pytest.mark.parametrize("stage", sorted(set(zygote.READY_AFTER_STAGE.values())))
+def test_steps_forked_after_a_stage_import_nothing_from_a_later_stage(stage):
+    """A step forked after its stage must not need a later stage's libraries: what the functions of the steps that
+    stage readies import, in a fresh interpreter after the stages so far, loads none of the later stages' packages."""
+    steps = sorted(step for step, ready in zygote.READY_AFTER_STAGE.items() if ready == stage)
+    imports = [name for step in steps for name in _imports_of(step)]
+    assert all(any(n.startswith("components.") for n in _imports_of(step)) for step in steps), imports
     loaded = [n for st in zygote.PRELOAD_STAGES[: stage + 1] for n in st]
     later = {n.split(".")[0] for st in zygote.PRELOAD_STAGES[stage + 1 :] for n in st if not n.startswith("components")}
     probe = (
@@ -218,4 +219,4 @@ def test_each_listed_step_imports_nothing_from_a_later_stage(step):
     real = zygote._REAL.get("executable", sys.executable)  # a fresh interpreter, even under the module's warm start
     done = subprocess.run([real, "-c", probe], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert done.stdout.strip().splitlines()[-1] == "[]", steps
