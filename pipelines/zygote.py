@@ -8,7 +8,16 @@ about 10 s of a 2-core machine per step, several times the work of a small step.
 environment, working directory and stdin/stdout/stderr (as file descriptors) to this zygote over a Unix
 socket, the zygote forks, the child runs the very same ``kfp.dsl.executor_main`` with them, and the launcher
 exits with the child's exit code. kfp.local sees an ordinary subprocess: same command, same output stream,
-same exit status. Every step starts from the same freshly imported state (nothing leaks between steps).
+same exit status. Every step starts from a freshly imported state (nothing leaks between steps).
+
+The preload is on the run's critical path (the first step waits for it), so it goes in stages
+(``PRELOAD_STAGES``, in the order the steps need the libraries): a kfx step waiting for the stage that holds its
+imports (``READY_AFTER_STAGE``) is forked as soon as that stage is done and runs while the zygote imports the
+next one (a stage starts once a step of the stage before has been forked, so it overlaps that step and not
+the small steps after it) (as on a cluster, where a step imports only what it needs, it has not loaded the later libraries;
+it imports anything else itself, exactly as a fresh interpreter would); any other step waits for the whole
+preload. The listening socket is made by the parent before the zygote starts (its fd is passed down), so
+nobody polls for it.
 
 The launcher ``exec``s the real interpreter instead (a step never depends on the zygote) when:
 
@@ -17,7 +26,8 @@ The launcher ``exec``s the real interpreter instead (a step never depends on the
 - the zygote is dead or unreachable (checked by its pid, so a dead zygote costs no wait);
 - the zygote refuses to fork: when it runs more Python threads than its main one, or more OS threads than it
   had right after the preload (forking a process whose other threads hold locks is unsafe). TensorFlow and
-  pyarrow start a few idle native threads during the preload; that state is the one every step forks from.
+  pyarrow start a few idle native threads during the preload; that state (at the end of a stage, for a step
+  forked between stages) is the one every step forks from.
 
 The forked child resets what the zygote changed for itself: SIGCHLD back to SIG_DFL (with the zygote's
 SIG_IGN, a step's own subprocesses — Beam's multi-processing workers, ``subprocess.run`` — would report
@@ -30,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import struct
@@ -37,28 +48,47 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 
-#: imported once by the zygote; every step is forked with them loaded
-PRELOAD = (
-    "components",
-    "tensorflow",
-    "tf_keras",
-    "apache_beam",
-    "tensorflow_data_validation",
-    "tensorflow_transform",
-    "tensorflow_transform.beam",
-    "tensorflow_model_analysis",
-    "kfp.dsl.executor_main",
-    "components.ingest.logic",
-    "components.statistics.logic",
-    "components.schema.logic",
-    "components.validate.logic",
-    "components.transform.logic",
-    "components.train.logic",
-    "components.evaluate.logic",
+#: imported once by the zygote, stage by stage in the order the pipeline's steps need them (ingest needs TensorFlow;
+#: statistics, schema and validate TFDV on Beam; transform and train TF Transform; evaluate TFMA). A step waiting
+#: for its stage (``READY_AFTER_STAGE``) is forked as soon as that stage is done and runs while the zygote imports
+#: the next ones, so only the stages before it are on the run's critical path instead of the whole preload.
+PRELOAD_STAGES: tuple[tuple[str, ...], ...] = (
+    ("components", "tensorflow", "tf_keras", "kfp.dsl.executor_main", "components.ingest.logic"),
+    (
+        "apache_beam",
+        "tensorflow_data_validation",
+        "components.statistics.logic",
+        "components.schema.logic",
+        "components.validate.logic",
+    ),
+    ("tensorflow_transform", "tensorflow_transform.beam", "components.transform.logic", "components.train.logic"),
+    ("tensorflow_model_analysis", "components.evaluate.logic"),
 )
+#: everything the zygote imports before its steady state
+PRELOAD = tuple(name for stage in PRELOAD_STAGES for name in stage)
+#: the stage after which a kfx step (its ``--function_to_execute``) has everything it imports. Any other step waits
+#: for the whole preload: forked earlier it would import the rest itself, beside the zygote importing the same.
+READY_AFTER_STAGE = {
+    "ingest": 0,
+    "gate": 0,
+    "import_baseline": 0,
+    "statistics": 1,
+    "schema": 1,
+    "validate": 1,
+    "transform": 2,
+    "train": 2,
+}
+
+
+def stage_needed(argv: list[str]) -> int:
+    """The preload stage after which the step ``argv`` can be forked (the last one for anything not listed)."""
+    last = len(PRELOAD_STAGES) - 1
+    if "--function_to_execute" in argv[:-1]:
+        return READY_AFTER_STAGE.get(argv[argv.index("--function_to_execute") + 1], last)
+    return last
+
 
 _HEADER = struct.Struct("!Q")
 
@@ -203,41 +233,101 @@ def _os_threads() -> int:
         return threading.active_count()
 
 
-def serve(socket_path: str) -> None:
-    """The zygote: listen first (launchers queue), import everything, then fork one child per step."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(socket_path)
-    server.listen(16)
+def serve(server: socket.socket) -> None:
+    """The zygote: ``server`` listens already (launchers queue); import stage by stage, forking after each stage the
+    waiting steps it readies, then fork one child per step."""
     import importlib
 
-    for name in PRELOAD:
-        importlib.import_module(name)
+    waiting: list[Request] = []
+    last = len(PRELOAD_STAGES) - 1
+    for done, stage in enumerate(PRELOAD_STAGES):
+        for name in stage:
+            importlib.import_module(name)
+        # the next stage starts beside a step this one readied (or when a step needs it), never while the small steps
+        # readied earlier queue behind it: TFMA, say, loads beside transform, not in the way of schema and validate
+        while True:
+            waiting, forked = serve_pending(server, waiting, done, _os_threads())
+            if done == last or waiting or done in forked:
+                break
+            select.select([server], [], [])  # the next launcher
     preloaded_threads = _os_threads()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically from now on
+    _reap()  # the steps forked between stages, if they are done already
+    for request in waiting:  # none is left after the last stage; kept for clarity
+        fork_or_refuse(server, request, preloaded_threads)
     serve_requests(server, preloaded_threads)
+
+
+#: a launcher's request: its connection, the request (argv, cwd, env) and its stdin/stdout/stderr
+Request = tuple[socket.socket, dict, list[int]]
+
+
+def _reap() -> None:
+    """Reap the zygote's finished children (their exit codes went to their launchers over the socket)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def serve_pending(
+    server: socket.socket, waiting: list[Request], done: int, threads: int
+) -> tuple[list[Request], set[int]]:
+    """After preload stage ``done``: take every launcher already queued (without blocking), fork the steps the stages
+    so far ready (``stage_needed``); returns the requests still waiting for a later stage and the stages the forked
+    steps needed.
+
+    SIGCHLD keeps its default during the preload (an import's own ``subprocess.run`` must see its exit code), so
+    finished children are reaped here."""
+    _reap()
+    while select.select([server], [], [], 0)[0]:
+        conn, _ = server.accept()
+        request = read_request(conn)
+        if request is not None:
+            waiting.append(request)
+    later, forked = [], set()
+    for request in waiting:
+        needed = stage_needed(request[1]["argv"])
+        if needed <= done:
+            fork_or_refuse(server, request, threads)
+            forked.add(needed)
+        else:
+            later.append(request)
+    return later, forked
 
 
 def serve_requests(server: socket.socket, preloaded_threads: int) -> None:
     """Fork one child per launcher request; refuse (the launcher falls back) when forking is not safe."""
     while True:
         conn, _ = server.accept()
-        try:
-            header, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
-            (length,) = _HEADER.unpack(header)
-            request = json.loads(_recv_exact(conn, length))
-        except (OSError, ValueError, struct.error):
-            conn.close()
-            continue
-        if threading.active_count() > 1 or _os_threads() > preloaded_threads or not recognised(request["argv"]):
-            with contextlib.suppress(OSError):
-                conn.sendall(REFUSED)
-        elif os.fork() == 0:
-            server.close()
-            conn.sendall(FORKED)
-            _run_child(conn, request, fds)
-        for fd in fds:
-            os.close(fd)
+        request = read_request(conn)
+        if request is not None:
+            fork_or_refuse(server, request, preloaded_threads)
+
+
+def read_request(conn: socket.socket) -> Request | None:
+    """One launcher's request from ``conn`` (None, connection closed, when it is malformed)."""
+    try:
+        header, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
+        (length,) = _HEADER.unpack(header)
+        return conn, json.loads(_recv_exact(conn, length)), fds
+    except (OSError, ValueError, struct.error):
         conn.close()
+        return None
+
+
+def fork_or_refuse(server: socket.socket, request: Request, preloaded_threads: int) -> None:
+    """Fork the child of one request, or refuse it when forking is not safe (the launcher falls back)."""
+    conn, body, fds = request
+    if threading.active_count() > 1 or _os_threads() > preloaded_threads or not recognised(body["argv"]):
+        with contextlib.suppress(OSError):
+            conn.sendall(REFUSED)
+    elif os.fork() == 0:
+        server.close()
+        conn.sendall(FORKED)
+        _run_child(conn, body, fds)
+    for fd in fds:
+        os.close(fd)
+    conn.close()
 
 
 _REAL: dict[str, str] = {}  # the real interpreter while a warm start is active
@@ -255,15 +345,19 @@ def warm_executable(enabled: bool | None = None) -> Iterator[bool]:
     with tempfile.TemporaryDirectory(prefix="kfx-zygote-") as tmp:
         sock = os.path.join(tmp, "zygote.sock")
         launcher = os.path.join(tmp, "python")
-        zygote = subprocess.Popen([real, "-m", "pipelines.zygote", sock], start_new_session=True)
+        # the socket listens before the zygote starts: no wait for it here, launchers queue from the first step on
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(sock)
+        server.listen(16)
+        zygote = subprocess.Popen(
+            [real, "-m", "pipelines.zygote", str(server.fileno())], start_new_session=True, pass_fds=[server.fileno()]
+        )
+        server.close()  # the zygote holds it now
         with open(launcher, "w") as f:
             code = LAUNCHER.format(real=real, socket=sock, pid=zygote.pid, recognised=_RECOGNISED_EXPR)
             f.write(f"#!{real} -S\n" + code)
         os.chmod(launcher, 0o755)
-        deadline = time.time() + 30
-        while not os.path.exists(sock) and zygote.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        ready = zygote.poll() is None and os.path.exists(sock)
+        ready = zygote.poll() is None
         previous, outermost = sys.executable, "executable" not in _REAL
         if ready:
             sys.executable = launcher
@@ -280,4 +374,4 @@ def warm_executable(enabled: bool | None = None) -> Iterator[bool]:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(socket.socket(fileno=int(sys.argv[1])))
