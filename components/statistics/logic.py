@@ -33,7 +33,6 @@ from tfx_bsl.public.tfxio import TFExampleRecord
 
 from components._shared._compat.tfdv import streaming_statistics
 from components._shared.artifacts import examples as examples_layout
-from components._shared.artifacts import write_text
 from components._shared.artifacts.statistics import read_statistics, staging_dir, write_statistics
 from components._shared.cpus import available_cpus
 from components._shared.log import get_logger, timed
@@ -140,62 +139,131 @@ def _in_memory_statistics(
     options: tfdv.StatsOptions,
     columnar: bool,
 ) -> tuple[dict[str, statistics_pb2.DatasetFeatureStatisticsList], dict[str, int], dict[str, str]]:
-    """Every split through TFDV's generators. With more than one CPU (``components/_shared/cpus.py``) the splits
-    after the first run each in a forked process while this one computes the first: each split's statistics are
-    computed exactly as in one process (same generators, options and batches), so they are the same bytes."""
-    splits = list(inputs)
-    others = splits[1 : available_cpus()]
-    children = {split: _fork_split(examples_dir, split, inputs[split], schema, options, columnar) for split in others}
-    done = {}
-    try:
-        for split in splits:
-            if split not in children:
-                done[split] = _one_split(examples_dir, split, inputs[split], schema, options, columnar)
-        for split, (process, conn) in children.items():
-            done[split] = _join_split(split, process, conn)
-    finally:
-        for process, _ in children.values():
-            if process.is_alive():
-                process.terminate()
-    ordered = {split: done[split] for split in splits}
+    """Every split through TFDV's generators, using every CPU (``components/_shared/cpus.py``).
+
+    Read from columnar copies (every split has them, the schema is known): the features are dealt into one group
+    per CPU (:func:`feature_groups`) and each process (this one and forked ones) computes its group over every split
+    (:func:`_group_statistics`); each feature's statistics depend only on its own column, so the groups' features,
+    put back in the columns' order (:func:`_assemble`), are the bytes one process computes (tested). Otherwise
+    (decoding TFRecords, which reads every column anyway) the splits after the first run in forked processes."""
+    splits, cpus = list(inputs), available_cpus()
+    names = [f.name for f in schema.feature] if schema is not None else []
+    if (
+        cpus > 1
+        and len(names) > 1
+        and columnar
+        and all(examples_layout.columnar_files(examples_dir, s) for s in splits)
+    ):
+        groups = feature_groups(schema, cpus)
+        jobs = [(_group_statistics, (examples_dir, splits, schema, group)) for group in groups]
+        parts = _run_parallel(jobs, [f"features {', '.join(g)}" for g in groups])
+        stats = {s: _assemble(s, [p[s] for p in parts], names) for s in splits}
+        return stats, {s: num_examples(stats[s]) for s in splits}, dict.fromkeys(splits, "columnar")
+    jobs = [(_one_split, (examples_dir, s, inputs[s], schema, options, columnar)) for s in splits[:cpus]]
+    done = dict(zip(splits[:cpus], _run_parallel(jobs, [f"split {s!r}" for s in splits[:cpus]]), strict=True))
+    for split in splits[cpus:]:
+        done[split] = _one_split(examples_dir, split, inputs[split], schema, options, columnar)
     return (
-        {s: r[0] for s, r in ordered.items()},
-        {s: r[1] for s, r in ordered.items()},
-        {s: r[2] for s, r in ordered.items()},
+        {s: done[s][0] for s in splits},
+        {s: done[s][1] for s in splits},
+        {s: done[s][2] for s in splits},
     )
 
 
-def _fork_split(examples_dir: str, split: str, files: list[str], schema, options, columnar: bool) -> tuple:
-    """Start one split's statistics in a forked process (fork: nothing is imported again or pickled but the result)."""
+def feature_groups(schema: schema_pb2.Schema, n: int) -> list[list[str]]:
+    """The schema's features dealt into ``n`` groups (fewer when there are fewer features) with a like share of
+    each type (a string feature costs TFDV more than a number), each group in the schema's order."""
+    features = sorted(schema.feature, key=lambda f: (f.type, f.name))
+    dealt = [{f.name for f in features[i::n]} for i in range(min(n, len(features)))]
+    return [[f.name for f in schema.feature if f.name in group] for group in dealt]
+
+
+def _group_statistics(
+    examples_dir: str, splits: list[str], schema: schema_pb2.Schema, group: list[str]
+) -> dict[str, statistics_pb2.DatasetFeatureStatisticsList]:
+    """Every split's statistics of the features in ``group`` only, read from the columnar copies (its columns
+    alone), with the schema of those features: for each of them, what the generators give over all columns."""
+    sub = schema_pb2.Schema()
+    sub.feature.extend(f for f in schema.feature if f.name in set(group))
+    out = {}
+    for split in splits:
+        batches = examples_layout.read_columnar(examples_layout.columnar_files(examples_dir, split), CHUNK_ROWS, group)
+        with timed(log, f"computing {split} statistics of {len(group)} feature(s) in memory from columnar") as t:
+            try:
+                out[split], t["rows"] = statistics_from_batches(batches, stats_options(sub))
+            except Exception as e:
+                raise StatisticsError(f"split {split!r}: {type(e).__name__}: {e}") from e
+    return out
+
+
+def _assemble(
+    split: str, parts: list[statistics_pb2.DatasetFeatureStatisticsList], names: list[str]
+) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """One split's statistics from its feature groups': the first group's dataset fields, every group's features
+    in the columns' order (the order TFDV's generators give them over all columns at once)."""
+    counts = {num_examples(p) for p in parts}
+    if len(counts) != 1:
+        raise StatisticsError(f"statistics of split {split!r}: the feature groups read {sorted(counts)} rows")
+    order = {name: i for i, name in enumerate(names)}
+    features = [f for p in parts for f in p.datasets[0].features]
+    features.sort(key=lambda f: order.get(f.path.step[0] if f.path.step else f.name, len(order)))
+    out = statistics_pb2.DatasetFeatureStatisticsList()
+    out.CopyFrom(parts[0])
+    del out.datasets[0].features[:]
+    out.datasets[0].features.extend(features)
+    return out
+
+
+def _run_parallel(jobs: list[tuple], labels: list[str]) -> list:
+    """``fn(*args)`` of each job: the first in this process, the others each in a forked process beside it;
+    results in the jobs' order. A failure anywhere is a StatisticsError naming its job's label."""
+    children = [_fork(fn, args, label) for (fn, args), label in zip(jobs[1:], labels[1:], strict=True)]
+    try:
+        fn, args = jobs[0]
+        try:
+            first = fn(*args)
+        except Exception as e:
+            raise StatisticsError(f"statistics of {labels[0]} failed: {type(e).__name__}: {e}") from e
+        return [first] + [_join(label, *child) for label, child in zip(labels[1:], children, strict=True)]
+    finally:
+        for process, _ in children:
+            if process.is_alive():
+                process.terminate()
+
+
+def _fork(fn, args: tuple, label: str) -> tuple:
+    """Start ``fn(*args)`` in a forked process (fork: nothing is imported again or pickled but the result)."""
     import multiprocessing
+    import pickle
 
     context = multiprocessing.get_context("fork")
     parent, child = context.Pipe(duplex=False)
 
     def run() -> None:
         try:
-            stats, rows, reader = _one_split(examples_dir, split, files, schema, options, columnar)
-            child.send(("ok", stats.SerializeToString(), rows, reader))
+            child.send(("ok", pickle.dumps(fn(*args))))
         except BaseException as e:  # noqa: BLE001  (reported to the parent, which raises)
-            child.send(("error", f"{type(e).__name__}: {e}", 0, ""))
+            child.send(("error", f"{type(e).__name__}: {e}"))
 
-    process = context.Process(target=run, name=f"kfx-statistics-{split}", daemon=True)
+    process = context.Process(target=run, name="kfx-statistics", daemon=True)
     process.start()
     child.close()
     return process, parent
 
 
-def _join_split(split: str, process, conn) -> tuple[statistics_pb2.DatasetFeatureStatisticsList, int, str]:
+def _join(label: str, process, conn):
+    import pickle
+
     try:
-        status, payload, rows, reader = conn.recv()
+        status, payload = conn.recv()
     except EOFError:
-        status, payload, rows, reader = "error", "the process ended without a result", 0, ""
+        status, payload = "error", "the process ended without a result"
     process.join()
     if status != "ok":
         raise StatisticsError(
-            f"statistics of split {split!r} failed in its worker process (exit {process.exitcode}): {payload}"
+            f"statistics of {label} failed in its worker process (exit {process.exitcode}): {payload}"
         )
-    return statistics_pb2.DatasetFeatureStatisticsList.FromString(payload), rows, reader
+    return pickle.loads(payload)
 
 
 # ------------------------------------------------------------------------------------------- beam
@@ -331,31 +399,6 @@ def compute_statistics(
     counts.mode = chosen
     counts.reader = ",".join(sorted(set(readers.values()))) or "tfrecord"
     return counts
-
-
-def write_html(results: dict[str, statistics_pb2.DatasetFeatureStatisticsList], html_path: str) -> None:
-    """TFDV's facets overview: train (lhs) against eval (rhs) when both exist."""
-    from tensorflow_data_validation.utils import display_util
-
-    names = list(results)
-    lhs = results.get("train") or results[names[0]]
-    lhs_name = "train" if "train" in results else names[0]
-    others = [s for s in names if s != lhs_name]
-    rhs_name = "eval" if "eval" in others else (others[0] if others else None)
-    html = display_util.get_statistics_html(
-        lhs, results[rhs_name] if rhs_name else None, lhs_name=lhs_name, rhs_name=rhs_name or "rhs_statistics"
-    )
-    page = (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>kfx statistics</title></head><body>\n"
-        f"<h2>Statistics: {lhs_name}{' vs ' + rhs_name if rhs_name else ''}</h2>\n"
-        + "".join(
-            f"<p>{s}: {num_examples(st):,} examples, {len(st.datasets[0].features)} features</p>\n"
-            for s, st in results.items()
-        )
-        + html
-        + "\n</body></html>\n"
-    )
-    write_text(html_path, page)
 
 
 def load_statistics(statistics_dir: str, split: str) -> statistics_pb2.DatasetFeatureStatisticsList:
