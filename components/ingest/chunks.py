@@ -26,7 +26,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from components._shared.artifacts.examples_writers import EncodedBatch, encode_batch, framed_parts
+from components._shared.artifacts import SPLITS
+from components._shared.artifacts.examples import shard_path
+from components._shared.artifacts.examples_writers import EncodedBatch, Written, encode_batch, framed_parts
 from components._shared.cpus import available_cpus  # noqa: F401  (ingest's worker count)
 
 #: kfx column types, narrowest first: a column takes the widest type any of its chunks needs.
@@ -141,12 +143,16 @@ def assign_splits(hashes: np.ndarray, eval_fraction: float) -> np.ndarray:
 
 
 class ChunkJob(NamedTuple):
-    """What every chunk shares: the column types to cast to, the split rule, whether to keep columnar copies."""
+    """What every chunk shares: the column types to cast to, the split rule, whether to keep columnar copies; and
+    (a local folder) where worker processes write the records of each split's shards themselves (:class:`_Turns`),
+    with the shard size rule (``""``: they hand the records back)."""
 
     types: dict[str, str]
     eval_fraction: float
     seed: int
     columnar: bool
+    output_dir: str = ""
+    shard_bytes: int = 0
 
 
 def split_and_encode(batch: pa.RecordBatch, is_eval: np.ndarray, columnar: bool) -> dict[str, EncodedBatch]:
@@ -164,22 +170,94 @@ class ChunkResult(NamedTuple):
     widened: dict[str, str] | None = None
 
 
-def process_chunk(text: pa.RecordBatch, job: ChunkJob, spool: str | None = None) -> ChunkResult:
+def process_chunk(
+    text: pa.RecordBatch, job: ChunkJob, spool: str | None = None, index: int | None = None
+) -> ChunkResult:
     """One chunk of CSV text, cast to ``job.types``, split and encoded (:func:`split_and_encode`); or, when some
     column needs a wider type than ``job.types`` gives it, the types it needs and nothing encoded.
 
     ``spool``: a path stem; each split's encoded bytes go to local files there (:func:`_spool`) instead of riding
     back through the result (pickling tens of MB per chunk through a pipe costs about as much as encoding them).
+    In a :class:`ChunkPool` worker with ``job.output_dir`` (``index``: the chunk's number) the records go straight
+    into their shards instead, at the place :class:`_Turns` reserves in chunk order; only the columnar copies are
+    spooled.
     """
+    turns = _TURNS if index is not None and job.output_dir and spool is not None else None
+    places = None
     try:
-        batch = cast_batch(text, job.types)
-    except Widened as w:
-        return ChunkResult(None, w.types)
-    is_eval = assign_splits(row_hashes(text, job.seed), job.eval_fraction)
-    encoded = split_and_encode(batch, is_eval, job.columnar)
+        try:
+            batch = cast_batch(text, job.types)
+        except Widened as w:
+            return ChunkResult(None, w.types)
+        is_eval = assign_splits(row_hashes(text, job.seed), job.eval_fraction)
+        encoded = split_and_encode(batch, is_eval, job.columnar)
+        if turns is not None:
+            places = turns.reserve(index, encoded, job)
+    finally:
+        if turns is not None and places is None:
+            turns.reserve(index, {}, job)  # nothing written: the next chunk's turn all the same
+    if places is not None:
+        encoded = {split: _write_records(e, places.get(split), job, split) for split, e in encoded.items()}
     if spool is not None:
         encoded = {split: _spool(e, f"{spool}-{split}") for split, e in encoded.items()}
     return ChunkResult(encoded)
+
+
+class _Turns:
+    """Where each chunk's records go, decided in chunk order by the worker processes themselves: a chunk waits for
+    the one before it to have taken its place, takes its own by the shard rule of :class:`ShardWriter` (a batch
+    goes to the split's current shard unless that already holds ``shard_bytes`` of records), and writes its records
+    there while later chunks take theirs. Shared by the forked workers (a lock and a few integers per split)."""
+
+    def __init__(self, context: Any, splits: tuple[str, ...]) -> None:
+        self.splits = splits
+        self.cond = context.Condition()
+        self.next = context.RawValue("q", 0)
+        self.state = context.RawArray("q", [-1, 0, 0] * len(splits))  # per split: shard, its records, its bytes
+
+    def reserve(self, index: int, encoded: dict[str, EncodedBatch], job: ChunkJob) -> dict[str, Written]:
+        """Chunk ``index``'s place in each split's shards (``{}`` takes the turn without writing: a failed chunk)."""
+        places = {}
+        with self.cond:
+            self.cond.wait_for(lambda: self.next.value == index)
+            for i, split in enumerate(self.splits):
+                e = encoded.get(split)
+                if e is None or not e.rows:
+                    continue
+                shard, records, size = self.state[3 * i : 3 * i + 3]
+                if shard < 0 or records >= job.shard_bytes:
+                    shard, records, size = shard + 1, 0, 0
+                    open(shard_path(job.output_dir, split, shard), "wb").close()  # noqa: SIM115  (created empty)
+                places[split] = Written(shard, size)
+                self.state[3 * i : 3 * i + 3] = [shard, records + e.record_bytes, size + e.record_bytes + 16 * e.rows]
+            self.next.value = index + 1
+            self.cond.notify_all()
+        return places
+
+
+_TURNS: _Turns | None = None  # a ChunkPool worker's (set as it starts)
+
+
+def _init_worker(turns: _Turns) -> None:
+    global _TURNS
+    _TURNS = turns
+
+
+def _write_records(encoded: EncodedBatch, place: Written | None, job: ChunkJob, split: str) -> EncodedBatch:
+    """A split's framed records written into their shard at ``place``; the batch with ``place`` for its records."""
+    if place is None:
+        return encoded
+    fd = os.open(shard_path(job.output_dir, split, place.shard), os.O_WRONLY)
+    try:
+        at = place.offset
+        for part in framed_parts(encoded):
+            view = memoryview(np.ascontiguousarray(part)).cast("B")
+            while view.nbytes:
+                n = os.pwrite(fd, view, at)
+                view, at = view[n:], at + n
+    finally:
+        os.close(fd)
+    return encoded._replace(framed=place)
 
 
 def _spool(encoded: EncodedBatch, stem: str) -> EncodedBatch:
@@ -187,23 +265,28 @@ def _spool(encoded: EncodedBatch, stem: str) -> EncodedBatch:
     stream); returned with the paths in place of the data (:func:`_unspool` reads them back)."""
     if not encoded.rows:
         return encoded
-    with open(stem + ".tfrecord", "wb") as f:
-        for part in framed_parts(encoded):
-            f.write(part)
+    framed = encoded.framed
+    if not isinstance(framed, Written):  # (records already in their shard: nothing to spool)
+        framed = stem + ".tfrecord"
+        with open(framed, "wb") as f:
+            for part in framed_parts(encoded):
+                f.write(part)
     copy = None
     if encoded.columnar is not None:
         copy = stem + ".arrows"
         with pa.OSFile(copy, "wb") as sink, pa.ipc.new_stream(sink, encoded.columnar.schema) as writer:
             writer.write_batch(encoded.columnar)
-    return encoded._replace(framed=stem + ".tfrecord", columnar=copy)
+    return encoded._replace(framed=framed, columnar=copy)
 
 
 def _unspool(encoded: EncodedBatch) -> EncodedBatch:
     """A spooled batch's data, memory-mapped (no copy), its files unlinked at once (the mappings keep them)."""
-    if not isinstance(encoded.framed, str):
+    if not encoded.rows:
         return encoded
-    framed = np.memmap(encoded.framed, np.uint8, mode="r")
-    os.unlink(encoded.framed)
+    framed = encoded.framed
+    if isinstance(framed, str):
+        framed = np.memmap(encoded.framed, np.uint8, mode="r")
+        os.unlink(encoded.framed)
     copy = None
     if encoded.columnar is not None:
         copy = pa.ipc.open_stream(pa.memory_map(encoded.columnar)).read_next_batch()
@@ -234,7 +317,8 @@ class ChunkPool:
 
             self._spool_dir = tempfile.mkdtemp(prefix="kfx_ingest_spool_")
             # fork: the workers start at once (no imports: they inherit this process's), before any reader thread
-            self._pool = multiprocessing.get_context("fork").Pool(workers)
+            context = multiprocessing.get_context("fork")
+            self._pool = context.Pool(workers, initializer=_init_worker, initargs=(_Turns(context, SPLITS),))
 
     def submit(self, text: pa.RecordBatch, job: ChunkJob) -> Iterator[ChunkResult]:
         if self._pool is None:
@@ -242,7 +326,7 @@ class ChunkPool:
             return
         spool = os.path.join(self._spool_dir, f"chunk-{self._submitted:06d}")
         self._submitted += 1
-        self._pending.append(self._pool.apply_async(process_chunk, (text, job, spool)))
+        self._pending.append(self._pool.apply_async(process_chunk, (text, job, spool, self._submitted - 1)))
         while len(self._pending) >= IN_FLIGHT_PER_WORKER * self.workers:
             yield self._result(self._pending.popleft())
 

@@ -141,6 +141,8 @@ def _write_pass(
     Returns the types and the (closed) writers; raises :class:`Widened` when a later chunk needs a wider type.
     """
     writers = {name: examples_writers.ShardWriter(output_dir, name, shard_bytes, columnar=True) for name in SPLITS}
+    if "://" not in output_dir:  # workers write the records into the shards themselves (chunks._Turns)
+        job = job._replace(output_dir=output_dir, shard_bytes=shard_bytes)
 
     def append(result: ChunkResult) -> None:
         if result.widened:
