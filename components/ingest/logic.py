@@ -26,8 +26,9 @@ raises ``IngestError``, and leaves nothing behind in the output folder.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,11 +135,13 @@ def _write_pass(
     job: ChunkJob,
     shard_bytes: int,
     workers: int,
+    forked: Callable[[], None] = lambda: None,
 ) -> tuple[dict[str, str], dict[str, examples_writers.ShardWriter]]:
     """One read of the CSV: every chunk cast to ``job.types`` (empty: the first chunk's types), split and encoded
     (``workers`` processes, results in chunk order) and appended to its split's shards.
 
     Returns the types and the (closed) writers; raises :class:`Widened` when a later chunk needs a wider type.
+    ``forked`` is called once the worker processes are started (threads may start then).
     """
     writers = {name: examples_writers.ShardWriter(output_dir, name, shard_bytes, columnar=True) for name in SPLITS}
     if "://" not in output_dir:  # workers write the records into the shards themselves (chunks._Turns)
@@ -152,6 +155,7 @@ def _write_pass(
 
     try:
         with ChunkPool(workers) as pool:  # forks before the CSV reader starts its threads
+            forked()
             for text in text_batches(opener, names, data_uri):
                 if text.num_rows == 0:
                     continue
@@ -177,8 +181,36 @@ def _remove_output(output_dir: str, created: bool) -> None:
             tf.io.gfile.rmtree(target)
 
 
+class _SourceHash:
+    """The CSV's sha256 (lineage) computed in a thread beside the write (hashlib and file reads release the GIL),
+    started once the worker processes are forked; :meth:`result` waits for it (or computes it, never started)."""
+
+    def __init__(self, data_uri: str) -> None:
+        self.data_uri = data_uri
+        self._thread: threading.Thread | None = None
+        self._out: list = []
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="kfx-ingest-sha256", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._out.append(lineage_lib.file_sha256(self.data_uri))
+        except BaseException as e:  # noqa: BLE001  (raised by result())
+            self._out.append(e)
+
+    def result(self) -> str:
+        self.start()
+        self._thread.join()
+        if isinstance(self._out[0], BaseException):
+            raise self._out[0]
+        return self._out[0]
+
+
 def _write_examples(
-    data_uri: str, output_dir: str, eval_fraction: float, seed: int, shard_bytes: int
+    data_uri: str, output_dir: str, eval_fraction: float, seed: int, shard_bytes: int, source_hash: _SourceHash
 ) -> tuple[list[str], dict[str, str], dict[str, examples_writers.ShardWriter]]:
     """The CSV into shards, in one read when the first chunk's column types hold for the whole file (the usual
     case), else (a column widens in a later chunk) the shards written so far are dropped and the file is read
@@ -189,7 +221,9 @@ def _write_examples(
     job = ChunkJob({}, eval_fraction, seed, columnar=True)
     with timed(log, f"writing tf.Examples of {data_uri} to {output_dir} ({workers} worker process(es))") as t:
         try:
-            columns, writers = _write_pass(opener, names, data_uri, output_dir, job, shard_bytes, workers)
+            columns, writers = _write_pass(
+                opener, names, data_uri, output_dir, job, shard_bytes, workers, source_hash.start
+            )
         except Widened as w:
             log.info(
                 "column type(s) %s show only after the first chunk: rewriting with the whole file's types", w.types
@@ -197,7 +231,9 @@ def _write_examples(
             _remove_output(output_dir, created=False)
             opener, scan = scan_csv(data_uri, eval_fraction, seed)
             job = job._replace(types=scan.columns)
-            columns, writers = _write_pass(opener, names, data_uri, output_dir, job, shard_bytes, workers)
+            columns, writers = _write_pass(
+                opener, names, data_uri, output_dir, job, shard_bytes, workers, source_hash.start
+            )
         t["rows"] = sum(w.rows for w in writers.values())
     return names, columns, writers
 
@@ -221,7 +257,8 @@ def ingest_csv(
     created = not tf.io.gfile.exists(output_dir)
     start = time.perf_counter()
     try:
-        names, columns, writers = _write_examples(data_uri, output_dir, eval_fraction, seed, shard_bytes)
+        source_hash = _SourceHash(data_uri)
+        names, columns, writers = _write_examples(data_uri, output_dir, eval_fraction, seed, shard_bytes, source_hash)
         splits = {name: w.rows for name, w in writers.items()}
         rows = sum(splits.values())
         empty = [name for name, n in splits.items() if n == 0]
@@ -236,8 +273,8 @@ def ingest_csv(
     seconds = time.perf_counter() - start
     log.info("columns: %s", ", ".join(f"{k}:{v}" for k, v in columns.items()))
     files = {name: w.files for name, w in writers.items()}
-    with timed(log, f"hashing {data_uri} (lineage: the data's content hash)") as h:
-        source_sha256 = lineage_lib.file_sha256(data_uri)
+    with timed(log, f"hashing {data_uri} (lineage: the data's content hash; in a thread beside the write)") as h:
+        source_sha256 = source_hash.result()
         h["rows"] = rows
     for name, w in writers.items():
         log.info("split %s: %s rows in %d shard(s) under %s", name, f"{w.rows:,}", len(w.files), w.dir)
