@@ -313,6 +313,20 @@ def test_single_read_with_worker_processes_writes_the_bytes_of_the_two_pass_inge
     assert all(got[k] == ref[k] for k in ref), [k for k in ref if got[k] != ref[k]]
 
 
+def test_workers_writing_into_an_existing_output_folder_leave_no_stale_bytes(tmp_path, tiny_chunks, monkeypatch):
+    """Worker processes write the records into the shards themselves, each at the place its chunk reserved: over
+    the shards of an earlier, larger ingest in the same folder the shards are still exactly a fresh ingest's."""
+    monkeypatch.setattr(ingest_logic, "available_cpus", lambda: 2)
+    out = str(tmp_path / "ex")
+    ingest_csv(_write(tmp_path / "big.csv", _rows_csv(6000, start=7)), out, shard_bytes=20_000)
+    src = _write(tmp_path / "d.csv", _rows_csv(4000))
+    ingest_csv(src, out, shard_bytes=20_000)
+    ingest_csv(src, str(tmp_path / "fresh"), shard_bytes=20_000)
+    got, fresh = _tree_bytes(out), _tree_bytes(str(tmp_path / "fresh"))
+    assert {k: v for k, v in got.items() if k in fresh} == fresh
+    assert len(fresh) > 8
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_type_widening_in_a_late_chunk_rewrites_with_the_whole_file_types(
     tmp_path, tiny_chunks, monkeypatch, pool_sizes, workers
