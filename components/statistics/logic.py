@@ -8,8 +8,8 @@ Two paths, one result:
   into TFDV's combiner statistics generators (the core of
   ``tfdv.generate_statistics_from_dataframe``; the one use of TFDV internals is fenced in
   ``components/_shared/_compat/tfdv.py``), without Beam's per-bundle overhead. With more than one CPU
-  (``components/_shared/cpus.py``) the splits after the first are computed in forked processes beside it (each
-  split exactly as in one process: the same bytes).
+  (``components/_shared/cpus.py``) forked processes share the work: each a group of the features over every split
+  (from columnar copies), else each a split (decoding TFRecords); the same bytes as one process.
 * **beam**: ``tfdv.GenerateStatistics`` in a Beam pipeline built from ``beam_pipeline_args`` (DirectRunner in
   any running mode, Dataflow, Flink, Spark ...).
 
