@@ -17,6 +17,7 @@ from components.statistics.logic import (
     StatisticsError,
     choose_mode,
     compute_statistics,
+    feature_groups,
     load_statistics,
     statistics_from_csv,
 )
@@ -236,3 +237,18 @@ def test_splits_in_parallel_processes_give_the_bytes_of_one_process(examples, tm
         f.truncate(64)  # a damaged columnar copy of the split the worker process reads
     with pytest.raises(StatisticsError, match="split 'eval'"):
         compute_statistics(str(broken), str(tmp_path / "never"))
+
+
+def test_feature_groups_deal_each_type_evenly_in_schema_order():
+    """One group per CPU, each with a like share of the string and numeric features, in the schema's order; never
+    an empty group (fewer groups than CPUs when there are fewer features)."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = examples_layout.columns_schema({"b": "string", "n1": "int", "a": "string", "n2": "float", "n3": "int"})
+    groups = feature_groups(schema, 2)
+    assert sorted(sum(groups, [])) == ["a", "b", "n1", "n2", "n3"]
+    kinds = {f.name: f.type for f in schema.feature}
+    assert [sum(kinds[n] == schema_pb2.BYTES for n in g) for g in groups] == [1, 1]
+    order = [f.name for f in schema.feature]
+    assert all(g == sorted(g, key=order.index) for g in groups)
+    assert feature_groups(examples_layout.columns_schema({"x": "int"}), 4) == [["x"]]
