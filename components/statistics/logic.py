@@ -38,6 +38,8 @@ from components._shared.cpus import available_cpus
 from components._shared.log import get_logger, timed
 from components._shared.runner import is_distributed, is_local, runner_of
 from components._shared.stats_view import num_examples
+from components.statistics import parallel
+from components.statistics.parallel import feature_groups
 
 log = get_logger("statistics")
 
@@ -170,14 +172,6 @@ def _in_memory_statistics(
     )
 
 
-def feature_groups(schema: schema_pb2.Schema, n: int) -> list[list[str]]:
-    """The schema's features dealt into ``n`` groups (fewer when there are fewer features) with a like share of
-    each type (a string feature costs TFDV more than a number), each group in the schema's order."""
-    features = sorted(schema.feature, key=lambda f: (f.type, f.name))
-    dealt = [{f.name for f in features[i::n]} for i in range(min(n, len(features)))]
-    return [[f.name for f in schema.feature if f.name in group] for group in dealt]
-
-
 def _group_statistics(
     examples_dir: str, splits: list[str], schema: schema_pb2.Schema, group: list[str]
 ) -> dict[str, statistics_pb2.DatasetFeatureStatisticsList]:
@@ -199,71 +193,19 @@ def _group_statistics(
 def _assemble(
     split: str, parts: list[statistics_pb2.DatasetFeatureStatisticsList], names: list[str]
 ) -> statistics_pb2.DatasetFeatureStatisticsList:
-    """One split's statistics from its feature groups': the first group's dataset fields, every group's features
-    in the columns' order (the order TFDV's generators give them over all columns at once)."""
+    """One split's statistics from its feature groups' (:func:`parallel.assemble`), their row counts checked."""
     counts = {num_examples(p) for p in parts}
     if len(counts) != 1:
         raise StatisticsError(f"statistics of split {split!r}: the feature groups read {sorted(counts)} rows")
-    order = {name: i for i, name in enumerate(names)}
-    features = [f for p in parts for f in p.datasets[0].features]
-    features.sort(key=lambda f: order.get(f.path.step[0] if f.path.step else f.name, len(order)))
-    out = statistics_pb2.DatasetFeatureStatisticsList()
-    out.CopyFrom(parts[0])
-    del out.datasets[0].features[:]
-    out.datasets[0].features.extend(features)
-    return out
+    return parallel.assemble(parts, names)
 
 
 def _run_parallel(jobs: list[tuple], labels: list[str]) -> list:
-    """``fn(*args)`` of each job: the first in this process, the others each in a forked process beside it;
-    results in the jobs' order. A failure anywhere is a StatisticsError naming its job's label."""
-    children = [_fork(fn, args, label) for (fn, args), label in zip(jobs[1:], labels[1:], strict=True)]
+    """:func:`parallel.run_parallel`; a failure is a StatisticsError naming its job."""
     try:
-        fn, args = jobs[0]
-        try:
-            first = fn(*args)
-        except Exception as e:
-            raise StatisticsError(f"statistics of {labels[0]} failed: {type(e).__name__}: {e}") from e
-        return [first] + [_join(label, *child) for label, child in zip(labels[1:], children, strict=True)]
-    finally:
-        for process, _ in children:
-            if process.is_alive():
-                process.terminate()
-
-
-def _fork(fn, args: tuple, label: str) -> tuple:
-    """Start ``fn(*args)`` in a forked process (fork: nothing is imported again or pickled but the result)."""
-    import multiprocessing
-    import pickle
-
-    context = multiprocessing.get_context("fork")
-    parent, child = context.Pipe(duplex=False)
-
-    def run() -> None:
-        try:
-            child.send(("ok", pickle.dumps(fn(*args))))
-        except BaseException as e:  # noqa: BLE001  (reported to the parent, which raises)
-            child.send(("error", f"{type(e).__name__}: {e}"))
-
-    process = context.Process(target=run, name="kfx-statistics", daemon=True)
-    process.start()
-    child.close()
-    return process, parent
-
-
-def _join(label: str, process, conn):
-    import pickle
-
-    try:
-        status, payload = conn.recv()
-    except EOFError:
-        status, payload = "error", "the process ended without a result"
-    process.join()
-    if status != "ok":
-        raise StatisticsError(
-            f"statistics of {label} failed in its worker process (exit {process.exitcode}): {payload}"
-        )
-    return pickle.loads(payload)
+        return parallel.run_parallel(jobs, labels)
+    except parallel.ParallelError as e:
+        raise StatisticsError(str(e)) from e
 
 
 # ------------------------------------------------------------------------------------------- beam
