@@ -39,6 +39,8 @@ IN_FLIGHT_PER_WORKER = 2
 #: At most this many workers however many CPUs (each holds up to ~0.3 GB while it encodes a chunk; the one reader
 #: process feeds at most a few: beyond that the step stays within its memory bound rather than scaling on).
 MAX_WORKERS = 4
+#: A worker waiting for its chunk's turn checks this often whether the pool is closing (see :class:`ChunkPool`).
+_TURN_POLL_S = 0.5
 
 
 def worker_count(cpus: int, source_bytes: int, block_bytes: int) -> int:
@@ -213,13 +215,17 @@ class _Turns:
         self.splits = splits
         self.cond = context.Condition()
         self.next = context.RawValue("q", 0)
+        self.stopped = context.RawValue("b", 0)  # set by the pool as it closes: waiting workers give up their turn
         self.state = context.RawArray("q", [-1, 0, 0] * len(splits))  # per split: shard, its records, its bytes
 
     def reserve(self, index: int, encoded: dict[str, EncodedBatch], job: ChunkJob) -> dict[str, Written]:
         """Chunk ``index``'s place in each split's shards (``{}`` takes the turn without writing: a failed chunk)."""
         places = {}
         with self.cond:
-            self.cond.wait_for(lambda: self.next.value == index)
+            while not self.cond.wait_for(lambda: self.next.value == index or self.stopped.value, _TURN_POLL_S):
+                pass
+            if self.stopped.value:  # (the pool is closing: the turn will never come)
+                raise RuntimeError(f"ingest stopped before chunk {index} got its place in the shards")
             for i, split in enumerate(self.splits):
                 e = encoded.get(split)
                 if e is None or not e.rows:
@@ -297,56 +303,81 @@ def _unspool(encoded: EncodedBatch) -> EncodedBatch:
 # ------------------------------------------------------------------------------------------------ pool
 
 
+class WorkerDied(RuntimeError):
+    """A worker process of :class:`ChunkPool` ended abruptly (killed, e.g. by the out-of-memory killer, or crashed
+    in native code): the step stops; its message says what to do."""
+
+
 class ChunkPool:
     """Runs :func:`process_chunk` over chunks in ``workers`` forked processes (1: in this process), results in
     submission order, at most ``IN_FLIGHT_PER_WORKER * workers`` chunks in flight.
 
     ``submit(text, job)`` returns the results that are due (oldest first) once the window is full; ``drain()`` the
-    rest.
+    rest. A worker process that dies (a signal such as the out-of-memory killer's SIGKILL, a crash in native code)
+    breaks the pool: the next result raises :class:`WorkerDied` at once (``concurrent.futures`` notices the dead
+    process and terminates the others, including any waiting for the dead chunk's turn in :class:`_Turns`).
     """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._pending: deque[Any] = deque()
+        self._pending: deque[tuple[int, Any]] = deque()
         self._pool = None
+        self._turns: _Turns | None = None
         self._spool_dir: str | None = None
         self._submitted = 0
         if workers > 1:
             import multiprocessing
             import tempfile
+            from concurrent.futures import ProcessPoolExecutor
 
             self._spool_dir = tempfile.mkdtemp(prefix="kfx_ingest_spool_")
             # fork: the workers start at once (no imports: they inherit this process's), before any reader thread
             context = multiprocessing.get_context("fork")
-            self._pool = context.Pool(workers, initializer=_init_worker, initargs=(_Turns(context, SPLITS),))
+            self._turns = _Turns(context, SPLITS)
+            self._pool = ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(self._turns,))
+            self._pool.submit(int).result()  # (a fork pool starts all its processes with its first task: now)
 
     def submit(self, text: pa.RecordBatch, job: ChunkJob) -> Iterator[ChunkResult]:
         if self._pool is None:
             yield process_chunk(text, job)
             return
-        spool = os.path.join(self._spool_dir, f"chunk-{self._submitted:06d}")
+        index = self._submitted
+        spool = os.path.join(self._spool_dir, f"chunk-{index:06d}")
         self._submitted += 1
-        self._pending.append(self._pool.apply_async(process_chunk, (text, job, spool, self._submitted - 1)))
+        self._pending.append((index, self._pool.submit(process_chunk, text, job, spool, index)))
         while len(self._pending) >= IN_FLIGHT_PER_WORKER * self.workers:
-            yield self._result(self._pending.popleft())
+            yield self._result(*self._pending.popleft())
 
     def drain(self) -> Iterator[ChunkResult]:
         while self._pending:
-            yield self._result(self._pending.popleft())
+            yield self._result(*self._pending.popleft())
 
-    @staticmethod
-    def _result(pending: Any) -> ChunkResult:
-        result = pending.get()
+    def _result(self, index: int, pending: Any) -> ChunkResult:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            result = pending.result()
+        except BrokenProcessPool as e:
+            raise WorkerDied(
+                f"an ingest worker process died abruptly (killed, most likely by the out-of-memory killer, or "
+                f"crashed) while chunks {index}-{self._submitted - 1} of the CSV were being encoded "
+                f"({self.workers} worker processes, each holding up to ~0.3 GB). Give the ingest step more memory "
+                f"(its memory limit), or fewer CPUs (its CPU limit sets the number of worker processes), "
+                f"and run it again"
+            ) from e
         if result.encoded is None:
             return result
         return result._replace(encoded={split: _unspool(e) for split, e in result.encoded.items()})
 
     def close(self) -> None:
-        """Stop the workers (pending chunks are dropped) and remove the spool folder."""
+        """Stop the workers (pending chunks are dropped: workers waiting for a turn give it up) and remove the
+        spool folder."""
+        for _, pending in self._pending:
+            pending.cancel()
         self._pending.clear()
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            self._turns.stopped.value = 1
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         if self._spool_dir is not None:
             import shutil

@@ -54,6 +54,7 @@ from components.ingest.chunks import (  # noqa: F401  (re-exported: typing and s
     ChunkPool,
     ChunkResult,
     Widened,
+    WorkerDied,
     assign_splits,
     cast_batch,
     chunk_type,
@@ -249,7 +250,8 @@ def ingest_csv(
 
     Layout: ``components/_shared/artifacts/examples.py`` (``<split>/part-NNNNN.tfrecord`` shards of about
     ``shard_bytes`` each, and ``examples.json``). ``eval_fraction`` is the share of rows hashed into eval;
-    ``seed`` changes the hash. On an :class:`IngestError` nothing is left in ``output_dir``.
+    ``seed`` changes the hash. On an :class:`IngestError` (bad input) or a :class:`WorkerDied` (a worker process
+    killed, e.g. out of memory) nothing is left in ``output_dir``.
     """
     if not 0.0 < eval_fraction < 1.0:
         raise IngestError(f"eval_fraction must be strictly between 0 and 1, got {eval_fraction}")
@@ -267,7 +269,7 @@ def ingest_csv(
                 f"CSV file {data_uri}: split {empty[0]!r} got 0 of {rows} rows with eval_fraction="
                 f"{eval_fraction}; give more rows or a different eval_fraction"
             )
-    except IngestError:
+    except (IngestError, WorkerDied):
         _remove_output(output_dir, created)
         raise
     seconds = time.perf_counter() - start
@@ -312,6 +314,7 @@ __all__ = [
     "IngestError",
     "IngestResult",
     "Scan",
+    "WorkerDied",
     "cast_batch",
     "columns_schema",
     "ingest_csv",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 import pytest
 
@@ -420,3 +421,66 @@ def test_workers_spool_the_records_for_a_gfile_output(tmp_path, tiny_chunks, mon
     for name, data in local.items():
         with tf.io.gfile.GFile(f"{out}/{name}", "rb") as f:
             assert f.read() == data, name
+
+
+_KILL_A_WORKER = """
+import os, signal, sys
+
+from components.ingest import chunks, logic
+
+src, out, pids = sys.argv[1:]
+real = chunks.process_chunk
+
+
+def process_chunk(text, job, spool=None, index=None):  # the workers' task, with the fault: chunk 3's worker dies
+    open(os.path.join(pids, str(os.getpid())), "w").close()
+    if index == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(text, job, spool, index)
+
+
+process_chunk.__module__, process_chunk.__qualname__ = chunks.__name__, "process_chunk"  # (pickled by name)
+chunks.process_chunk = process_chunk
+logic.reading.BLOCK_BYTES = 4096
+logic.available_cpus = lambda: 2
+try:
+    logic.ingest_csv(src, out, shard_bytes=20_000)
+except logic.WorkerDied as e:
+    print("WorkerDied:", e)
+    sys.exit(3)
+"""
+
+
+def _process_state(pid: int) -> str:
+    """A process's state letter from /proc ("" once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return ""
+
+
+def test_a_worker_killed_mid_run_fails_the_step_with_a_clear_error_and_no_process_left(tmp_path):
+    """A worker process SIGKILLed while it encodes a chunk (as the out-of-memory killer does): ingest raises
+    WorkerDied saying what happened and what to do, instead of hanging (``timeout`` would end the run with 124);
+    the other worker, waiting for the dead chunk's turn, is ended too, and no output or spool is left behind."""
+    import subprocess
+    import sys
+
+    src = _write(tmp_path / "d.csv", _rows_csv(4000))
+    out, pids, tmp = tmp_path / "ex", tmp_path / "pids", tmp_path / "tmp"
+    pids.mkdir()
+    tmp.mkdir()
+    run = subprocess.run(
+        ["timeout", "120", sys.executable, "-c", _KILL_A_WORKER, src, str(out), str(pids)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )
+    assert run.returncode == 3, (run.returncode, run.stdout, run.stderr[-3000:])
+    assert "worker process died abruptly" in run.stdout and "out-of-memory" in run.stdout
+    assert "more memory" in run.stdout and re.search(r"while chunks \d+-\d+ of the CSV", run.stdout)
+    workers = [int(p) for p in os.listdir(pids)]
+    assert len(workers) == 2
+    assert {pid: _process_state(pid) for pid in workers if _process_state(pid) not in ("", "Z")} == {}  # none alive
+    assert not out.exists() and os.listdir(tmp) == []
