@@ -11,7 +11,8 @@ Workers (:func:`worker_count`): one per CPU this process may run on (``component
 affinity, capped by a cgroup CPU quota such as a Kubernetes CPU limit), at most ``MAX_WORKERS`` and no more than
 the file's chunks; one = everything in this process, no pool. Memory: at most ``2 * workers`` chunks are in flight
 (each ~``BLOCK_BYTES`` of CSV, its typed columns and its encoded bytes), so memory does not grow with the file.
-Workers are forked before the CSV reader starts its threads and never touch TensorFlow.
+Workers are forked before the CSV reader starts its threads and never touch TensorFlow. A worker that dies (the
+out-of-memory killer's SIGKILL, a native crash) fails the step at once with :class:`WorkerDied`, never a hang.
 """
 
 from __future__ import annotations

@@ -424,7 +424,7 @@ def test_workers_spool_the_records_for_a_gfile_output(tmp_path, tiny_chunks, mon
 
 
 _KILL_A_WORKER = """
-import os, signal, sys
+import os, signal, sys, time
 
 from components.ingest import chunks, logic
 
@@ -435,6 +435,10 @@ real = chunks.process_chunk
 def process_chunk(text, job, spool=None, index=None):  # the workers' task, with the fault: chunk 3's worker dies
     open(os.path.join(pids, str(os.getpid())), "w").close()
     if index == 3:
+        for _ in range(600):  # once the other worker has taken a chunk (it then waits for chunk 3's turn)
+            if len(os.listdir(pids)) == 2:
+                break
+            time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGKILL)
     return real(text, job, spool, index)
 
