@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -344,8 +345,11 @@ class ChunkPool:
             return
         index = self._submitted
         spool = os.path.join(self._spool_dir, f"chunk-{index:06d}")
+        try:
+            self._pending.append((index, self._pool.submit(process_chunk, text, job, spool, index)))
+        except BrokenProcessPool as e:  # (a worker died since the last result)
+            raise self._died(self._pending[0][0] if self._pending else index, index) from e
         self._submitted += 1
-        self._pending.append((index, self._pool.submit(process_chunk, text, job, spool, index)))
         while len(self._pending) >= IN_FLIGHT_PER_WORKER * self.workers:
             yield self._result(*self._pending.popleft())
 
@@ -354,21 +358,21 @@ class ChunkPool:
             yield self._result(*self._pending.popleft())
 
     def _result(self, index: int, pending: Any) -> ChunkResult:
-        from concurrent.futures.process import BrokenProcessPool
-
         try:
             result = pending.result()
         except BrokenProcessPool as e:
-            raise WorkerDied(
-                f"an ingest worker process died abruptly (killed, most likely by the out-of-memory killer, or "
-                f"crashed) while chunks {index}-{self._submitted - 1} of the CSV were being encoded "
-                f"({self.workers} worker processes, each holding up to ~0.3 GB). Give the ingest step more memory "
-                f"(its memory limit), or fewer CPUs (its CPU limit sets the number of worker processes), "
-                f"and run it again"
-            ) from e
+            raise self._died(index, self._submitted - 1) from e
         if result.encoded is None:
             return result
         return result._replace(encoded={split: _unspool(e) for split, e in result.encoded.items()})
+
+    def _died(self, first: int, last: int) -> WorkerDied:
+        return WorkerDied(
+            f"an ingest worker process died abruptly (killed, most likely by the out-of-memory killer, or crashed) "
+            f"while chunks {first}-{last} of the CSV were being encoded ({self.workers} worker "
+            f"processes, each holding up to ~0.3 GB). Give the ingest step more memory (its memory limit), or "
+            f"fewer CPUs (its CPU limit sets the number of worker processes), and run it again"
+        )
 
     def close(self) -> None:
         """Stop the workers (pending chunks are dropped: workers waiting for a turn give it up) and remove the

@@ -488,3 +488,47 @@ def test_a_worker_killed_mid_run_fails_the_step_with_a_clear_error_and_no_proces
     assert len(workers) == 2
     assert {pid: _process_state(pid) for pid in workers if _process_state(pid) not in ("", "Z")} == {}  # none alive
     assert not out.exists() and os.listdir(tmp) == []
+
+
+_KILL_BEFORE_A_SUBMIT = """
+import os, signal, sys
+from concurrent.futures import wait
+
+import pyarrow as pa
+
+from components.ingest import chunks
+
+
+def process_chunk(text, job, spool=None, index=None):  # every chunk's worker dies
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+process_chunk.__module__, process_chunk.__qualname__ = chunks.__name__, "process_chunk"  # (pickled by name)
+chunks.process_chunk = process_chunk
+text, job = pa.RecordBatch.from_pydict({"a": ["1"]}), chunks.ChunkJob({"a": "int"}, 0.5, 0, False)
+with chunks.ChunkPool(2) as pool:
+    list(pool.submit(text, job))
+    wait([pool._pending[0][1]])  # chunk 0's worker is dead and the pool broken before the next chunk is submitted
+    try:
+        list(pool.submit(text, job))
+    except chunks.WorkerDied as e:
+        print("WorkerDied:", e)
+        sys.exit(3)
+"""
+
+
+def test_a_worker_dead_before_the_next_chunk_is_submitted_fails_that_submit_with_the_clear_error(tmp_path):
+    """The pool broke while this process was reading the next chunk: submitting it raises WorkerDied too (not
+    concurrent.futures' BrokenProcessPool), and the spool folder is removed."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        ["timeout", "120", sys.executable, "-c", _KILL_BEFORE_A_SUBMIT],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert run.returncode == 3, (run.returncode, run.stdout, run.stderr[-3000:])
+    assert "worker process died abruptly" in run.stdout and "while chunks 0-1 of the CSV" in run.stdout
+    assert os.listdir(tmp_path) == []
