@@ -377,7 +377,7 @@ class ChunkPool:
     def close(self) -> None:
         """Stop the workers (pending chunks are dropped: workers waiting for a turn give it up) and remove the
         spool folder."""
-        for _, pending in self._pending:
+        for _, pending in reversed(self._pending):  # newest first: no running chunk waits on a cancelled one
             pending.cancel()
         self._pending.clear()
         if self._pool is not None:

@@ -532,3 +532,28 @@ def test_a_worker_dead_before_the_next_chunk_is_submitted_fails_that_submit_with
     assert run.returncode == 3, (run.returncode, run.stdout, run.stderr[-3000:])
     assert "worker process died abruptly" in run.stdout and "while chunks 0-1 of the CSV" in run.stdout
     assert os.listdir(tmp_path) == []
+
+
+def test_a_worker_waiting_for_a_turn_that_will_never_come_gives_up_when_the_pool_closes(tmp_path):
+    """Chunk 1 waits for chunk 0 to take its place; chunk 0 was cancelled (the pool is closing on an error):
+    the stop flag the pool sets as it closes ends the wait with an error instead of leaving the worker blocked."""
+    import multiprocessing
+    import threading
+
+    from components.ingest import chunks
+
+    turns = chunks._Turns(multiprocessing.get_context("fork"), artifacts.SPLITS)
+    job = chunks.ChunkJob({}, 0.5, 0, False, output_dir=str(tmp_path), shard_bytes=1000)
+    raised: list[BaseException] = []
+
+    def wait_for_turn_1() -> None:
+        try:
+            turns.reserve(1, {}, job)
+        except RuntimeError as e:
+            raised.append(e)
+
+    waiter = threading.Thread(target=wait_for_turn_1, daemon=True)
+    waiter.start()
+    turns.stopped.value = 1
+    waiter.join(120)  # (a bound, not a timing: it returns as soon as the waiter gives up)
+    assert not waiter.is_alive() and "stopped before chunk 1 got its place" in str(raised[0])
