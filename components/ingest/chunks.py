@@ -11,7 +11,8 @@ Workers (:func:`worker_count`): one per CPU this process may run on (``component
 affinity, capped by a cgroup CPU quota such as a Kubernetes CPU limit), at most ``MAX_WORKERS`` and no more than
 the file's chunks; one = everything in this process, no pool. Memory: at most ``2 * workers`` chunks are in flight
 (each ~``BLOCK_BYTES`` of CSV, its typed columns and its encoded bytes), so memory does not grow with the file.
-Workers are forked before the CSV reader starts its threads and never touch TensorFlow.
+Workers are forked before the CSV reader starts its threads and never touch TensorFlow. A worker that dies (the
+out-of-memory killer's SIGKILL, a native crash) fails the step at once with :class:`WorkerDied`, never a hang.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -26,7 +28,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from components._shared.artifacts.examples_writers import EncodedBatch, encode_batch, framed_parts
+from components._shared.artifacts import SPLITS
+from components._shared.artifacts.examples import shard_path
+from components._shared.artifacts.examples_writers import EncodedBatch, Written, encode_batch, framed_parts
 from components._shared.cpus import available_cpus  # noqa: F401  (ingest's worker count)
 
 #: kfx column types, narrowest first: a column takes the widest type any of its chunks needs.
@@ -37,6 +41,8 @@ IN_FLIGHT_PER_WORKER = 2
 #: At most this many workers however many CPUs (each holds up to ~0.3 GB while it encodes a chunk; the one reader
 #: process feeds at most a few: beyond that the step stays within its memory bound rather than scaling on).
 MAX_WORKERS = 4
+#: A worker waiting for its chunk's turn checks this often whether the pool is closing (see :class:`ChunkPool`).
+_TURN_POLL_S = 0.5
 
 
 def worker_count(cpus: int, source_bytes: int, block_bytes: int) -> int:
@@ -141,12 +147,16 @@ def assign_splits(hashes: np.ndarray, eval_fraction: float) -> np.ndarray:
 
 
 class ChunkJob(NamedTuple):
-    """What every chunk shares: the column types to cast to, the split rule, whether to keep columnar copies."""
+    """What every chunk shares: the column types to cast to, the split rule, whether to keep columnar copies; and
+    (a local folder) where worker processes write the records of each split's shards themselves (:class:`_Turns`),
+    with the shard size rule (``""``: they hand the records back)."""
 
     types: dict[str, str]
     eval_fraction: float
     seed: int
     columnar: bool
+    output_dir: str = ""
+    shard_bytes: int = 0
 
 
 def split_and_encode(batch: pa.RecordBatch, is_eval: np.ndarray, columnar: bool) -> dict[str, EncodedBatch]:
@@ -164,22 +174,98 @@ class ChunkResult(NamedTuple):
     widened: dict[str, str] | None = None
 
 
-def process_chunk(text: pa.RecordBatch, job: ChunkJob, spool: str | None = None) -> ChunkResult:
+def process_chunk(
+    text: pa.RecordBatch, job: ChunkJob, spool: str | None = None, index: int | None = None
+) -> ChunkResult:
     """One chunk of CSV text, cast to ``job.types``, split and encoded (:func:`split_and_encode`); or, when some
     column needs a wider type than ``job.types`` gives it, the types it needs and nothing encoded.
 
     ``spool``: a path stem; each split's encoded bytes go to local files there (:func:`_spool`) instead of riding
     back through the result (pickling tens of MB per chunk through a pipe costs about as much as encoding them).
+    In a :class:`ChunkPool` worker with ``job.output_dir`` (``index``: the chunk's number) the records go straight
+    into their shards instead, at the place :class:`_Turns` reserves in chunk order; only the columnar copies are
+    spooled.
     """
+    turns = _TURNS if index is not None and job.output_dir and spool is not None else None
+    places = None
     try:
-        batch = cast_batch(text, job.types)
-    except Widened as w:
-        return ChunkResult(None, w.types)
-    is_eval = assign_splits(row_hashes(text, job.seed), job.eval_fraction)
-    encoded = split_and_encode(batch, is_eval, job.columnar)
+        try:
+            batch = cast_batch(text, job.types)
+        except Widened as w:
+            return ChunkResult(None, w.types)
+        is_eval = assign_splits(row_hashes(text, job.seed), job.eval_fraction)
+        encoded = split_and_encode(batch, is_eval, job.columnar)
+        if turns is not None:
+            places = turns.reserve(index, encoded, job)
+    finally:
+        if turns is not None and places is None:
+            turns.reserve(index, {}, job)  # nothing written: the next chunk's turn all the same
+    if places is not None:
+        encoded = {split: _write_records(e, places.get(split), job, split) for split, e in encoded.items()}
     if spool is not None:
         encoded = {split: _spool(e, f"{spool}-{split}") for split, e in encoded.items()}
     return ChunkResult(encoded)
+
+
+class _Turns:
+    """Where each chunk's records go, decided in chunk order by the worker processes themselves: a chunk waits for
+    the one before it to have taken its place, takes its own by the shard rule of :class:`ShardWriter` (a batch
+    goes to the split's current shard unless that already holds ``shard_bytes`` of records), and writes its records
+    there while later chunks take theirs. Shared by the forked workers (a lock and a few integers per split)."""
+
+    def __init__(self, context: Any, splits: tuple[str, ...]) -> None:
+        self.splits = splits
+        self.cond = context.Condition()
+        self.next = context.RawValue("q", 0)
+        self.stopped = context.RawValue("b", 0)  # set by the pool as it closes: waiting workers give up their turn
+        self.state = context.RawArray("q", [-1, 0, 0] * len(splits))  # per split: shard, its records, its bytes
+
+    def reserve(self, index: int, encoded: dict[str, EncodedBatch], job: ChunkJob) -> dict[str, Written]:
+        """Chunk ``index``'s place in each split's shards (``{}`` takes the turn without writing: a failed chunk)."""
+        places = {}
+        with self.cond:
+            while not self.cond.wait_for(lambda: self.next.value == index or self.stopped.value, _TURN_POLL_S):
+                pass
+            if self.stopped.value:  # (the pool is closing: the turn will never come)
+                raise RuntimeError(f"ingest stopped before chunk {index} got its place in the shards")
+            for i, split in enumerate(self.splits):
+                e = encoded.get(split)
+                if e is None or not e.rows:
+                    continue
+                shard, records, size = self.state[3 * i : 3 * i + 3]
+                if shard < 0 or records >= job.shard_bytes:
+                    shard, records, size = shard + 1, 0, 0
+                    open(shard_path(job.output_dir, split, shard), "wb").close()  # noqa: SIM115  (created empty)
+                places[split] = Written(shard, size)
+                self.state[3 * i : 3 * i + 3] = [shard, records + e.record_bytes, size + e.record_bytes + 16 * e.rows]
+            self.next.value = index + 1
+            self.cond.notify_all()
+        return places
+
+
+_TURNS: _Turns | None = None  # a ChunkPool worker's (set as it starts)
+
+
+def _init_worker(turns: _Turns) -> None:
+    global _TURNS
+    _TURNS = turns
+
+
+def _write_records(encoded: EncodedBatch, place: Written | None, job: ChunkJob, split: str) -> EncodedBatch:
+    """A split's framed records written into their shard at ``place``; the batch with ``place`` for its records."""
+    if place is None:
+        return encoded
+    fd = os.open(shard_path(job.output_dir, split, place.shard), os.O_WRONLY)
+    try:
+        at = place.offset
+        for part in framed_parts(encoded):
+            view = memoryview(np.ascontiguousarray(part)).cast("B")
+            while view.nbytes:
+                n = os.pwrite(fd, view, at)
+                view, at = view[n:], at + n
+    finally:
+        os.close(fd)
+    return encoded._replace(framed=place)
 
 
 def _spool(encoded: EncodedBatch, stem: str) -> EncodedBatch:
@@ -187,23 +273,28 @@ def _spool(encoded: EncodedBatch, stem: str) -> EncodedBatch:
     stream); returned with the paths in place of the data (:func:`_unspool` reads them back)."""
     if not encoded.rows:
         return encoded
-    with open(stem + ".tfrecord", "wb") as f:
-        for part in framed_parts(encoded):
-            f.write(part)
+    framed = encoded.framed
+    if not isinstance(framed, Written):  # (records already in their shard: nothing to spool)
+        framed = stem + ".tfrecord"
+        with open(framed, "wb") as f:
+            for part in framed_parts(encoded):
+                f.write(part)
     copy = None
     if encoded.columnar is not None:
         copy = stem + ".arrows"
         with pa.OSFile(copy, "wb") as sink, pa.ipc.new_stream(sink, encoded.columnar.schema) as writer:
             writer.write_batch(encoded.columnar)
-    return encoded._replace(framed=stem + ".tfrecord", columnar=copy)
+    return encoded._replace(framed=framed, columnar=copy)
 
 
 def _unspool(encoded: EncodedBatch) -> EncodedBatch:
     """A spooled batch's data, memory-mapped (no copy), its files unlinked at once (the mappings keep them)."""
-    if not isinstance(encoded.framed, str):
+    if not encoded.rows:
         return encoded
-    framed = np.memmap(encoded.framed, np.uint8, mode="r")
-    os.unlink(encoded.framed)
+    framed = encoded.framed
+    if isinstance(framed, str):
+        framed = np.memmap(encoded.framed, np.uint8, mode="r")
+        os.unlink(encoded.framed)
     copy = None
     if encoded.columnar is not None:
         copy = pa.ipc.open_stream(pa.memory_map(encoded.columnar)).read_next_batch()
@@ -214,55 +305,84 @@ def _unspool(encoded: EncodedBatch) -> EncodedBatch:
 # ------------------------------------------------------------------------------------------------ pool
 
 
+class WorkerDied(RuntimeError):
+    """A worker process of :class:`ChunkPool` ended abruptly (killed, e.g. by the out-of-memory killer, or crashed
+    in native code): the step stops; its message says what to do."""
+
+
 class ChunkPool:
     """Runs :func:`process_chunk` over chunks in ``workers`` forked processes (1: in this process), results in
     submission order, at most ``IN_FLIGHT_PER_WORKER * workers`` chunks in flight.
 
     ``submit(text, job)`` returns the results that are due (oldest first) once the window is full; ``drain()`` the
-    rest.
+    rest. A worker process that dies (a signal such as the out-of-memory killer's SIGKILL, a crash in native code)
+    breaks the pool: the next result raises :class:`WorkerDied` at once (``concurrent.futures`` notices the dead
+    process and terminates the others, including any waiting for the dead chunk's turn in :class:`_Turns`).
     """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._pending: deque[Any] = deque()
+        self._pending: deque[tuple[int, Any]] = deque()
         self._pool = None
+        self._turns: _Turns | None = None
         self._spool_dir: str | None = None
         self._submitted = 0
         if workers > 1:
             import multiprocessing
             import tempfile
+            from concurrent.futures import ProcessPoolExecutor
 
             self._spool_dir = tempfile.mkdtemp(prefix="kfx_ingest_spool_")
             # fork: the workers start at once (no imports: they inherit this process's), before any reader thread
-            self._pool = multiprocessing.get_context("fork").Pool(workers)
+            context = multiprocessing.get_context("fork")
+            self._turns = _Turns(context, SPLITS)
+            self._pool = ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(self._turns,))
+            self._pool.submit(int).result()  # (a fork pool starts all its processes with its first task: now)
 
     def submit(self, text: pa.RecordBatch, job: ChunkJob) -> Iterator[ChunkResult]:
         if self._pool is None:
             yield process_chunk(text, job)
             return
-        spool = os.path.join(self._spool_dir, f"chunk-{self._submitted:06d}")
+        index = self._submitted
+        spool = os.path.join(self._spool_dir, f"chunk-{index:06d}")
+        try:
+            self._pending.append((index, self._pool.submit(process_chunk, text, job, spool, index)))
+        except BrokenProcessPool as e:  # (a worker died since the last result)
+            raise self._died(self._pending[0][0] if self._pending else index, index) from e
         self._submitted += 1
-        self._pending.append(self._pool.apply_async(process_chunk, (text, job, spool)))
         while len(self._pending) >= IN_FLIGHT_PER_WORKER * self.workers:
-            yield self._result(self._pending.popleft())
+            yield self._result(*self._pending.popleft())
 
     def drain(self) -> Iterator[ChunkResult]:
         while self._pending:
-            yield self._result(self._pending.popleft())
+            yield self._result(*self._pending.popleft())
 
-    @staticmethod
-    def _result(pending: Any) -> ChunkResult:
-        result = pending.get()
+    def _result(self, index: int, pending: Any) -> ChunkResult:
+        try:
+            result = pending.result()
+        except BrokenProcessPool as e:
+            raise self._died(index, self._submitted - 1) from e
         if result.encoded is None:
             return result
         return result._replace(encoded={split: _unspool(e) for split, e in result.encoded.items()})
 
+    def _died(self, first: int, last: int) -> WorkerDied:
+        return WorkerDied(
+            f"an ingest worker process died abruptly (killed, most likely by the out-of-memory killer, or crashed) "
+            f"while chunks {first}-{last} of the CSV were being encoded ({self.workers} worker "
+            f"processes, each holding up to ~0.3 GB). Give the ingest step more memory (its memory limit), or "
+            f"fewer CPUs (its CPU limit sets the number of worker processes), and run it again"
+        )
+
     def close(self) -> None:
-        """Stop the workers (pending chunks are dropped) and remove the spool folder."""
+        """Stop the workers (pending chunks are dropped: workers waiting for a turn give it up) and remove the
+        spool folder."""
+        for _, pending in reversed(self._pending):  # newest first: no running chunk waits on a cancelled one
+            pending.cancel()
         self._pending.clear()
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            self._turns.stopped.value = 1
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         if self._spool_dir is not None:
             import shutil

@@ -26,8 +26,9 @@ raises ``IngestError``, and leaves nothing behind in the output folder.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +54,7 @@ from components.ingest.chunks import (  # noqa: F401  (re-exported: typing and s
     ChunkPool,
     ChunkResult,
     Widened,
+    WorkerDied,
     assign_splits,
     cast_batch,
     chunk_type,
@@ -134,13 +136,17 @@ def _write_pass(
     job: ChunkJob,
     shard_bytes: int,
     workers: int,
+    forked: Callable[[], None] = lambda: None,
 ) -> tuple[dict[str, str], dict[str, examples_writers.ShardWriter]]:
     """One read of the CSV: every chunk cast to ``job.types`` (empty: the first chunk's types), split and encoded
     (``workers`` processes, results in chunk order) and appended to its split's shards.
 
     Returns the types and the (closed) writers; raises :class:`Widened` when a later chunk needs a wider type.
+    ``forked`` is called once the worker processes are started (threads may start then).
     """
     writers = {name: examples_writers.ShardWriter(output_dir, name, shard_bytes, columnar=True) for name in SPLITS}
+    if "://" not in output_dir:  # workers write the records into the shards themselves (chunks._Turns)
+        job = job._replace(output_dir=output_dir, shard_bytes=shard_bytes)
 
     def append(result: ChunkResult) -> None:
         if result.widened:
@@ -150,6 +156,7 @@ def _write_pass(
 
     try:
         with ChunkPool(workers) as pool:  # forks before the CSV reader starts its threads
+            forked()
             for text in text_batches(opener, names, data_uri):
                 if text.num_rows == 0:
                     continue
@@ -175,8 +182,36 @@ def _remove_output(output_dir: str, created: bool) -> None:
             tf.io.gfile.rmtree(target)
 
 
+class _SourceHash:
+    """The CSV's sha256 (lineage) computed in a thread beside the write (hashlib and file reads release the GIL),
+    started once the worker processes are forked; :meth:`result` waits for it (or computes it, never started)."""
+
+    def __init__(self, data_uri: str) -> None:
+        self.data_uri = data_uri
+        self._thread: threading.Thread | None = None
+        self._out: list = []
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="kfx-ingest-sha256", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._out.append(lineage_lib.file_sha256(self.data_uri))
+        except BaseException as e:  # noqa: BLE001  (raised by result())
+            self._out.append(e)
+
+    def result(self) -> str:
+        self.start()
+        self._thread.join()
+        if isinstance(self._out[0], BaseException):
+            raise self._out[0]
+        return self._out[0]
+
+
 def _write_examples(
-    data_uri: str, output_dir: str, eval_fraction: float, seed: int, shard_bytes: int
+    data_uri: str, output_dir: str, eval_fraction: float, seed: int, shard_bytes: int, source_hash: _SourceHash
 ) -> tuple[list[str], dict[str, str], dict[str, examples_writers.ShardWriter]]:
     """The CSV into shards, in one read when the first chunk's column types hold for the whole file (the usual
     case), else (a column widens in a later chunk) the shards written so far are dropped and the file is read
@@ -187,7 +222,9 @@ def _write_examples(
     job = ChunkJob({}, eval_fraction, seed, columnar=True)
     with timed(log, f"writing tf.Examples of {data_uri} to {output_dir} ({workers} worker process(es))") as t:
         try:
-            columns, writers = _write_pass(opener, names, data_uri, output_dir, job, shard_bytes, workers)
+            columns, writers = _write_pass(
+                opener, names, data_uri, output_dir, job, shard_bytes, workers, source_hash.start
+            )
         except Widened as w:
             log.info(
                 "column type(s) %s show only after the first chunk: rewriting with the whole file's types", w.types
@@ -195,7 +232,9 @@ def _write_examples(
             _remove_output(output_dir, created=False)
             opener, scan = scan_csv(data_uri, eval_fraction, seed)
             job = job._replace(types=scan.columns)
-            columns, writers = _write_pass(opener, names, data_uri, output_dir, job, shard_bytes, workers)
+            columns, writers = _write_pass(
+                opener, names, data_uri, output_dir, job, shard_bytes, workers, source_hash.start
+            )
         t["rows"] = sum(w.rows for w in writers.values())
     return names, columns, writers
 
@@ -211,7 +250,8 @@ def ingest_csv(
 
     Layout: ``components/_shared/artifacts/examples.py`` (``<split>/part-NNNNN.tfrecord`` shards of about
     ``shard_bytes`` each, and ``examples.json``). ``eval_fraction`` is the share of rows hashed into eval;
-    ``seed`` changes the hash. On an :class:`IngestError` nothing is left in ``output_dir``.
+    ``seed`` changes the hash. On an :class:`IngestError` (bad input) or a :class:`WorkerDied` (a worker process
+    killed, e.g. out of memory) nothing is left in ``output_dir``.
     """
     if not 0.0 < eval_fraction < 1.0:
         raise IngestError(f"eval_fraction must be strictly between 0 and 1, got {eval_fraction}")
@@ -219,7 +259,8 @@ def ingest_csv(
     created = not tf.io.gfile.exists(output_dir)
     start = time.perf_counter()
     try:
-        names, columns, writers = _write_examples(data_uri, output_dir, eval_fraction, seed, shard_bytes)
+        source_hash = _SourceHash(data_uri)
+        names, columns, writers = _write_examples(data_uri, output_dir, eval_fraction, seed, shard_bytes, source_hash)
         splits = {name: w.rows for name, w in writers.items()}
         rows = sum(splits.values())
         empty = [name for name, n in splits.items() if n == 0]
@@ -228,14 +269,14 @@ def ingest_csv(
                 f"CSV file {data_uri}: split {empty[0]!r} got 0 of {rows} rows with eval_fraction="
                 f"{eval_fraction}; give more rows or a different eval_fraction"
             )
-    except IngestError:
+    except (IngestError, WorkerDied):
         _remove_output(output_dir, created)
         raise
     seconds = time.perf_counter() - start
     log.info("columns: %s", ", ".join(f"{k}:{v}" for k, v in columns.items()))
     files = {name: w.files for name, w in writers.items()}
-    with timed(log, f"hashing {data_uri} (lineage: the data's content hash)") as h:
-        source_sha256 = lineage_lib.file_sha256(data_uri)
+    with timed(log, f"hashing {data_uri} (lineage: the data's content hash; in a thread beside the write)") as h:
+        source_sha256 = source_hash.result()
         h["rows"] = rows
     for name, w in writers.items():
         log.info("split %s: %s rows in %d shard(s) under %s", name, f"{w.rows:,}", len(w.files), w.dir)
@@ -273,6 +314,7 @@ __all__ = [
     "IngestError",
     "IngestResult",
     "Scan",
+    "WorkerDied",
     "cast_batch",
     "columns_schema",
     "ingest_csv",

@@ -8,8 +8,8 @@ Two paths, one result:
   into TFDV's combiner statistics generators (the core of
   ``tfdv.generate_statistics_from_dataframe``; the one use of TFDV internals is fenced in
   ``components/_shared/_compat/tfdv.py``), without Beam's per-bundle overhead. With more than one CPU
-  (``components/_shared/cpus.py``) the splits after the first are computed in forked processes beside it (each
-  split exactly as in one process: the same bytes).
+  (``components/_shared/cpus.py``) forked processes share the work: each a group of the features over every split
+  (from columnar copies), else each a split (decoding TFRecords); the same bytes as one process.
 * **beam**: ``tfdv.GenerateStatistics`` in a Beam pipeline built from ``beam_pipeline_args`` (DirectRunner in
   any running mode, Dataflow, Flink, Spark ...).
 
@@ -33,12 +33,13 @@ from tfx_bsl.public.tfxio import TFExampleRecord
 
 from components._shared._compat.tfdv import streaming_statistics
 from components._shared.artifacts import examples as examples_layout
-from components._shared.artifacts import write_text
 from components._shared.artifacts.statistics import read_statistics, staging_dir, write_statistics
 from components._shared.cpus import available_cpus
 from components._shared.log import get_logger, timed
 from components._shared.runner import is_distributed, is_local, runner_of
 from components._shared.stats_view import num_examples
+from components.statistics import parallel
+from components.statistics.parallel import feature_groups
 
 log = get_logger("statistics")
 
@@ -140,62 +141,71 @@ def _in_memory_statistics(
     options: tfdv.StatsOptions,
     columnar: bool,
 ) -> tuple[dict[str, statistics_pb2.DatasetFeatureStatisticsList], dict[str, int], dict[str, str]]:
-    """Every split through TFDV's generators. With more than one CPU (``components/_shared/cpus.py``) the splits
-    after the first run each in a forked process while this one computes the first: each split's statistics are
-    computed exactly as in one process (same generators, options and batches), so they are the same bytes."""
-    splits = list(inputs)
-    others = splits[1 : available_cpus()]
-    children = {split: _fork_split(examples_dir, split, inputs[split], schema, options, columnar) for split in others}
-    done = {}
-    try:
-        for split in splits:
-            if split not in children:
-                done[split] = _one_split(examples_dir, split, inputs[split], schema, options, columnar)
-        for split, (process, conn) in children.items():
-            done[split] = _join_split(split, process, conn)
-    finally:
-        for process, _ in children.values():
-            if process.is_alive():
-                process.terminate()
-    ordered = {split: done[split] for split in splits}
+    """Every split through TFDV's generators, using every CPU (``components/_shared/cpus.py``).
+
+    Read from columnar copies (every split has them, the schema is known): the features are dealt into one group
+    per CPU (:func:`feature_groups`) and each process (this one and forked ones) computes its group over every split
+    (:func:`_group_statistics`); each feature's statistics depend only on its own column, so the groups' features,
+    put back in the columns' order (:func:`_assemble`), are the bytes one process computes (tested). Otherwise
+    (decoding TFRecords, which reads every column anyway) the splits after the first run in forked processes."""
+    splits, cpus = list(inputs), available_cpus()
+    names = [f.name for f in schema.feature] if schema is not None else []
+    if (
+        cpus > 1
+        and len(names) > 1
+        and columnar
+        and all(examples_layout.columnar_files(examples_dir, s) for s in splits)
+    ):
+        groups = feature_groups(schema, cpus)
+        jobs = [(_group_statistics, (examples_dir, splits, schema, group)) for group in groups]
+        parts = _run_parallel(jobs, [f"features {', '.join(g)}" for g in groups])
+        stats = {s: _assemble(s, [p[s] for p in parts], names) for s in splits}
+        return stats, {s: num_examples(stats[s]) for s in splits}, dict.fromkeys(splits, "columnar")
+    jobs = [(_one_split, (examples_dir, s, inputs[s], schema, options, columnar)) for s in splits[:cpus]]
+    done = dict(zip(splits[:cpus], _run_parallel(jobs, [f"split {s!r}" for s in splits[:cpus]]), strict=True))
+    for split in splits[cpus:]:
+        done[split] = _one_split(examples_dir, split, inputs[split], schema, options, columnar)
     return (
-        {s: r[0] for s, r in ordered.items()},
-        {s: r[1] for s, r in ordered.items()},
-        {s: r[2] for s, r in ordered.items()},
+        {s: done[s][0] for s in splits},
+        {s: done[s][1] for s in splits},
+        {s: done[s][2] for s in splits},
     )
 
 
-def _fork_split(examples_dir: str, split: str, files: list[str], schema, options, columnar: bool) -> tuple:
-    """Start one split's statistics in a forked process (fork: nothing is imported again or pickled but the result)."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("fork")
-    parent, child = context.Pipe(duplex=False)
-
-    def run() -> None:
-        try:
-            stats, rows, reader = _one_split(examples_dir, split, files, schema, options, columnar)
-            child.send(("ok", stats.SerializeToString(), rows, reader))
-        except BaseException as e:  # noqa: BLE001  (reported to the parent, which raises)
-            child.send(("error", f"{type(e).__name__}: {e}", 0, ""))
-
-    process = context.Process(target=run, name=f"kfx-statistics-{split}", daemon=True)
-    process.start()
-    child.close()
-    return process, parent
+def _group_statistics(
+    examples_dir: str, splits: list[str], schema: schema_pb2.Schema, group: list[str]
+) -> dict[str, statistics_pb2.DatasetFeatureStatisticsList]:
+    """Every split's statistics of the features in ``group`` only, read from the columnar copies (its columns
+    alone), with the schema of those features: for each of them, what the generators give over all columns."""
+    sub = schema_pb2.Schema()
+    sub.feature.extend(f for f in schema.feature if f.name in set(group))
+    out = {}
+    for split in splits:
+        batches = examples_layout.read_columnar(examples_layout.columnar_files(examples_dir, split), CHUNK_ROWS, group)
+        with timed(log, f"computing {split} statistics of {len(group)} feature(s) in memory from columnar") as t:
+            try:
+                out[split], t["rows"] = statistics_from_batches(batches, stats_options(sub))
+            except Exception as e:
+                raise StatisticsError(f"split {split!r}: {type(e).__name__}: {e}") from e
+    return out
 
 
-def _join_split(split: str, process, conn) -> tuple[statistics_pb2.DatasetFeatureStatisticsList, int, str]:
+def _assemble(
+    split: str, parts: list[statistics_pb2.DatasetFeatureStatisticsList], names: list[str]
+) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """One split's statistics from its feature groups' (:func:`parallel.assemble`), their row counts checked."""
+    counts = {num_examples(p) for p in parts}
+    if len(counts) != 1:
+        raise StatisticsError(f"statistics of split {split!r}: the feature groups read {sorted(counts)} rows")
+    return parallel.assemble(parts, names)
+
+
+def _run_parallel(jobs: list[tuple], labels: list[str]) -> list:
+    """:func:`parallel.run_parallel`; a failure is a StatisticsError naming its job."""
     try:
-        status, payload, rows, reader = conn.recv()
-    except EOFError:
-        status, payload, rows, reader = "error", "the process ended without a result", 0, ""
-    process.join()
-    if status != "ok":
-        raise StatisticsError(
-            f"statistics of split {split!r} failed in its worker process (exit {process.exitcode}): {payload}"
-        )
-    return statistics_pb2.DatasetFeatureStatisticsList.FromString(payload), rows, reader
+        return parallel.run_parallel(jobs, labels)
+    except parallel.ParallelError as e:
+        raise StatisticsError(str(e)) from e
 
 
 # ------------------------------------------------------------------------------------------- beam
@@ -331,31 +341,6 @@ def compute_statistics(
     counts.mode = chosen
     counts.reader = ",".join(sorted(set(readers.values()))) or "tfrecord"
     return counts
-
-
-def write_html(results: dict[str, statistics_pb2.DatasetFeatureStatisticsList], html_path: str) -> None:
-    """TFDV's facets overview: train (lhs) against eval (rhs) when both exist."""
-    from tensorflow_data_validation.utils import display_util
-
-    names = list(results)
-    lhs = results.get("train") or results[names[0]]
-    lhs_name = "train" if "train" in results else names[0]
-    others = [s for s in names if s != lhs_name]
-    rhs_name = "eval" if "eval" in others else (others[0] if others else None)
-    html = display_util.get_statistics_html(
-        lhs, results[rhs_name] if rhs_name else None, lhs_name=lhs_name, rhs_name=rhs_name or "rhs_statistics"
-    )
-    page = (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>kfx statistics</title></head><body>\n"
-        f"<h2>Statistics: {lhs_name}{' vs ' + rhs_name if rhs_name else ''}</h2>\n"
-        + "".join(
-            f"<p>{s}: {num_examples(st):,} examples, {len(st.datasets[0].features)} features</p>\n"
-            for s, st in results.items()
-        )
-        + html
-        + "\n</body></html>\n"
-    )
-    write_text(html_path, page)
 
 
 def load_statistics(statistics_dir: str, split: str) -> statistics_pb2.DatasetFeatureStatisticsList:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 import pytest
 
@@ -313,6 +314,20 @@ def test_single_read_with_worker_processes_writes_the_bytes_of_the_two_pass_inge
     assert all(got[k] == ref[k] for k in ref), [k for k in ref if got[k] != ref[k]]
 
 
+def test_workers_writing_into_an_existing_output_folder_leave_no_stale_bytes(tmp_path, tiny_chunks, monkeypatch):
+    """Worker processes write the records into the shards themselves, each at the place its chunk reserved: over
+    the shards of an earlier, larger ingest in the same folder the shards are still exactly a fresh ingest's."""
+    monkeypatch.setattr(ingest_logic, "available_cpus", lambda: 2)
+    out = str(tmp_path / "ex")
+    ingest_csv(_write(tmp_path / "big.csv", _rows_csv(6000, start=7)), out, shard_bytes=20_000)
+    src = _write(tmp_path / "d.csv", _rows_csv(4000))
+    ingest_csv(src, out, shard_bytes=20_000)
+    ingest_csv(src, str(tmp_path / "fresh"), shard_bytes=20_000)
+    got, fresh = _tree_bytes(out), _tree_bytes(str(tmp_path / "fresh"))
+    assert {k: v for k, v in got.items() if k in fresh} == fresh
+    assert len(fresh) > 8
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_type_widening_in_a_late_chunk_rewrites_with_the_whole_file_types(
     tmp_path, tiny_chunks, monkeypatch, pool_sizes, workers
@@ -389,3 +404,156 @@ def test_a_daemonic_process_gets_one_cpu_so_it_starts_no_workers():
     process.start()
     assert queue.get(timeout=60) == 1
     process.join()
+
+
+def test_workers_spool_the_records_for_a_gfile_output(tmp_path, tiny_chunks, monkeypatch):
+    """Workers write the records into local shards themselves; for any other URI (ram:// standing in for gs://)
+    they spool them and this process writes them: the same bytes either way."""
+    import tensorflow as tf
+
+    monkeypatch.setattr(ingest_logic, "available_cpus", lambda: 2)
+    src = _write(tmp_path / "d.csv", _rows_csv(4000))
+    out = "ram://kfx-ingest-workers/out"
+    ingest_csv(src, out, shard_bytes=20_000)
+    ingest_csv(src, str(tmp_path / "local"), shard_bytes=20_000)
+    local = _tree_bytes(str(tmp_path / "local"))
+    assert len(local) > 8
+    for name, data in local.items():
+        with tf.io.gfile.GFile(f"{out}/{name}", "rb") as f:
+            assert f.read() == data, name
+
+
+_KILL_A_WORKER = """
+import os, signal, sys, time
+
+from components.ingest import chunks, logic
+
+src, out, pids = sys.argv[1:]
+real = chunks.process_chunk
+
+
+def process_chunk(text, job, spool=None, index=None):  # the workers' task, with the fault: chunk 3's worker dies
+    open(os.path.join(pids, str(os.getpid())), "w").close()
+    if index == 3:
+        for _ in range(600):  # once the other worker has taken a chunk (it then waits for chunk 3's turn)
+            if len(os.listdir(pids)) == 2:
+                break
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(text, job, spool, index)
+
+
+process_chunk.__module__, process_chunk.__qualname__ = chunks.__name__, "process_chunk"  # (pickled by name)
+chunks.process_chunk = process_chunk
+logic.reading.BLOCK_BYTES = 4096
+logic.available_cpus = lambda: 2
+try:
+    logic.ingest_csv(src, out, shard_bytes=20_000)
+except logic.WorkerDied as e:
+    print("WorkerDied:", e)
+    sys.exit(3)
+"""
+
+
+def _process_state(pid: int) -> str:
+    """A process's state letter from /proc ("" once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return ""
+
+
+def test_a_worker_killed_mid_run_fails_the_step_with_a_clear_error_and_no_process_left(tmp_path):
+    """A worker process SIGKILLed while it encodes a chunk (as the out-of-memory killer does): ingest raises
+    WorkerDied saying what happened and what to do, instead of hanging (``timeout`` would end the run with 124);
+    the other worker, waiting for the dead chunk's turn, is ended too, and no output or spool is left behind."""
+    import subprocess
+    import sys
+
+    src = _write(tmp_path / "d.csv", _rows_csv(4000))
+    out, pids, tmp = tmp_path / "ex", tmp_path / "pids", tmp_path / "tmp"
+    pids.mkdir()
+    tmp.mkdir()
+    run = subprocess.run(
+        ["timeout", "120", sys.executable, "-c", _KILL_A_WORKER, src, str(out), str(pids)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )
+    assert run.returncode == 3, (run.returncode, run.stdout, run.stderr[-3000:])
+    assert "worker process died abruptly" in run.stdout and "out-of-memory" in run.stdout
+    assert "more memory" in run.stdout and re.search(r"while chunks \d+-\d+ of the CSV", run.stdout)
+    workers = [int(p) for p in os.listdir(pids)]
+    assert len(workers) == 2
+    assert {pid: _process_state(pid) for pid in workers if _process_state(pid) not in ("", "Z")} == {}  # none alive
+    assert not out.exists() and os.listdir(tmp) == []
+
+
+_KILL_BEFORE_A_SUBMIT = """
+import os, signal, sys
+from concurrent.futures import wait
+
+import pyarrow as pa
+
+from components.ingest import chunks
+
+
+def process_chunk(text, job, spool=None, index=None):  # every chunk's worker dies
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+process_chunk.__module__, process_chunk.__qualname__ = chunks.__name__, "process_chunk"  # (pickled by name)
+chunks.process_chunk = process_chunk
+text, job = pa.RecordBatch.from_pydict({"a": ["1"]}), chunks.ChunkJob({"a": "int"}, 0.5, 0, False)
+with chunks.ChunkPool(2) as pool:
+    list(pool.submit(text, job))
+    wait([pool._pending[0][1]])  # chunk 0's worker is dead and the pool broken before the next chunk is submitted
+    try:
+        list(pool.submit(text, job))
+    except chunks.WorkerDied as e:
+        print("WorkerDied:", e)
+        sys.exit(3)
+"""
+
+
+def test_a_worker_dead_before_the_next_chunk_is_submitted_fails_that_submit_with_the_clear_error(tmp_path):
+    """The pool broke while this process was reading the next chunk: submitting it raises WorkerDied too (not
+    concurrent.futures' BrokenProcessPool), and the spool folder is removed."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        ["timeout", "120", sys.executable, "-c", _KILL_BEFORE_A_SUBMIT],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert run.returncode == 3, (run.returncode, run.stdout, run.stderr[-3000:])
+    assert "worker process died abruptly" in run.stdout and "while chunks 0-1 of the CSV" in run.stdout
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_worker_waiting_for_a_turn_that_will_never_come_gives_up_when_the_pool_closes(tmp_path):
+    """Chunk 1 waits for chunk 0 to take its place; chunk 0 was cancelled (the pool is closing on an error):
+    the stop flag the pool sets as it closes ends the wait with an error instead of leaving the worker blocked."""
+    import multiprocessing
+    import threading
+
+    from components.ingest import chunks
+
+    turns = chunks._Turns(multiprocessing.get_context("fork"), artifacts.SPLITS)
+    job = chunks.ChunkJob({}, 0.5, 0, False, output_dir=str(tmp_path), shard_bytes=1000)
+    raised: list[BaseException] = []
+
+    def wait_for_turn_1() -> None:
+        try:
+            turns.reserve(1, {}, job)
+        except RuntimeError as e:
+            raised.append(e)
+
+    waiter = threading.Thread(target=wait_for_turn_1, daemon=True)
+    waiter.start()
+    turns.stopped.value = 1
+    waiter.join(120)  # (a bound, not a timing: it returns as soon as the waiter gives up)
+    assert not waiter.is_alive() and "stopped before chunk 1 got its place" in str(raised[0])

@@ -17,6 +17,7 @@ from components.statistics.logic import (
     StatisticsError,
     choose_mode,
     compute_statistics,
+    feature_groups,
     load_statistics,
     statistics_from_csv,
 )
@@ -212,20 +213,21 @@ def test_columnar_copies_give_byte_identical_statistics_to_decoding_the_tfrecord
 
 
 def test_splits_in_parallel_processes_give_the_bytes_of_one_process(examples, tmp_path, monkeypatch):
-    """With two CPUs the eval split's statistics run in a forked process beside train's: the statistics files
-    are byte-identical to those computed one split after the other in one process; a failure in the worker
-    process is a StatisticsError naming the split."""
+    """With two or three CPUs the features are dealt into groups computed in forked processes beside this one's:
+    the statistics files are byte-identical to those computed one split after the other in one process; a
+    failure in any process is a StatisticsError naming the split."""
     from components.statistics import logic as stats_logic
 
     outs = {}
-    for cpus in (1, 2):
+    for cpus in (1, 2, 3):
         monkeypatch.setattr(stats_logic, "available_cpus", lambda cpus=cpus: cpus)
         outs[cpus] = str(tmp_path / f"cpus{cpus}")
         counts = compute_statistics(examples["dir"], outs[cpus])
         assert dict(counts) == examples["splits"] and counts.reader == "columnar"
     for split in artifacts.SPLITS:
-        with open(stats_path(outs[1], split), "rb") as a, open(stats_path(outs[2], split), "rb") as b:
-            assert a.read() == b.read(), split
+        for cpus in (2, 3):
+            with open(stats_path(outs[1], split), "rb") as a, open(stats_path(outs[cpus], split), "rb") as b:
+                assert a.read() == b.read(), (split, cpus)
 
     broken = tmp_path / "broken"
     import shutil
@@ -233,5 +235,20 @@ def test_splits_in_parallel_processes_give_the_bytes_of_one_process(examples, tm
     shutil.copytree(examples["dir"], broken)
     with open(examples_layout.columnar_files(str(broken), "eval")[0], "r+b") as f:
         f.truncate(64)  # a damaged columnar copy of the split the worker process reads
-    with pytest.raises(StatisticsError, match="split 'eval' failed in its worker process"):
+    with pytest.raises(StatisticsError, match="split 'eval'"):
         compute_statistics(str(broken), str(tmp_path / "never"))
+
+
+def test_feature_groups_deal_each_type_evenly_in_schema_order():
+    """One group per CPU, each with a like share of the string and numeric features, in the schema's order; never
+    an empty group (fewer groups than CPUs when there are fewer features)."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = examples_layout.columns_schema({"b": "string", "n1": "int", "a": "string", "n2": "float", "n3": "int"})
+    groups = feature_groups(schema, 2)
+    assert sorted(sum(groups, [])) == ["a", "b", "n1", "n2", "n3"]
+    kinds = {f.name: f.type for f in schema.feature}
+    assert [sum(kinds[n] == schema_pb2.BYTES for n in g) for g in groups] == [1, 1]
+    order = [f.name for f in schema.feature]
+    assert all(g == sorted(g, key=order.index) for g in groups)
+    assert feature_groups(examples_layout.columns_schema({"x": "int"}), 4) == [["x"]]

@@ -28,7 +28,8 @@ class EncodedBatch(NamedTuple):
     Picklable, so a worker process can encode while another writes (``components/ingest/chunks.py``)."""
 
     framed: Any  # the records framed as TFRecord bytes (what tf.io.TFRecordWriter writes): uint8 arrays to write one
-    # after the other (:func:`framed_parts`; the encoder's blocks), or one uint8 array
+    # after the other (:func:`framed_parts`; the encoder's blocks), one uint8 array, or a :class:`Written` (already
+    # in their shard, written there by the process that encoded them)
     record_bytes: int  # bytes of the records alone (the shard size rule counts these)
     columnar: Any  # the rows' columnar copy (:func:`to_list_batch`), or None
     rows: int
@@ -47,9 +48,21 @@ def encode_batch(batch: pa.RecordBatch, columnar: bool = False) -> EncodedBatch:
     return EncodedBatch(framed, sum(int(b.size) for b in framed) - 16 * batch.num_rows, copy, batch.num_rows)
 
 
+class Written(NamedTuple):
+    """Where a batch's framed records were written (by the process that encoded them, ingest's workers): shard
+    ``shard`` of the split, from byte ``offset``. The :class:`ShardWriter` that appends the batch places it there by
+    the same shard rule (it checks), keeps its books and its columnar copy, and writes no record bytes itself."""
+
+    shard: int
+    offset: int
+
+
 def framed_parts(encoded: EncodedBatch) -> list[Any]:
     """An encoded batch's framed bytes as uint8 arrays to write one after the other."""
     return encoded.framed if isinstance(encoded.framed, list) else [encoded.framed]
+
+
+_WRITTEN_ELSEWHERE = object()  # a ShardWriter's open shard whose records other processes write
 
 
 class ShardWriter:
@@ -72,7 +85,8 @@ class ShardWriter:
         self.rows = 0
         self._writer: Any = None  # the open shard (a local file, or a gfile stream for any other URI)
         self._arrow: Any = None  # (ipc writer, its sink, its path) while a columnar copy is open
-        self._bytes = 0
+        self._bytes = 0  # records in the open shard (the shard rule counts these)
+        self._file_bytes = 0  # its bytes (records and their frames)
         register_filesystem(examples_dir)
         tf.io.gfile.makedirs(self.dir)
 
@@ -86,21 +100,31 @@ class ShardWriter:
             return
         if self.columnar and encoded.columnar is None:
             raise ValueError("this writer keeps columnar copies: encode the batch with columnar=True")
+        written = isinstance(encoded.framed, Written)
         if self._writer is None or self._bytes >= self.shard_bytes:
-            self._next_shard(encoded.columnar)
-        for part in framed_parts(encoded):
-            self._writer.write(part if "://" not in self.files[-1] else part.tobytes())
+            self._next_shard(encoded.columnar, open_records=not written)
+        if written:
+            place = (len(self.files) - 1, self._file_bytes)
+            if tuple(encoded.framed) != place or self._writer is not _WRITTEN_ELSEWHERE:
+                raise RuntimeError(f"records written at shard/offset {tuple(encoded.framed)}, expected {place}")
+        else:
+            for part in framed_parts(encoded):
+                self._writer.write(part if "://" not in self.files[-1] else part.tobytes())
         self._bytes += encoded.record_bytes
+        self._file_bytes += encoded.record_bytes + 16 * encoded.rows
         if self._arrow is not None:
             self._arrow[0].write_batch(encoded.columnar)
         self.rows += encoded.rows
 
-    def _next_shard(self, copy: pa.RecordBatch | None) -> None:
+    def _next_shard(self, copy: pa.RecordBatch | None, open_records: bool = True) -> None:
         self._close_shard()
         path = shard_path(self.examples_dir, self.split, len(self.files))
         self.files.append(path)
-        self._writer = open(path, "wb") if "://" not in path else tf.io.gfile.GFile(path, "wb")  # noqa: SIM115
-        self._bytes = 0
+        if not open_records:  # its records are written by the processes that encode them (:class:`Written`)
+            self._writer = _WRITTEN_ELSEWHERE
+        else:
+            self._writer = open(path, "wb") if "://" not in path else tf.io.gfile.GFile(path, "wb")  # noqa: SIM115
+        self._bytes = self._file_bytes = 0
         if self.columnar:
             import pyarrow as pa
 
@@ -111,7 +135,8 @@ class ShardWriter:
 
     def _close_shard(self) -> None:
         if self._writer is not None:
-            self._writer.close()
+            if self._writer is not _WRITTEN_ELSEWHERE:
+                self._writer.close()
             self._writer = None
         if self._arrow is not None:
             writer, sink, path = self._arrow
@@ -179,4 +204,4 @@ class RecordShardWriter:
         self.close()
 
 
-__all__ = ["EncodedBatch", "RecordShardWriter", "ShardWriter", "encode_batch", "framed_parts"]
+__all__ = ["EncodedBatch", "RecordShardWriter", "ShardWriter", "Written", "encode_batch", "framed_parts"]
