@@ -19,7 +19,11 @@ from typing import Any
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from components._shared import runner
-from components._shared._compat.beam import memoize_dofn_specs
+from components._shared._compat.beam import (
+    LOCAL_FN_API_RUNNER_FLAG,
+    memoize_dofn_method_specs,
+    memoize_option_views,
+)
 from components._shared._compat.tfma import (
     batched_metric_combine,
     fast_mapping_checks,
@@ -137,7 +141,8 @@ def _run_tfma(
     import tensorflow_model_analysis as tfma
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    memoize_dofn_specs()  # Beam inspects each of TFMA's DoFns several times otherwise
+    memoize_dofn_method_specs()  # Beam inspects each of TFMA's DoFns several times otherwise
+    memoize_option_views()  # and parses its options again for every transform applied
     fast_mapping_checks()  # TFMA tests each example's values against typing aliases, slowly, otherwise
     per_slice_hot_key_fanout(runner.is_distributed(beam_args))  # in-process: combine as the data is read
     keyword_signature_calls()  # TF formats each batch into an error message when TFMA calls a signature positionally
@@ -169,12 +174,18 @@ def _run_tfma(
                 extractors=extractors,
                 data_location=examples_layout.split_pattern(examples_dir, "eval"),
                 output_path=tfma_dir,
-                pipeline_options=PipelineOptions(list(beam_args)),
+                pipeline_options=PipelineOptions(_pipeline_args(beam_args)),
             )
     except Exception:
         if tf.io.gfile.exists(tfma_dir):
             tf.io.gfile.rmtree(tfma_dir)
         raise
+
+
+def _pipeline_args(beam_args: Sequence[str]) -> list[str]:
+    """``beam_args``; with no runner named, DirectRunner's own batch runner (FnApiRunner) without its PrismRunner
+    attempt (which costs ~0.5 s and, with network access, would download Prism and evaluate there instead)."""
+    return list(beam_args) + ([] if runner.runner_of(beam_args) else [LOCAL_FN_API_RUNNER_FLAG])
 
 
 def _verdict(plan: _Plan, out: tfma_read.TfmaOutput, tfma_dir: str, predictions: dict | None) -> rules.Verdict:

@@ -285,3 +285,12 @@ def test_every_file_evaluate_writes_is_named_in_its_layout(vs_itself):
     assert evaluation_layout.read_slices(str(out / "evaluation")) == json.loads(
         (out / "evaluation" / evaluation_layout.SLICES_FILE).read_text()
     )
+
+
+def test_tfma_runs_on_the_local_fn_api_runner_unless_a_runner_is_named():
+    from components._shared._compat.beam import LOCAL_FN_API_RUNNER_FLAG
+    from components.evaluate.logic import _pipeline_args
+
+    assert _pipeline_args(["--direct_num_workers=1"]) == ["--direct_num_workers=1", LOCAL_FN_API_RUNNER_FLAG]
+    assert _pipeline_args(["--runner=DataflowRunner"]) == ["--runner=DataflowRunner"]
+    assert _pipeline_args(["--runner", "DirectRunner"]) == ["--runner", "DirectRunner"]

@@ -235,3 +235,9 @@ def local_fn_api_runner():
 
     runner.run_pipeline = run_with_options
     return runner
+
+
+#: A ``--runner`` flag naming :func:`local_fn_api_runner`, for code that builds its own Pipeline from options only
+#: (TFMA's ``run_model_analysis``): ``apache_beam.runners.runner.create_runner`` (internal; checked with apache-beam
+#: 2.72.0) imports a dotted runner name's module and calls the attribute it names.
+LOCAL_FN_API_RUNNER_FLAG = "--runner=components._shared._compat.beam.local_fn_api_runner"

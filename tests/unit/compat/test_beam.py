@@ -168,6 +168,22 @@ def test_local_fn_api_runner_is_what_direct_runner_hands_batch_pipelines_to():
     assert provided["beam:option:direct_num_workers:v1"] == "1"
 
 
+def test_the_local_fn_api_runner_flag_builds_that_runner_from_options_alone():
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from components._shared._compat.beam import LOCAL_FN_API_RUNNER_FLAG
+
+    # what TFMA's run_model_analysis does: beam.Pipeline(options=...) with no runner object
+    p = beam.Pipeline(options=PipelineOptions([LOCAL_FN_API_RUNNER_FLAG, "--job_name=kfx-flag"]))
+    assert type(p.runner) is fn_runner.FnApiRunner, "create_runner no longer calls a dotted runner name"
+    with p:
+        assert_that(p | beam.Create([1, 2, 3]) | beam.CombineGlobally(sum), equal_to([6]))
+    assert p.runner._provision_info.provision_info.pipeline_options["beam:option:job_name:v1"] == "kfx-flag"
+
+
 def _stateful_dofn():
     import apache_beam as beam
     from apache_beam.transforms.timeutil import TimeDomain
