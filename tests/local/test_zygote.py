@@ -146,7 +146,17 @@ def _reply(s) -> bytes:
 
 def test_steps_waiting_between_preload_stages_are_forked_once_their_stage_is_done(tmp_path):
     """``serve_pending`` (run by the zygote after each preload stage) takes every launcher already waiting without
-    blocking, forks the steps whose imports are loaded by then and keeps the others for a later stage."""
+    blocking, forks the steps whose imports are loaded by then and keeps the others for a later stage.
+
+    Run in a fresh interpreter: the zygote refuses to fork from a process with a second thread, and earlier tests
+    in this pytest process may have left one (the Kubernetes API test double's server threads)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = f"import pathlib; from tests.local.test_zygote import _stages_scenario; _stages_scenario(pathlib.Path({str(tmp_path)!r}))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _stages_scenario(tmp_path) -> None:
     import socket
 
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
