@@ -80,5 +80,10 @@ def _join(label: str, process, conn):
         status, payload = "error", "the process ended without a result"
     process.join()
     if status != "ok":
+        if process.exitcode is not None and process.exitcode < 0:  # killed by a signal: SIGKILL is the OOM killer's
+            payload += (
+                f" (killed by signal {-process.exitcode}: most likely out of memory; give the statistics step more "
+                "memory, or fewer CPUs: each CPU it may use computes a group of features in its own process)"
+            )
         raise ParallelError(f"statistics of {label} failed in its worker process (exit {process.exitcode}): {payload}")
     return pickle.loads(payload)

@@ -252,3 +252,20 @@ def test_feature_groups_deal_each_type_evenly_in_schema_order():
     order = [f.name for f in schema.feature]
     assert all(g == sorted(g, key=order.index) for g in groups)
     assert feature_groups(examples_layout.columns_schema({"x": "int"}), 4) == [["x"]]
+
+
+def _killed_by_the_oom_killer() -> None:
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_feature_group_process_killed_for_memory_fails_with_what_to_do():
+    from components.statistics.parallel import ParallelError, run_parallel
+
+    with pytest.raises(ParallelError) as e:
+        run_parallel([(sum, ([1, 2],)), (_killed_by_the_oom_killer, ())], ["group 1", "group 2"])
+    message = str(e.value)
+    assert "group 2" in message and "exit -9" in message and "killed by signal 9" in message
+    assert "more memory" in message and "fewer CPUs" in message
