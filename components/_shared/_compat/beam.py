@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from components._shared._compat import fence
+
 
 def pickle_by_value(module: ModuleType) -> None:
     """Ship ``module``'s code inside Beam's pickles, so workers that can't import it by name run it anyway.
@@ -14,13 +16,11 @@ def pickle_by_value(module: ModuleType) -> None:
     apache-beam 2.72.0). Raises ImportError naming the version when it is gone: without it a distributed run would
     fail later on the workers with ``No module named kfx_user_module_...``.
     """
-    try:
+    with fence(
+        "apache_beam.internal.cloudpickle is gone (checked with apache-beam 2.72.0): update "
+        "components/_shared/_compat/beam.py so user module files still reach Beam workers"
+    ):
         from apache_beam.internal.cloudpickle import cloudpickle
-    except ImportError as e:
-        raise ImportError(
-            "apache_beam.internal.cloudpickle is gone (checked with apache-beam 2.72.0): update "
-            "components/_shared/_compat/beam.py so user module files still reach Beam workers"
-        ) from e
     cloudpickle.register_pickle_by_value(module)
 
 
@@ -36,15 +36,13 @@ def memoize_dofn_specs() -> None:
     """
     import weakref
 
-    try:
+    with fence(
+        "apache_beam.transforms.userstate.get_dofn_specs is gone (checked with apache-beam 2.72.0): update "
+        "components/_shared/_compat/beam.py (memoize_dofn_specs)"
+    ):
         from apache_beam.transforms import userstate
 
         original = userstate.get_dofn_specs
-    except (ImportError, AttributeError) as e:
-        raise ImportError(
-            "apache_beam.transforms.userstate.get_dofn_specs is gone (checked with apache-beam 2.72.0): update "
-            "components/_shared/_compat/beam.py (memoize_dofn_specs)"
-        ) from e
     if getattr(original, "_kfx_memoized", False):
         return
     cache: dict[int, tuple[weakref.ref, tuple[frozenset, frozenset]]] = {}
@@ -101,15 +99,13 @@ def memoize_dofn_method_specs() -> None:
     import weakref
 
     memoize_dofn_specs()
-    try:
+    with fence(
+        "apache_beam.runners.common.MethodWrapper or core._DoFnParam/_StateDoFnParam/_TimerDoFnParam are gone "
+        "(checked with apache-beam 2.72.0): update components/_shared/_compat/beam.py (memoize_dofn_method_specs)"
+    ):
         from apache_beam.runners.common import MethodWrapper  # noqa: F401
         from apache_beam.transforms import userstate
         from apache_beam.transforms.core import _DoFnParam, _StateDoFnParam, _TimerDoFnParam  # noqa: F401
-    except ImportError as e:
-        raise ImportError(
-            "apache_beam.runners.common.MethodWrapper or core._DoFnParam/_StateDoFnParam/_TimerDoFnParam are gone "
-            "(checked with apache-beam 2.72.0): update components/_shared/_compat/beam.py (memoize_dofn_method_specs)"
-        ) from e
     per_object = userstate.get_dofn_specs
     if getattr(per_object, "_kfx_by_method", False):
         return
@@ -168,18 +164,16 @@ def memoize_option_views() -> None:
     """
     import weakref
 
-    try:
+    with fence(
+        "PipelineOptions.view_as / _all_options / _flags are gone (checked with apache-beam 2.72.0): update "
+        "components/_shared/_compat/beam.py (memoize_option_views)"
+    ):
         from apache_beam.options.pipeline_options import PipelineOptions
 
         original = PipelineOptions.view_as
         probe = PipelineOptions([])
         probe._all_options  # noqa: B018  (views share this dict)
         probe._flags  # noqa: B018
-    except (ImportError, AttributeError) as e:
-        raise ImportError(
-            "PipelineOptions.view_as / _all_options / _flags are gone (checked with apache-beam 2.72.0): update "
-            "components/_shared/_compat/beam.py (memoize_option_views)"
-        ) from e
     if getattr(original, "_kfx_memoized", False):
         return
     views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -212,18 +206,16 @@ def local_fn_api_runner():
     ``FnApiRunner`` (the public runner class) whose ``run_pipeline`` sets the same provision info from the options
     at run time, as DirectRunner does. Raises ImportError naming the version when the classes have gone.
     """
-    try:
+    with fence(
+        "FnApiRunner / ExtendedProvisionInfo / JobServiceHandle.encode_pipeline_options are gone (checked with "
+        "apache-beam 2.72.0): update components/_shared/_compat/beam.py (local_fn_api_runner)"
+    ):
         from apache_beam.portability.api import beam_provision_api_pb2
         from apache_beam.runners.portability.fn_api_runner import fn_runner
         from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
         runner = fn_runner.FnApiRunner()
         runner._provision_info  # noqa: B018  (set below, as DirectRunner's constructor argument)
-    except (ImportError, AttributeError) as e:
-        raise ImportError(
-            "FnApiRunner / ExtendedProvisionInfo / JobServiceHandle.encode_pipeline_options are gone (checked with "
-            "apache-beam 2.72.0): update components/_shared/_compat/beam.py (local_fn_api_runner)"
-        ) from e
     run_pipeline = runner.run_pipeline
 
     def run_with_options(pipeline, options):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from components._shared._compat import fence
+
 
 class _FlatCall:
     """A loaded transform graph's ``ConcreteFunction``, called through its flat signature when TFT passes it the
@@ -41,17 +43,15 @@ def flat_transform_calls() -> None:
     ImportError naming the versions when the private API has gone (``tests/unit/compat/
     test_tensorflow_transform.py`` fails loudly then).
     """
-    try:
+    with fence(
+        "SavedModelLoader._initialize or ConcreteFunction._call_with_flat_signature is gone (checked with "
+        "tensorflow-transform 1.16.0, tensorflow 2.16.2): update components/_shared/_compat/tensorflow_transform.py"
+    ):
         from tensorflow.python.eager.polymorphic_function.concrete_function import ConcreteFunction
         from tensorflow_transform.saved import saved_transform_io_v2 as io
 
         original = io.SavedModelLoader._initialize
         ConcreteFunction._call_with_flat_signature  # noqa: B018  (the fast path must exist)
-    except (ImportError, AttributeError) as e:
-        raise ImportError(
-            "SavedModelLoader._initialize or ConcreteFunction._call_with_flat_signature is gone (checked with "
-            "tensorflow-transform 1.16.0, tensorflow 2.16.2): update components/_shared/_compat/tensorflow_transform.py"
-        ) from e
     if getattr(original, "_kfx_flat", False):
         return
 

@@ -10,6 +10,7 @@ import importlib
 import typing
 from typing import Any
 
+from components._shared._compat import fence
 from components._shared._compat.tfma.batched import (  # noqa: F401  (re-exported)
     BatchSlicer,
     batched_combine_supported,
@@ -43,13 +44,11 @@ def fast_mapping_checks() -> int:
     """
     replaced = 0
     for name in MODULES:
-        try:
+        with fence(
+            f"{name} is gone (checked with tensorflow-model-analysis 0.47.1): update "
+            "components/_shared/_compat/tfma/__init__.py (fast_mapping_checks)"
+        ):
             module = importlib.import_module(name)
-        except ImportError as e:
-            raise ImportError(
-                f"{name} is gone (checked with tensorflow-model-analysis 0.47.1): update "
-                "components/_shared/_compat/tfma/__init__.py (fast_mapping_checks)"
-            ) from e
         found = False
         for alias, (slow, fast) in ALIASES.items():
             value = getattr(module, alias, None)
@@ -86,14 +85,12 @@ def per_slice_hot_key_fanout(enabled: bool) -> None:
     same combiners over the same examples (only the order of float additions changes). Read when TFMA builds the
     pipeline: call it before ``run_model_analysis``. Raises ImportError naming the version when the constant is gone.
     """
-    try:
+    with fence(
+        f"{_FANOUT_MODULE}.{_FANOUT_NAME} is gone (checked with tensorflow-model-analysis 0.47.1): update "
+        "components/_shared/_compat/tfma/__init__.py (per_slice_hot_key_fanout)"
+    ):
         module = importlib.import_module(_FANOUT_MODULE)
         current = getattr(module, _FANOUT_NAME)
-    except (ImportError, AttributeError) as e:
-        raise ImportError(
-            f"{_FANOUT_MODULE}.{_FANOUT_NAME} is gone (checked with tensorflow-model-analysis 0.47.1): update "
-            "components/_shared/_compat/tfma/__init__.py (per_slice_hot_key_fanout)"
-        ) from e
     if not _fanout_default:
         _fanout_default.append(current)
     setattr(module, _FANOUT_NAME, _fanout_default[0] if enabled else None)
@@ -144,14 +141,12 @@ def keyword_signature_calls() -> None:
     is made by its keyword: the same concrete function on the same tensor, the same outputs. Idempotent,
     process-wide. Raises ImportError naming the version when ``get_callable`` is gone.
     """
-    try:
+    with fence(
+        f"{_MODEL_UTIL_MODULE}.{_GET_CALLABLE} is gone (checked with tensorflow-model-analysis 0.47.1): update "
+        "components/_shared/_compat/tfma/__init__.py (keyword_signature_calls)"
+    ):
         module = importlib.import_module(_MODEL_UTIL_MODULE)
         current = getattr(module, _GET_CALLABLE)
-    except (ImportError, AttributeError) as e:
-        raise ImportError(
-            f"{_MODEL_UTIL_MODULE}.{_GET_CALLABLE} is gone (checked with tensorflow-model-analysis 0.47.1): update "
-            "components/_shared/_compat/tfma/__init__.py (keyword_signature_calls)"
-        ) from e
     if _get_callable_original and current is not _get_callable_original[0]:
         return  # already wrapped
     _get_callable_original.append(current)

@@ -13,6 +13,8 @@ import importlib
 from collections.abc import Iterator
 from typing import Any
 
+from components._shared._compat import fence
+
 #: TFMA's evaluator module, the combine fn kfx subclasses and the keys its preprocess stage writes (internal).
 _EVALUATOR_MODULE = "tensorflow_model_analysis.evaluators.metrics_plots_and_validations_evaluator"
 _COMBINE_FN_NAME = "_ComputationsCombineFn"
@@ -29,15 +31,13 @@ _FILLERS = {
 
 
 def _evaluator_module() -> Any:
-    try:
+    with fence(
+        f"{_EVALUATOR_MODULE}.{_COMBINE_FN_NAME} and its input keys are gone (checked with "
+        "tensorflow-model-analysis 0.47.1): update components/_shared/_compat/tfma/batched.py"
+    ):
         module = importlib.import_module(_EVALUATOR_MODULE)
         for name in (_COMBINE_FN_NAME, _DEFAULT_INPUT_KEY_NAME, _INPUTS_KEY_NAME):
             getattr(module, name)
-    except (ImportError, AttributeError) as e:
-        raise ImportError(
-            f"{_EVALUATOR_MODULE}.{_COMBINE_FN_NAME} and its input keys are gone (checked with "
-            "tensorflow-model-analysis 0.47.1): update components/_shared/_compat/tfma/batched.py"
-        ) from e
     return module
 
 
